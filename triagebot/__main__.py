@@ -1,0 +1,7 @@
+"""Allow `python -m triagebot`, identical to the console script."""
+
+import sys
+
+from triagebot.cli import main
+
+sys.exit(main())
