@@ -1,0 +1,238 @@
+"""The directory page: complete for current roles, silent on anything private or past."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from triagebot.directory import render_html, render_markdown
+from triagebot.registry import (
+    Community,
+    Contact,
+    Delegation,
+    Governance,
+    Person,
+    Registry,
+    Resource,
+)
+
+TODAY = date(2026, 11, 24)
+RENDERERS = [render_markdown, render_html]
+Render = Callable[[Registry, date], str]
+
+PRIVATE_VALUES = ("+1-555-0100", "ana.home@example.org", "board-only@example.org", "bob-secret")
+# Bob's term has ended: even his public contacts must not be shown.
+FORMER_PUBLIC = ("bob.public@example.org", "@bob:example.org")
+EVIL_NAME = '<script>alert("x")</script> & "Co"'
+
+
+def _registry() -> Registry:
+    people = [
+        Person(
+            "ana",
+            "Ana Example",
+            emails=("ana@example.org",),
+            contacts=(
+                Contact("matrix", "@ana:example.org", True),
+                Contact("phone", "+1-555-0100", False),
+                Contact("email", "ana.home@example.org", False),
+            ),
+        ),
+        Person(
+            "bob",
+            "Bob Former",
+            contacts=(
+                Contact("email", "bob.public@example.org", True),
+                Contact("matrix", "@bob:example.org", True),
+                Contact("telegram", "bob-secret", False),
+            ),
+        ),
+        Person("carl", "Carl Admin", contacts=(Contact("matrix", "@carl:example.org", True),)),
+        Person("evil", EVIL_NAME, contacts=(Contact("website", "https://evil.example.org", True),)),
+    ]
+    example = Community(
+        slug="mozex",
+        name="Mozilla Example",
+        status="active",
+        reviewed=date(2026, 6, 1),
+        governance=Governance("elected board", "https://mozex.example.org/charter", 24),
+        aliases=("MozEx",),
+        contacts=(
+            Contact("mailing-list", "https://lists.example.org/mozex", True),
+            Contact("email", "board-only@example.org", False),
+        ),
+        delegates=(
+            Delegation("ana", "Presidenta", date(2025, 1, 1)),
+            Delegation("bob", "Presidente", date(2020, 1, 1), date(2025, 1, 1)),
+        ),
+        resources=(
+            Resource("domain", "mozex.example.org", ("carl", "ana")),
+            Resource("hosting", "vps.mozex.example.org", ("carl",)),
+        ),
+    )
+    quiet = Community(
+        slug="quiet",
+        name="Quiet Club",
+        status="dormant",
+        reviewed=date(2026, 2, 1),
+        governance=Governance("mentor-led club"),
+        delegates=(Delegation("bob", "Mentor", date(2018, 3, 1), date(2024, 5, 1)),),
+        resources=(Resource("domain", "quiet.example.org", ("carl",)),),
+    )
+    odd = Community(
+        slug="odd",
+        name="Another <Group>",
+        status="active",
+        reviewed=date(2026, 6, 1),
+        governance=Governance("single owner"),
+        delegates=(Delegation("evil", "Owner & <b>boss</b>", date(2026, 1, 1)),),
+    )
+    return Registry.build(people, [example, quiet, odd])
+
+
+@pytest.fixture(scope="module")
+def registry() -> Registry:
+    return _registry()
+
+
+@pytest.mark.parametrize("render", RENDERERS)
+def test_current_delegates_with_titles_and_public_contacts(render: Render, registry: Registry):
+    page = render(registry, TODAY)
+    for text in (
+        "Ana Example",
+        "Presidenta",
+        "@ana:example.org",
+        "https://lists.example.org/mozex",
+        "elected board",
+        "https://mozex.example.org/charter",
+        "MozEx",
+    ):
+        assert text in page
+
+
+@pytest.mark.parametrize("render", RENDERERS)
+def test_resources_name_the_responsible_people(render: Render, registry: Registry):
+    page = render(registry, TODAY)
+    assert "mozex.example.org" in page
+    assert "vps.mozex.example.org" in page
+    assert "Carl Admin" in page
+    assert "hosting" in page
+    # A resource lists names only: a non-delegate admin's contacts are not published.
+    assert "@carl:example.org" not in page
+
+
+@pytest.mark.parametrize("render", RENDERERS)
+def test_past_delegates_with_dates(render: Render, registry: Registry):
+    page = render(registry, TODAY)
+    assert "Bob Former" in page
+    assert "Presidente" in page
+    assert "2020-01-01 – 2025-01-01" in page
+    assert "2018-03-01 – 2024-05-01" in page
+
+
+@pytest.mark.parametrize("render", RENDERERS)
+def test_private_and_former_delegate_contacts_never_appear(render: Render, registry: Registry):
+    page = render(registry, TODAY)
+    for value in PRIVATE_VALUES + FORMER_PUBLIC:
+        assert value not in page
+
+
+@pytest.mark.parametrize("render", RENDERERS)
+def test_sorted_with_contents_date_and_status(render: Render, registry: Registry):
+    page = render(registry, TODAY)
+    assert "2026-11-24" in page
+    assert "Contents" in page
+    assert page.count("#community-mozex") == 1  # one contents link per community
+    positions = [page.index(f'id="community-{slug}"') for slug in ("odd", "mozex", "quiet")]
+    assert positions == sorted(positions)
+    assert "dormant" in page
+    assert "No current delegate." in page
+
+
+def test_html_escapes_registry_text(registry: Registry):
+    page = render_html(registry, TODAY)
+    assert "<script" not in page
+    assert "<b>boss</b>" not in page
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;Co&quot;" in page
+    assert "Another &lt;Group&gt;" in page
+
+
+def test_markdown_escapes_registry_text(registry: Registry):
+    page = render_markdown(registry, TODAY)
+    assert "<script>" not in page
+    assert "<b>" not in page
+    assert r"\<script\>" in page
+    assert r"Another \<Group\>" in page
+
+
+def test_html_is_self_contained_and_mobile_friendly(registry: Registry):
+    page = render_html(registry, TODAY)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    assert "<table" not in page
+    for banned in ("<link", "<script", "src=", "@import", "url("):
+        assert banned not in page.lower()
+    # The only external links are public contact values and charters, as plain <a href>.
+    external = re.findall(r'href="(https?://[^"]*)"', page)
+    assert set(external) == {
+        "https://lists.example.org/mozex",
+        "https://mozex.example.org/charter",
+        "https://evil.example.org",
+    }
+
+
+# -- property: no private value ever reaches either page -------------------------------------
+MARK = "§"  # only private values contain it, and neither escaper touches it
+_text = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=MARK),
+    min_size=1,
+    max_size=12,
+)
+_contacts = st.lists(
+    st.one_of(
+        st.builds(Contact, kind=_text, value=_text, public=st.just(True)),
+        st.builds(Contact, kind=_text, value=_text.map(MARK.__add__), public=st.just(False)),
+    ),
+    max_size=4,
+).map(tuple)
+
+
+@st.composite
+def registries(draw: st.DrawFn) -> Registry:
+    handles = [f"p{i}" for i in range(draw(st.integers(1, 5)))]
+    people = [Person(h, draw(_text), contacts=draw(_contacts)) for h in handles]
+
+    def delegation() -> Delegation:
+        since = TODAY + timedelta(days=draw(st.integers(-4000, 400)))
+        length = draw(st.none() | st.integers(1, 3000))
+        until = since + timedelta(days=length) if length else None
+        return Delegation(draw(st.sampled_from(handles)), draw(_text), since, until)
+
+    communities = [
+        Community(
+            slug=f"c{i}",
+            name=draw(_text),
+            status=draw(st.sampled_from(["active", "dormant", "retired"])),
+            reviewed=TODAY,
+            governance=Governance(draw(_text), notes=draw(st.none() | _text)),
+            aliases=tuple(draw(st.lists(_text, max_size=2))),
+            contacts=draw(_contacts),
+            delegates=tuple(delegation() for _ in range(draw(st.integers(0, 4)))),
+            resources=(
+                Resource("domain", draw(_text), tuple(draw(st.sets(st.sampled_from(handles))))),
+            ),
+        )
+        for i in range(draw(st.integers(1, 3)))
+    ]
+    return Registry.build(people, communities)
+
+
+@settings(max_examples=200, deadline=None)
+@given(registries())
+def test_no_private_value_in_any_render(registry: Registry):
+    for render in RENDERERS:
+        assert MARK not in render(registry, TODAY)

@@ -1,0 +1,433 @@
+"""The store: at-most-once bookkeeping, batching, tz-aware datetimes, restarts.
+
+Runs on in-memory SQLite; set TRIAGEBOT_TEST_DATABASE_URL (e.g.
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the same tests on another backend.
+The triagebot_* tables of that database are dropped first.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import FrozenInstanceError
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_mock_engine, event
+from sqlmodel import SQLModel
+
+from triagebot.store import (
+    IN_CHUNK,
+    BugRecordRow,
+    CursorRow,
+    Intent,
+    PollRow,
+    Seen,
+    Store,
+    StoreConflict,
+)
+
+T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+OTHER_URL = os.environ.get("TRIAGEBOT_TEST_DATABASE_URL")
+TABLES = [CursorRow.__table__, BugRecordRow.__table__, PollRow.__table__]  # type: ignore[attr-defined]
+
+
+class Clock:
+    """Deterministic `now`: advances one second per call unless told otherwise."""
+
+    def __init__(self, start: datetime = T0, step: timedelta = timedelta(seconds=1)) -> None:
+        self.t = start
+        self.step = step
+
+    def __call__(self) -> datetime:
+        self.t += self.step
+        return self.t
+
+
+def _fresh_store(clock: Clock, url: str | None) -> Store:
+    if url is None:
+        return Store.memory(now=clock)
+    store = Store(url, now=clock)
+    SQLModel.metadata.drop_all(store.engine, tables=TABLES)
+    store.close()
+    return Store(url, now=clock)
+
+
+@pytest.fixture(params=["sqlite-memory", *(["other"] if OTHER_URL else [])])
+def clock_store(request: pytest.FixtureRequest) -> Iterator[tuple[Clock, Store]]:
+    clock = Clock()
+    store = _fresh_store(clock, OTHER_URL if request.param == "other" else None)
+    yield clock, store
+    store.close()
+
+
+@pytest.fixture
+def store(clock_store: tuple[Clock, Store]) -> Store:
+    return clock_store[1]
+
+
+@contextmanager
+def count_statements(store: Store) -> Iterator[list[tuple[str, bool]]]:
+    """Every statement sent to the driver (an executemany counts once: one round trip)."""
+    seen: list[tuple[str, bool]] = []
+
+    def listener(*args: Any) -> None:
+        statement, executemany = args[2], args[5]
+        seen.append((statement, executemany))
+
+    event.listen(store.engine, "before_cursor_execute", listener)
+    try:
+        yield seen
+    finally:
+        event.remove(store.engine, "before_cursor_execute", listener)
+
+
+def intent(bug_id: int, ref: str | None = None, needinfo: tuple[str, ...] = ()) -> Intent:
+    return Intent(bug_id, ref or f"ref{bug_id}", "endorsed", "l10n-fr", "comment", needinfo)
+
+
+# -- cursors -----------------------------------------------------------------------------------
+def test_cursor_round_trip_is_tz_aware_utc(store: Store) -> None:
+    assert store.get_cursor("fr") is None
+    paris = timezone(timedelta(hours=2))
+    store.set_cursor("fr", datetime(2024, 5, 1, 14, 30, 15, 123456, tzinfo=paris))
+    got = store.get_cursor("fr")
+    assert got == datetime(2024, 5, 1, 12, 30, 15, 123456, tzinfo=UTC)
+    assert got is not None and got.tzinfo == UTC
+    store.set_cursor("fr", T0 - timedelta(days=1))  # may move back (an old bug failed)
+    assert store.get_cursor("fr") == T0 - timedelta(days=1)
+    assert store.get_cursor("de") is None
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive"):
+        store.set_cursor("fr", datetime(2024, 5, 1))
+    assert store.get_cursor("fr") is None
+
+
+# -- the write protocol ------------------------------------------------------------------------
+def test_begin_then_finish(clock_store: tuple[Clock, Store]) -> None:
+    clock, store = clock_store
+    store.begin_writes("fr", [intent(1, needinfo=("alice@example.org", "bob@example.org"))])
+    rec = store.records("fr", [1])[1]
+    assert (rec.state, rec.ref, rec.attempts, rec.action) == ("intent", "ref1", 1, "comment")
+    assert rec.intent_at == clock.t and rec.intent_at.tzinfo == UTC
+    assert rec.needinfo_logins == ("alice@example.org", "bob@example.org")
+    assert store.pending_intents() == [rec]
+
+    store.finish_write("fr", 1, comment_id=777)
+    done = store.records("fr", [1])[1]
+    assert (done.state, done.ref, done.comment_id) == ("done", "ref1", 777)
+    assert done.done_at == clock.t and done.intent_at == rec.intent_at
+    assert store.pending_intents() == []
+    with pytest.raises(FrozenInstanceError):
+        done.state = "seen"  # type: ignore[misc]
+
+    store.finish_write("fr", 1)  # idempotent: keeps the first done_at and the comment id
+    assert store.records("fr", [1])[1] == done
+
+
+def test_records_are_per_rule(store: Store) -> None:
+    store.begin_writes("fr", [intent(1)])
+    store.mark_seen("de", [Seen(1, "skipped", None)])
+    assert store.records("fr", [1])[1].state == "intent"
+    assert store.records("de", [1])[1].state == "seen"
+    assert store.records("it", [1]) == {}
+    assert [r.rule for r in store.pending_intents("fr")] == ["fr"]
+    assert store.pending_intents("de") == []
+
+
+def test_batch_of_1000_intents_in_one_call(store: Store) -> None:
+    store.begin_writes("fr", [intent(b) for b in range(1, 1001)])
+    pending = store.pending_intents("fr")
+    assert len(pending) == 1000
+    assert {r.ref for r in pending} == {f"ref{b}" for b in range(1, 1001)}
+    store.finish_writes("fr", list(range(1, 1001)))
+    assert store.pending_intents() == []
+    assert store.outcome_counts("fr") == {"done/endorsed": 1000}
+
+
+def test_records_with_more_ids_than_one_in_clause(store: Store) -> None:
+    store.begin_writes("fr", [intent(b) for b in range(0, 2400, 2)])  # 1,200 even ids
+    ids = [*range(2500), 4, 4, 6]  # duplicates are harmless
+    with count_statements(store) as statements:
+        got = store.records("fr", ids)
+    assert set(got) == set(range(0, 2400, 2))
+    assert all(got[b].bug_id == b and got[b].ref == f"ref{b}" for b in got)
+    assert len(statements) == math.ceil(2500 / IN_CHUNK)
+    assert store.records("fr", []) == {}
+
+
+def test_retry_of_an_unconfirmed_write_keeps_its_ref_and_counts_attempts(store: Store) -> None:
+    store.begin_writes("fr", [intent(1, "abc", needinfo=("alice",))])
+    store.mark_failed("fr", 1, "read timeout", write_may_have_landed=True)
+    # Next poll: ref not found in the comments, so the caller writes again with the same ref.
+    store.begin_writes("fr", [intent(1, "abc", needinfo=("Alice", "carol"))])
+    rec = store.records("fr", [1])[1]
+    assert (rec.state, rec.ref, rec.attempts) == ("intent", "abc", 2)
+    # The first attempt may have pinged alice: she stays on the never-re-ping list.
+    assert rec.needinfo_logins == ("alice", "carol")
+
+
+def test_begin_writes_refuses_done_or_foreign_intent_and_commits_nothing(store: Store) -> None:
+    store.begin_writes("fr", [intent(1), intent(2, "theirs")])
+    store.finish_write("fr", 1)
+    for clash in (1, 2):
+        with pytest.raises(StoreConflict) as caught:
+            store.begin_writes("fr", [intent(10), intent(clash, "mine"), intent(11)])
+        assert caught.value.bug_ids == (clash,)
+    assert set(store.records("fr", [1, 2, 10, 11])) == {1, 2}  # the batch is all or nothing
+    assert store.records("fr", [2])[2].ref == "theirs"
+    assert store.records("fr", [1])[1].state == "done"
+
+
+def test_failed_and_seen_records_can_be_claimed(store: Store) -> None:
+    store.begin_writes("fr", [intent(1, "old")])
+    store.mark_failed("fr", 1, "400 bad request", write_may_have_landed=False)
+    store.mark_seen("fr", [Seen(2, "skipped", None)])
+    store.begin_writes("fr", [intent(1, "new"), intent(2)])
+    recs = store.records("fr", [1, 2])
+    assert (recs[1].state, recs[1].ref, recs[1].attempts) == ("intent", "new", 2)
+    assert (recs[2].state, recs[2].attempts) == ("intent", 1)
+
+
+def test_duplicate_bug_in_one_batch_is_a_caller_bug(store: Store) -> None:
+    with pytest.raises(ValueError, match="twice"):
+        store.begin_writes("fr", [intent(1), intent(1, "other")])
+    with pytest.raises(ValueError, match="twice"):
+        store.mark_seen("fr", [Seen(1, "a", None), Seen(1, "b", None)])
+    assert store.records("fr", [1]) == {}
+
+
+def test_empty_batches_send_nothing(store: Store) -> None:
+    with count_statements(store) as statements:
+        store.begin_writes("fr", [])
+        store.finish_writes("fr", [])
+        store.mark_seen("fr", [])
+        store.records("fr", [])
+    assert statements == []
+
+
+# -- seen and failed ---------------------------------------------------------------------------
+def test_mark_seen_never_downgrades_done_or_intent(store: Store) -> None:
+    store.begin_writes("fr", [intent(1), intent(2), intent(3)])
+    store.finish_write("fr", 1)
+    store.mark_failed("fr", 3, "403", write_may_have_landed=False)
+    before = store.records("fr", [1, 2])
+    store.mark_seen("fr", [Seen(b, "skipped", None) for b in (1, 2, 3, 4)])
+    after = store.records("fr", [1, 2, 3, 4])
+    assert after[1] == before[1] and after[1].state == "done"
+    assert after[2] == before[2] and after[2].state == "intent"
+    assert (after[3].state, after[3].outcome) == ("seen", "skipped")  # failed: nothing landed
+    assert (after[4].state, after[4].action, after[4].ref) == ("seen", "none", None)
+
+    store.mark_seen("fr", [Seen(4, "unknown", "l10n-de", "none")])  # refreshes a seen record
+    assert (store.records("fr", [4])[4].outcome, store.records("fr", [4])[4].community) == (
+        "unknown",
+        "l10n-de",
+    )
+
+
+def test_failed_versus_intent_with_error(store: Store) -> None:
+    store.begin_writes("fr", [intent(1, "r1"), intent(2, "r2"), intent(3, "r3")])
+    store.mark_failed("fr", 1, "read timeout", write_may_have_landed=True)
+    store.mark_failed("fr", 2, "Bugzilla error 109: bug locked", write_may_have_landed=False)
+    recs = store.records("fr", [1, 2])
+    assert (recs[1].state, recs[1].ref, recs[1].last_error) == ("intent", "r1", "read timeout")
+    assert (recs[2].state, recs[2].ref) == ("failed", "r2")
+    assert recs[2].last_error == "Bugzilla error 109: bug locked"
+
+    assert [r.bug_id for r in store.pending_intents("fr")] == [1, 3]
+    assert [r.bug_id for r in store.failed("fr")] == [2]
+    assert store.failed("de") == []
+
+    store.finish_write("fr", 1)  # the ref was found in the comments after all
+    assert store.records("fr", [1])[1].last_error is None
+    store.mark_failed("fr", 1, "late", write_may_have_landed=False)
+    assert store.records("fr", [1])[1].state == "done"  # done is never undone
+    store.mark_failed("fr", 9, "x" * 10_000, write_may_have_landed=True)  # no record: failed
+    rec9 = store.records("fr", [9])[9]
+    assert rec9.state == "failed" and rec9.last_error is not None
+    assert len(rec9.last_error) < 10_000
+
+
+def test_finish_without_intent_still_records_done(store: Store) -> None:
+    store.finish_writes("fr", [5])
+    rec = store.records("fr", [5])[5]
+    assert (rec.state, rec.action) == ("done", "unknown")
+
+
+# -- polls and counts --------------------------------------------------------------------------
+def test_polls_and_counts(clock_store: tuple[Clock, Store]) -> None:
+    clock, store = clock_store
+    first = store.start_poll("fr", dry_run=True)
+    store.finish_poll(first, searched=3, acted=0, failed=0, skipped=3)
+    second = store.start_poll("de", dry_run=False)
+    started = clock.t
+    store.finish_poll(second, searched=10, acted=4, failed=1, skipped=5, error="boom")
+    unfinished = store.start_poll("fr", dry_run=False)
+
+    polls = store.recent_polls()
+    assert [p.id for p in polls] == [unfinished, second, first]
+    assert polls[0].finished_at is None and polls[0].searched == 0
+    p = polls[1]
+    assert (p.rule, p.dry_run, p.searched, p.acted, p.failed, p.skipped, p.error) == (
+        "de",
+        False,
+        10,
+        4,
+        1,
+        5,
+        "boom",
+    )
+    assert p.started_at == started and p.started_at.tzinfo == UTC
+    assert p.finished_at is not None and p.finished_at > p.started_at
+    assert polls[2].dry_run is True
+    assert [p.id for p in store.recent_polls(1)] == [unfinished]
+    with pytest.raises(KeyError):
+        store.finish_poll(10_000, searched=0, acted=0, failed=0, skipped=0)
+
+    store.begin_writes("fr", [intent(1), intent(2), intent(3)])
+    store.finish_writes("fr", [1, 2])
+    store.mark_seen("fr", [Seen(4, "skipped", None), Seen(5, None, None)])
+    store.begin_writes("de", [Intent(1, "d1", "needs-endorsement", "l10n-de", "comment")])
+    store.finish_writes("de", [1])
+    assert store.outcome_counts() == {
+        "done/endorsed": 2,
+        "done/needs-endorsement": 1,
+        "seen/skipped": 1,
+        "seen/-": 1,
+    }
+    assert store.outcome_counts("de") == {"done/needs-endorsement": 1}
+    assert store.outcome_counts("it") == {}
+
+
+# -- crash safety and restarts -----------------------------------------------------------------
+def test_state_survives_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    clock = Clock()
+    first = Store(url, now=clock)
+    first.set_cursor("fr", T0)
+    first.begin_writes("fr", [intent(1, "r1"), intent(2, "r2")])
+    first.finish_write("fr", 1)
+    poll = first.start_poll("fr", dry_run=False)
+    # The intent is committed before the PUT: another process sees it at once.
+    other = Store(url, now=clock)
+    assert [r.ref for r in other.pending_intents()] == ["r2"]
+    other.close()
+    first.engine.dispose()  # "killed": no finish_write for bug 2, no finish_poll
+
+    second = Store(url, now=clock)
+    assert second.get_cursor("fr") == T0
+    recs = second.records("fr", [1, 2])
+    assert (recs[1].state, recs[2].state, recs[2].ref) == ("done", "intent", "r2")
+    assert recs[2].intent_at is not None and recs[2].intent_at.tzinfo == UTC
+    assert [(p.id, p.finished_at) for p in second.recent_polls()] == [(poll, None)]
+    with second.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() > 0
+    second.close()
+
+
+def test_memory_store_is_shared_between_threads() -> None:
+    store = Store.memory()
+    worker = threading.Thread(target=lambda: store.begin_writes("fr", [intent(1)]))
+    worker.start()
+    worker.join()
+    assert store.records("fr", [1])[1].state == "intent"
+
+
+# -- batching ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("size", [1, 200, 500, 1000])
+def test_begin_writes_is_a_few_statements_per_batch(store: Store, size: int) -> None:
+    half = size // 2
+    store.mark_seen("fr", [Seen(b, "skipped", None) for b in range(half)])  # half exist
+    with count_statements(store) as statements:
+        store.begin_writes("fr", [intent(b) for b in range(size)])
+    selects = math.ceil(size / IN_CHUNK)
+    writes = (1 if half else 0) + 1  # one executemany UPDATE, one executemany INSERT
+    assert len(statements) <= selects + writes, statements
+    assert sum(s.lstrip().upper().startswith("SELECT") for s, _ in statements) == selects
+    assert len(store.pending_intents("fr")) == size
+
+    with count_statements(store) as statements:
+        store.finish_writes("fr", list(range(size)))
+    assert len(statements) <= 1 + selects + 1  # one UPDATE when every bug had its intent
+    with count_statements(store) as statements:
+        store.mark_seen("fr", [Seen(b, "skipped", None) for b in range(size, 2 * size)])
+    assert len(statements) <= selects + 2
+
+
+# -- state machine -----------------------------------------------------------------------------
+operation = st.one_of(
+    st.tuples(st.just("begin"), st.integers(0, 3), st.sampled_from(["a", "b"])),
+    st.tuples(st.just("finish"), st.integers(0, 3), st.none()),
+    st.tuples(st.just("seen"), st.integers(0, 3), st.none()),
+    st.tuples(st.just("failed"), st.integers(0, 3), st.booleans()),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(operation, max_size=25))
+def test_done_is_final_and_intents_are_never_stolen(ops: list[tuple]) -> None:
+    """Against a model: "done" never changes, an intent only changes through finish or a
+    definite failure, and a different ref can never take over an intent."""
+    store = Store.memory()
+    model: dict[int, tuple[str, str | None]] = {}
+    for op, bug, arg in ops:
+        state, ref = model.get(bug, (None, None))
+        if op == "begin":
+            if state == "done" or (state == "intent" and ref != arg):
+                with pytest.raises(StoreConflict):
+                    store.begin_writes("r", [intent(bug, arg)])
+            else:
+                store.begin_writes("r", [intent(bug, arg)])
+                model[bug] = ("intent", arg)
+        elif op == "finish":
+            store.finish_write("r", bug)
+            model[bug] = ("done", ref)
+        elif op == "seen":
+            store.mark_seen("r", [Seen(bug, "skipped", None)])
+            if state in (None, "seen", "failed"):
+                model[bug] = ("seen", ref)
+        else:
+            store.mark_failed("r", bug, "err", write_may_have_landed=arg)
+            if state is None or (not arg and state != "done"):
+                model[bug] = ("failed", ref)
+        got = {b: (r.state, r.ref) for b, r in store.records("r", range(4)).items()}
+        assert got == model
+    store.close()
+
+
+# -- portability -------------------------------------------------------------------------------
+@pytest.mark.parametrize("url", ["postgresql://", "mysql://"])
+def test_schema_compiles_for_other_backends(url: str) -> None:
+    ddl: list[str] = []
+    engine = create_mock_engine(
+        url, lambda sql, *a, **k: ddl.append(str(sql.compile(dialect=engine.dialect)))
+    )
+    SQLModel.metadata.create_all(engine, tables=TABLES, checkfirst=False)
+    joined = "\n".join(ddl)
+    assert "triagebot_bug" in joined and "PRIMARY KEY (bug_id, rule)" in joined
+    if url.startswith("postgresql"):
+        assert "TIMESTAMP WITH TIME ZONE" in joined
+
+
+def test_sql_is_not_sqlite_specific(store: Store) -> None:
+    """Sanity check of what the write path sends: no INSERT OR REPLACE / ON CONFLICT."""
+    with count_statements(store) as statements:
+        store.begin_writes("fr", [intent(1)])
+        store.begin_writes("fr", [intent(1)])
+        store.mark_seen("fr", [Seen(2, None, None)])
+        store.finish_writes("fr", [1, 3])
+        store.set_cursor("fr", T0)
+    for sql, _ in statements:
+        assert "OR REPLACE" not in sql.upper() and "ON CONFLICT" not in sql.upper()

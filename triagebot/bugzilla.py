@@ -1,0 +1,721 @@
+"""The thin Bugzilla layer: python-bugzilla (REST) over a `requests.Session` we configure.
+
+The bot writes on a live tracker, so this layer is where reliability lives:
+
+* every request has a timeout, and goes through a request budget (requests per minute);
+* reads (GET) are retried on connection errors, 5xx and a 429 that says when (Retry-After),
+  with exponential backoff and jitter; a PUT/POST is never retried once sent (the comment may
+  have landed), only a connection that could not be opened is retried;
+* Bugzilla's error body (`{"error": true, "code": N, ...}`, sometimes with HTTP 200/201) and
+  every library or transport exception become one `BugzillaError` with the Bugzilla code;
+* the API key never shows: python-bugzilla puts `Bugzilla_api_key=KEY` in every URL (upstream
+  5.0/5.2 only take it there), and URLs end up in exception messages and urllib3's debug log,
+  so messages are redacted and a logging filter redacts log records. With `key_in="header"`
+  (bugzilla.mozilla.org) the key travels in `X-BUGZILLA-API-KEY` and no URL carries it.
+
+python-bugzilla's `get_comments` makes one request per bug; Bugzilla answers the comments of
+several bugs in one `GET /rest/bug/A/comment?ids=B&ids=C`, made here through the library's
+REST backend so that auth and error handling stay the library's.
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import inspect
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote, quote_plus, urlsplit
+
+import bugzilla as pybz
+import requests
+from bugzilla.exceptions import BugzillaHTTPError
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.util.retry import Retry
+
+from triagebot import __version__
+from triagebot.bugs import Bug, Comment, Flag
+
+log = logging.getLogger(__name__)
+
+REDACTED = "<redacted>"
+SEARCH_FIELDS = (
+    "id,creator,creator_detail,summary,creation_time,whiteboard,flags,product,component,status"
+)
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+# ids=1234567& is 12 characters: 500 ids keep the URL under BMO's 8 KiB limit (414 beyond).
+COMMENT_BATCH = 500
+# Codes meaning "this bug is not readable": the comments batch then fails as a whole.
+UNREADABLE_CODES = frozenset({101, 102})
+
+
+# -- redaction ---------------------------------------------------------------------------
+
+_SECRETS: set[str] = set()
+_SECRETS_LOCK = threading.Lock()
+_KEY_IN_QUERY = re.compile(r"((?:Bugzilla_)?api_key=)[^&\s'\"#)]+", re.IGNORECASE)
+_KEY_IN_HEADER = re.compile(r"(X-BUGZILLA-API-KEY['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.IGNORECASE)
+_REDACTED_LOGGERS = ("urllib3", "bugzilla", "requests", "triagebot")
+
+
+def add_secret(secret: str | None) -> None:
+    """Remember a key so that `redact` removes it in every form it can take in a URL."""
+    if not secret or len(secret) < 4:  # a 1-3 character "key" would mangle every log line
+        return
+    with _SECRETS_LOCK:
+        _SECRETS.update({secret, quote(secret, safe=""), quote_plus(secret)})
+
+
+def redact(text: str) -> str:
+    """`text` without any known key, nor any value of an api_key parameter or header."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    text = _KEY_IN_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+    return _KEY_IN_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites a log record whose message, exception or stack mentions a key. It returns True
+    always: records are cleaned, never dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the handler to report
+            message = str(record.msg)
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
+        return True
+
+
+_FILTER = RedactingFilter()
+
+
+def install_redaction(*secrets: str | None) -> None:
+    """Install the redacting filter where records are made (urllib3, python-bugzilla, requests,
+    triagebot and their existing child loggers: a logger's filters do not apply to records of
+    its children) and on the root logger's handlers. Idempotent; call again after creating
+    handlers or importing modules with new loggers."""
+    for secret in secrets:
+        add_secret(secret)
+    names = set(_REDACTED_LOGGERS)
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.split(".", 1)[0] in _REDACTED_LOGGERS:
+            names.add(name)
+    targets: list[logging.Filterer] = [logging.getLogger(n) for n in sorted(names)]
+    targets.extend(logging.getLogger().handlers)
+    for target in targets:
+        if _FILTER not in target.filters:
+            target.addFilter(_FILTER)
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class BugzillaError(Exception):
+    """A failed Bugzilla call. `code` is Bugzilla's error code, None when Bugzilla gave no
+    answer (timeout, connection, 5xx, not JSON): then a write may or may not have landed.
+    The message never contains the API key nor a URL carrying it."""
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        bug_id: int | None = None,
+        *,
+        http_status: int | None = None,
+    ) -> None:
+        self.message = redact(message)
+        self.code = code
+        self.bug_id = bug_id
+        self.http_status = http_status
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} (Bugzilla error {self.code})" if self.code else self.message
+
+    def __repr__(self) -> str:
+        return f"BugzillaError({self.message!r}, code={self.code!r}, bug_id={self.bug_id!r})"
+
+
+def _error_from_body(body: Any) -> tuple[int | None, str] | None:
+    if isinstance(body, dict) and body.get("error"):
+        code = body.get("code")
+        return (code if isinstance(code, int) else None), str(body.get("message") or "error")
+    return None
+
+
+def _map_exception(exc: BaseException, what: str, bug_id: int | None) -> BugzillaError:
+    """One `BugzillaError` from whatever python-bugzilla, requests or urllib3 raised."""
+    if isinstance(exc, BugzillaError):
+        return exc
+    if isinstance(exc, BugzillaHTTPError | requests.HTTPError):  # status not 400/401/404
+        response = exc.response
+        status = response.status_code if response is not None else None
+        try:
+            found = _error_from_body(response.json()) if response is not None else None
+        except ValueError:
+            found = None
+        if found is not None:
+            return BugzillaError(found[1], found[0], bug_id, http_status=status)
+        reason = response.reason if response is not None else ""
+        return BugzillaError(
+            f"{what}: HTTP {status} {reason}".rstrip(), None, bug_id, http_status=status
+        )
+    if isinstance(exc, pybz.BugzillaError):
+        code = getattr(exc, "code", None)
+        message = str(exc)
+        suffix = f" (code={code})"
+        if code is not None and message.endswith(suffix):
+            message = message[: -len(suffix)]
+        return BugzillaError(message, code if isinstance(code, int) else None, bug_id)
+    if isinstance(exc, requests.Timeout):
+        return BugzillaError(f"{what}: timed out ({type(exc).__name__})", None, bug_id)
+    if isinstance(exc, requests.ConnectionError):
+        return BugzillaError(f"{what}: connection failed: {exc}", None, bug_id)
+    if isinstance(exc, requests.RequestException):
+        return BugzillaError(f"{what}: {type(exc).__name__}: {exc}", None, bug_id)
+    if isinstance(exc, ValueError):  # the answer was not JSON (a proxy's HTML page...)
+        return BugzillaError(f"{what}: unreadable answer ({exc})", None, bug_id)
+    return BugzillaError(f"{what}: {type(exc).__name__}: {exc}", None, bug_id)
+
+
+# -- transport ---------------------------------------------------------------------------
+
+
+class RequestBudget:
+    """At most `per_minute` requests in any 60 s window (sliding window); `acquire` sleeps
+    when over. BMO blocks an IP for an hour when it trips a limit, so we stay under it."""
+
+    def __init__(
+        self,
+        per_minute: int | None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        window: float = 60.0,
+    ) -> None:
+        if per_minute is not None and per_minute < 1:
+            raise ValueError("requests_per_minute must be at least 1, or None")
+        self.per_minute = per_minute
+        self.window = window
+        self.clock = clock
+        self.sleep = sleep
+        self._stamps: collections.deque[float] = collections.deque()
+        self.slept = 0.0
+
+    def acquire(self) -> float:
+        """Take one request from the budget; returns the seconds slept for it."""
+        if self.per_minute is None:
+            return 0.0
+        now = self.clock()
+        self._expire(now)
+        waited = 0.0
+        if len(self._stamps) >= self.per_minute:
+            until = self._stamps[0] + self.window
+            waited = until - now
+            if waited > 0:
+                log.info("request budget of %d/min reached: waiting %.1fs", self.per_minute, waited)
+                self.sleep(waited)
+                self.slept += waited
+            now = max(self.clock(), until)
+            self._expire(now)
+        self._stamps.append(now)
+        return max(waited, 0.0)
+
+    def _expire(self, now: float) -> None:
+        while self._stamps and self._stamps[0] <= now - self.window:
+            self._stamps.popleft()
+
+
+class BotRetry(Retry):
+    """urllib3's Retry with injectable sleeps, and two refusals: a 429 without Retry-After
+    (bugzilla.mozilla.org's hour-long block restarts with every request, so hammering it is
+    the worst move) and a Retry-After longer than `give_up_after` (the next poll will do)."""
+
+    sleeper: Callable[[float], None] = staticmethod(time.sleep)
+    give_up_after: float = 60.0
+
+    def new(self, **kw: Any) -> BotRetry:
+        retry = super().new(**kw)
+        retry.sleeper = self.sleeper
+        retry.give_up_after = self.give_up_after
+        return retry
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if status_code == 429 and not has_retry_after:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+    def increment(
+        self,
+        method: str | None = None,
+        url: str | None = None,
+        response: Any = None,
+        error: Exception | None = None,
+        _pool: Any = None,
+        _stacktrace: Any = None,
+    ) -> BotRetry:
+        wait = _raw_retry_after(response) if response is not None else None
+        if wait is not None and wait > self.give_up_after:
+            raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait:.0f}s is too long"))
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    def sleep_for_retry(self, response: Any) -> bool:
+        wait = self.get_retry_after(response)
+        if wait:
+            self.sleeper(wait)
+            return True
+        return False
+
+    def _sleep_backoff(self) -> None:
+        backoff = self.get_backoff_time()
+        if backoff > 0:
+            self.sleeper(backoff)
+
+
+def _raw_retry_after(response: Any) -> float | None:
+    value = getattr(response, "headers", {}).get("Retry-After")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def make_retry(
+    retries: int, backoff: float, sleep: Callable[[float], None] = time.sleep
+) -> BotRetry:
+    """Reads and connection errors are retried; status retries for GET only; never a PUT or
+    POST that reached the server (urllib3 retries a connect error for any method: the request
+    was not sent)."""
+    params = inspect.signature(Retry.__init__).parameters
+    kwargs: dict[str, Any] = {}
+    if "backoff_jitter" in params:
+        kwargs["backoff_jitter"] = backoff
+    if "backoff_max" in params:
+        kwargs["backoff_max"] = 30.0
+    retry = BotRetry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff,
+        respect_retry_after_header=True,
+        raise_on_status=False,
+        **kwargs,
+    )
+    retry.sleeper = sleep
+    return retry
+
+
+def request_kind(method: str, path: str) -> str:
+    """What a REST request is for, as counted by `Client.requests_made` and the devserver:
+    version, time, search, bug, comments, update, product, user, ..."""
+    marker = path.find("/rest/")
+    tail = path[marker + 6 :] if marker >= 0 else path.lstrip("/")
+    parts = [p for p in tail.split("/") if p]
+    head = parts[0] if parts else ""
+    method = method.upper()
+    if head == "bug":
+        if len(parts) == 1:
+            return "search" if method == "GET" else "create"
+        if len(parts) >= 3 and parts[2] == "comment":
+            return "comments" if method == "GET" else "comment"
+        return "update" if method == "PUT" else "bug"
+    if head == "valid_login":
+        return "user"
+    return head or "other"
+
+
+class BotSession(requests.Session):
+    """A session that gives every request our timeout (python-bugzilla passes its own 300 s),
+    takes it from the request budget, counts it by kind, keeps the last Date header and
+    refuses redirects."""
+
+    def __init__(
+        self,
+        timeout: float,
+        budget: RequestBudget,
+        counter: collections.Counter[str],
+        user_agent: str,
+    ) -> None:
+        super().__init__()
+        self.timeout = timeout
+        self.budget = budget
+        self.counter = counter
+        self.user_agent = user_agent
+        self.last_date: str | None = None
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["timeout"] = self.timeout
+        headers = dict(kwargs.get("headers") or {})
+        headers["User-Agent"] = self.user_agent
+        kwargs["headers"] = headers
+        method_s = method.decode() if isinstance(method, bytes) else method
+        url_s = url.decode() if isinstance(url, bytes) else url
+        # A redirect would carry the key (query or header) wherever Location points; a REST
+        # API has no business redirecting, so it is an error naming where it pointed.
+        kwargs["allow_redirects"] = False
+        self.budget.acquire()
+        self.counter[request_kind(method_s, urlsplit(url_s).path)] += 1
+        response = super().request(method, url, *args, **kwargs)
+        self.last_date = response.headers.get("Date") or self.last_date
+        if response.is_redirect:
+            target = urlsplit(response.headers.get("Location", ""))
+            raise requests.TooManyRedirects(
+                f"Bugzilla answered HTTP {response.status_code} redirecting to "
+                f"{target.scheme}://{target.netloc}{target.path}: configure that URL instead"
+            )
+        return response
+
+
+# -- parsing -----------------------------------------------------------------------------
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Bugzilla's `2026-11-24T07:50:57Z` (REST times are UTC) as an aware datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """A search time: UTC, whole seconds (truncating only widens an inclusive `>=`)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_bug(raw: dict[str, Any]) -> Bug:
+    detail = raw.get("creator_detail") or {}
+    created = parse_time(raw.get("creation_time"))
+    if created is None:
+        raise BugzillaError(f"bug {raw.get('id')} came without creation_time", bug_id=raw.get("id"))
+    return Bug(
+        id=int(raw["id"]),
+        summary=raw.get("summary") or "",
+        creator=raw.get("creator") or detail.get("email") or detail.get("name") or "",
+        creation_time=created,
+        creator_id=detail.get("id"),
+        creator_name=detail.get("real_name") or "",
+        whiteboard=raw.get("whiteboard") or "",
+        product=raw.get("product") or "",
+        component=raw.get("component") or "",
+        status=raw.get("status") or "",
+        flags=tuple(
+            Flag(
+                name=f.get("name", ""),
+                status=f.get("status", ""),
+                requestee=f.get("requestee"),
+                setter=f.get("setter"),
+                id=f.get("id"),
+            )
+            for f in raw.get("flags") or ()
+        ),
+    )
+
+
+def parse_comment(raw: dict[str, Any], bug_id: int) -> Comment:
+    return Comment(
+        id=int(raw["id"]),
+        bug_id=int(raw.get("bug_id") or bug_id),
+        creator=raw.get("creator") or "",
+        text=raw.get("text") or "",
+        count=int(raw.get("count") or 0),
+        creation_time=parse_time(raw.get("creation_time") or raw.get("time")),
+    )
+
+
+def rest_url(url: str) -> str:
+    """`http://h:p`, `http://h:p/`, `http://h:p/rest` and `http://h:p/rest/` all give
+    `http://h:p/rest` (python-bugzilla turns `http://h:p/` into requests for `/version`)."""
+    base = url.strip().rstrip("/")
+    if not base.endswith("/rest"):
+        base += "/rest"
+    return base
+
+
+# -- the client --------------------------------------------------------------------------
+
+
+class Client:
+    """What the bot asks of Bugzilla, each operation a known, small number of requests."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        key_in: str = "query",
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        requests_per_minute: int | None = 60,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if key_in not in ("query", "header"):
+            raise ValueError(f"key_in must be 'query' or 'header', not {key_in!r}")
+        self.rest_url = rest_url(url)
+        self.url = self.rest_url[: -len("/rest")]
+        self.key_in = key_in
+        self._api_key = api_key or None
+        install_redaction(self._api_key)
+        self.requests_made: collections.Counter[str] = collections.Counter()
+        self.budget = RequestBudget(requests_per_minute, clock=clock, sleep=sleep)
+        agent = f"triagebot/{__version__} python-bugzilla/{pybz.__version__}"
+        self.session = BotSession(timeout, self.budget, self.requests_made, agent)
+        adapter = HTTPAdapter(max_retries=make_retry(retries, backoff, sleep))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if self._api_key and key_in == "header":
+            self.session.headers["X-BUGZILLA-API-KEY"] = self._api_key
+        self._bz: pybz.Bugzilla | None = None
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"Client({self.url!r}, key_in={self.key_in!r}, api_key=<{key}>)"
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def library(self) -> pybz.Bugzilla:
+        """python-bugzilla, connected on first use (one GET /rest/version). use_creds=False:
+        no ~/.bugzillarc key or cached token may sneak in."""
+        if self._bz is None:
+            api_key = self._api_key if self.key_in == "query" else None
+            self._bz = self._call(
+                "connect",
+                lambda: pybz.Bugzilla(
+                    self.rest_url,
+                    api_key=api_key,
+                    use_creds=False,
+                    force_rest=True,
+                    requests_session=self.session,
+                ),
+            )
+        return self._bz
+
+    def _call(self, what: str, fn: Callable[[], Any], bug_id: int | None = None) -> Any:
+        """Run one library call; every failure leaves as our BugzillaError, with no chained
+        exception (whose message could hold a URL with the key)."""
+        try:
+            result = fn()
+        except Exception as exc:
+            error = _map_exception(exc, what, bug_id)
+        else:
+            found = _error_from_body(result)  # an error answered with HTTP 200/201
+            if found is None:
+                return result
+            error = BugzillaError(found[1], found[0], bug_id)
+        if error.bug_id is None:
+            error.bug_id = bug_id
+        raise error
+
+    def _get(
+        self, path: str, params: dict[str, Any] | None = None, bug_id: int | None = None
+    ) -> dict:
+        """A GET through python-bugzilla's REST backend (its auth and error handling), for the
+        calls the library has no method for."""
+        bz = self.library
+        return self._call(f"GET {path}", lambda: bz._backend._get(path, params or {}), bug_id)
+
+    # -- reads ---------------------------------------------------------------------------
+    def server_time(self) -> datetime:
+        """Bugzilla's database clock, which `creation_time` is compared with: GET /rest/time."""
+        answer = self._get("/time")
+        when = parse_time(answer.get("db_time") or answer.get("web_time_utc"))
+        if when is None:
+            raise BugzillaError("GET /rest/time: no db_time in the answer")
+        return when
+
+    def last_response_date(self) -> datetime | None:
+        """The Date header of the last response (web server clock, whole seconds): lets a
+        poll use the time of its first search instead of one more request."""
+        if not self.session.last_date:
+            return None
+        try:
+            when = email.utils.parsedate_to_datetime(self.session.last_date)
+        except (TypeError, ValueError):
+            return None
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+
+    def check_products(self, wanted: dict[str, list[str]]) -> list[str]:
+        """Problems with the products and components the rules watch, for a clear start-up
+        failure: an unknown product or component silently matches no bug. One request."""
+        if not wanted:
+            return []
+        answer = self._get("/product", {"names": list(wanted)})
+        found = {p.get("name"): p for p in answer.get("products") or ()}
+        by_lower = {str(name).lower(): name for name in found}
+        problems: list[str] = []
+        for product, components in wanted.items():
+            info = found.get(product)
+            if info is None:
+                close = by_lower.get(product.lower())
+                hint = f" (did you mean {close!r}?)" if close else ""
+                problems.append(
+                    f"unknown product {product!r}, or not visible to this account{hint}"
+                )
+                continue
+            if info.get("is_active") is False:
+                problems.append(f"product {product!r} is closed for new bugs")
+            comps = {c.get("name"): c for c in info.get("components") or ()}
+            for component in dict.fromkeys(components):
+                comp = comps.get(component)
+                if comp is None:
+                    known = ", ".join(sorted(str(n) for n in comps)) or "none"
+                    problems.append(
+                        f"unknown component {component!r} in product {product!r} (known: {known})"
+                    )
+                elif comp.get("is_active") is False:
+                    problems.append(
+                        f"component {component!r} of product {product!r} is inactive "
+                        "(closed for new bugs)"
+                    )
+        return problems
+
+    def search_new(
+        self, product: str, components: list[str], since: datetime, *, page_size: int = 500
+    ) -> Iterator[list[Bug]]:
+        """Bugs created at or after `since` (inclusive, whole seconds), in bug id order, one
+        request per page of `page_size`; stops after the first short page."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        params: dict[str, Any] = {
+            "product": product,
+            "component": list(components),
+            "creation_time": format_time(since),
+            "include_fields": SEARCH_FIELDS,
+            "order": "bug_id",
+            "limit": page_size,
+            "offset": 0,
+        }
+        bz = self.library
+        offset = 0
+        while True:
+            params["offset"] = offset
+            page = dict(params)
+            answer = self._call("search", lambda page=page: bz._backend.bug_search(page))
+            raw = answer.get("bugs") or []
+            yield [parse_bug(b) for b in raw]
+            if len(raw) < page_size:
+                return
+            offset += len(raw)
+
+    def comments(self, bug_ids: Iterable[int]) -> dict[int, list[Comment]]:
+        """Comments of many bugs: one request per 500 bugs. An unreadable bug fails the whole
+        batch (102); the batch is then bisected so readable bugs still get theirs, and the
+        unreadable ones are absent from the result."""
+        ids = list(dict.fromkeys(int(i) for i in bug_ids))
+        result: dict[int, list[Comment]] = {}
+        unreadable: list[int] = []
+        for start in range(0, len(ids), COMMENT_BATCH):
+            self._comments_into(ids[start : start + COMMENT_BATCH], result, unreadable)
+        if unreadable:
+            log.warning(
+                "comments of bug(s) %s are not readable by this account; left out",
+                ", ".join(map(str, sorted(unreadable))),
+            )
+        return result
+
+    def _comments_into(
+        self, ids: list[int], result: dict[int, list[Comment]], unreadable: list[int]
+    ) -> None:
+        try:
+            answer = self._fetch_comments(ids)
+        except BugzillaError as exc:
+            if exc.code not in UNREADABLE_CODES:
+                raise
+            if len(ids) == 1:
+                unreadable.append(ids[0])
+                return
+            mid = len(ids) // 2
+            self._comments_into(ids[:mid], result, unreadable)
+            self._comments_into(ids[mid:], result, unreadable)
+            return
+        for key, entry in (answer.get("bugs") or {}).items():
+            bug_id = int(key)
+            result[bug_id] = [parse_comment(c, bug_id) for c in (entry or {}).get("comments") or ()]
+
+    def _fetch_comments(self, ids: list[int]) -> dict:
+        first, rest = ids[0], ids[1:]
+        params = {"ids": rest} if rest else {}
+        return self._get(f"/bug/{first}/comment", params, bug_id=first if not rest else None)
+
+    def find_comment(self, bug_id: int, needle: str) -> Comment | None:
+        """The first comment of a bug containing `needle` (e.g. a write's ref): one request."""
+        found = self.comments_of(bug_id)
+        return next((c for c in found if needle in c.text), None)
+
+    def comments_of(self, bug_id: int) -> list[Comment]:
+        """Every comment of one bug; raises BugzillaError (102) if it is not readable."""
+        answer = self._fetch_comments([bug_id])
+        entry = (answer.get("bugs") or {}).get(str(bug_id)) or {}
+        return [parse_comment(c, bug_id) for c in entry.get("comments") or ()]
+
+    def user(self, login: str) -> dict[str, Any] | None:
+        """A user by login (id, name, real_name), None when there is no such user (51)."""
+        try:
+            answer = self._get("/user", {"names": login})
+        except BugzillaError as exc:
+            if exc.code == 51:
+                return None
+            raise
+        users = answer.get("users") or []
+        return users[0] if users else None
+
+    def valid_login(self, login: str) -> bool:
+        """Does the API key belong to `login`? (5.0 has no /rest/whoami.)"""
+        return bool(self._get("/valid_login", {"login": login}).get("result"))
+
+    # -- the write -----------------------------------------------------------------------
+    def update(
+        self, bug_id: int, *, comment: str, whiteboard: str | None, needinfo: list[str]
+    ) -> int | None:
+        """Comment, whiteboard and needinfo flags in ONE PUT, so they land together or not at
+        all (Bugzilla rejects the whole PUT if any part is bad: nothing was posted). Never
+        retried once sent. Returns the comment id when the server says it (5.0 does not)."""
+        flags = [
+            {"name": "needinfo", "status": "?", "requestee": login, "new": True}
+            for login in dict.fromkeys(needinfo)
+        ]
+        bz = self.library
+        update = bz.build_update(whiteboard=whiteboard, flags=flags or None)
+        # build_update gives {"comment": {"comment": text}}, which Bugzilla renames for
+        # back-compat; send the documented {"body": text}.
+        update["comment"] = {"body": comment}
+        answer = self._call(
+            f"PUT /rest/bug/{bug_id}", lambda: bz.update_bugs([bug_id], update), bug_id
+        )
+        for entry in answer.get("bugs") or ():
+            if int(entry.get("id", -1)) == bug_id:
+                comment_id = (entry.get("comment") or {}).get("id")  # not in 5.0
+                return int(comment_id) if comment_id is not None else None
+        log.warning("bug %d: the update's answer does not mention the bug", bug_id)
+        return None

@@ -1,0 +1,254 @@
+"""The `triagebot` command line. Parses, dispatches, prints; the work happens elsewhere.
+
+Exit codes (scripts rely on them): 0 everything handled; 1 some bugs failed and will be
+retried, or `registry check` found errors, or `registry find` found nobody; 2 configuration or
+usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from triagebot import __version__, output
+from triagebot.config import Config, ConfigError, load_config
+
+log = logging.getLogger("triagebot")
+
+EPILOG = """\
+configuration: --config FILE, else $TRIAGEBOT_CONFIG, else ./triagebot.toml, else defaults
+(see config.example.toml). The API key comes from $TRIAGEBOT_API_KEY or [bugzilla] api_key_file.
+
+exit codes: 0 all handled, 1 some bugs failed (retried next poll) or check found errors,
+2 configuration or usage error.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triagebot",
+        description="Tell Community IT triagers whether a Bugzilla request is backed by the "
+        "community it names: match the reporter against the delegate registry, then comment, "
+        "tag and needinfo.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    reg = sub.add_parser("registry", help="check, search and render the delegate registry")
+    regsub = reg.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
+    check = regsub.add_parser(
+        "check", help="validate the registry files; exit 1 on any error, warnings on stderr"
+    )
+    check.add_argument("dir", nargs="?", help="registry directory (default: config or ./data)")
+    find = regsub.add_parser("find", help="who is this email or Bugzilla id, and what roles")
+    find.add_argument("query", help="an email (Bugzilla login) or a numeric Bugzilla user id")
+    find.add_argument("--dir", help="registry directory")
+    show = regsub.add_parser("show", help="one community: delegates, contacts, resources")
+    show.add_argument("slug", help="community slug, name or alias")
+    show.add_argument("--dir", help="registry directory")
+    render = regsub.add_parser("render", help="the public directory page (public contacts only)")
+    render.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    render.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
+    render.add_argument("--dir", help="registry directory")
+
+    once = sub.add_parser("once", help="run one poll and print one line per bug")
+    _live_flags(once)
+    run = sub.add_parser("run", help="poll every [poll] interval_minutes until stopped")
+    _live_flags(run)
+    explain = sub.add_parser("explain", help="show the decision and exact comment for one bug")
+    explain.add_argument("bug", type=int, help="bug number")
+    sub.add_parser("status", help="last polls, counts per outcome, unfinished writes")
+    demo = sub.add_parser(
+        "demo", help="the whole job offline, against a built-in loopback Bugzilla"
+    )
+    demo.add_argument("--serve", action="store_true", help="keep the loopback Bugzilla running")
+    demo.add_argument("--port", type=int, default=0, help="port for --serve (default: free)")
+    demo.add_argument("--keep", metavar="DIR", help="keep the database and log in DIR")
+    return parser
+
+
+def _live_flags(p: argparse.ArgumentParser) -> None:
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--live", action="store_true", help="write to Bugzilla")
+    mode.add_argument("--dry-run", action="store_true", help="print what would be written")
+    p.add_argument(
+        "--no-limit", action="store_true", help="lift [run] max_actions_per_run for this poll"
+    )
+
+
+def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
+    from triagebot.bugzilla import install_redaction
+
+    level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    install_redaction()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.verbose, logging.INFO if args.command == "run" else logging.WARNING)
+    try:
+        return dispatch(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    if args.command == "demo":
+        from triagebot.demo import run_demo
+
+        return run_demo(serve=args.serve, port=args.port, keep=args.keep)
+    config = load_config(args.config)
+    if args.command == "registry":
+        return registry_command(args, config)
+    if args.command in ("once", "run"):
+        return poll_command(args, config)
+    if args.command == "explain":
+        return explain_command(args, config)
+    if args.command == "status":
+        return status_command(config)
+    raise AssertionError(args.command)
+
+
+# -- registry -------------------------------------------------------------------------------
+def registry_command(args: argparse.Namespace, config: Config) -> int:
+    from triagebot.validate import load_registry
+
+    explicit = getattr(args, "dir", None)
+    path = Path(explicit) if explicit else _default_registry(config)
+    today = date.today()
+    result = load_registry(path, today)
+    if args.registry_command == "check":
+        for problem in [*result.errors, *result.warnings]:
+            print(f"{problem.severity}: {problem}", file=sys.stderr)
+        print(output.check_summary(path, result))
+        return 0 if result.ok else 1
+    if result.registry is None:
+        for problem in result.errors:
+            print(f"error: {problem}", file=sys.stderr)
+        print(f"{path}: the registry has errors; run: triagebot registry check", file=sys.stderr)
+        return 2
+    registry = result.registry
+    if args.registry_command == "find":
+        text = output.find_person(registry, args.query, today)
+        if text is None:
+            print(f"nobody in {path} matches {args.query!r}", file=sys.stderr)
+            return 1
+        print(text)
+        return 0
+    if args.registry_command == "show":
+        community = registry.community(args.slug)
+        if community is None:
+            print(f"no community {args.slug!r} in {path}", file=sys.stderr)
+            return 1
+        print(output.show_community(registry, community, today))
+        return 0
+    if args.registry_command == "render":
+        from triagebot import directory
+
+        render = directory.render_html if args.format == "html" else directory.render_markdown
+        page = render(registry, today)
+        if args.output:
+            Path(args.output).write_text(page, encoding="utf-8")
+            print(f"wrote {args.output}", file=sys.stderr)
+        else:
+            sys.stdout.write(page)
+        return 0
+    raise AssertionError(args.registry_command)
+
+
+def _default_registry(config: Config) -> Path:
+    if config.path is None:
+        return Path("data")
+    return config.registry_path
+
+
+# -- polling --------------------------------------------------------------------------------
+def _is_live(args: argparse.Namespace, config: Config) -> bool:
+    if args.live:
+        return True
+    if args.dry_run:
+        return False
+    return not config.dry_run
+
+
+def poll_command(args: argparse.Namespace, config: Config) -> int:
+    from triagebot.poller import PollReport
+    from triagebot.service import build_bot, check_products, run_forever
+
+    live = _is_live(args, config)
+    bot = build_bot(config, live=live, no_limit=args.no_limit)
+    check_products(bot)
+    if args.command == "run":
+
+        def on_report(reports: list[PollReport]) -> None:
+            for report in reports:
+                log.info(output.poll_summary(report))
+
+        run_forever(bot, on_report)
+        return 0
+    reports = bot.poller.poll()
+    for report in reports:
+        sys.stdout.write(output.poll_lines(report, color=output.use_color(sys.stdout)))
+    return output.exit_code(reports)
+
+
+def explain_command(args: argparse.Namespace, config: Config) -> int:
+    from triagebot.service import build_bot
+    from triagebot.triage import decide
+
+    bot = build_bot(config, live=False)
+    bugs = bot.client.get_bugs([args.bug])
+    if not bugs:
+        print(f"bug {args.bug} not found or not visible", file=sys.stderr)
+        return 1
+    bug = bugs[0]
+    comments = bot.client.comments([bug.id]).get(bug.id, [])
+    description = next((c.text for c in comments if c.count == 0), "")
+    from dataclasses import replace
+
+    bug = replace(bug, description=description)
+    now = datetime.now(UTC)
+    matched = False
+    for rule in bot.rules.current():
+        if bug.product != rule.product or bug.component not in rule.components:
+            continue
+        matched = True
+        record = bot.store.records(rule.name, [bug.id]).get(bug.id)
+        decision = decide(bug, bot.registry.current(), rule, now)
+        print(output.explain(bug, rule.name, decision, record))
+    if not matched:
+        print(f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule")
+    return 0
+
+
+def status_command(config: Config) -> int:
+    from triagebot.service import load_registry_strict, rules_loader
+    from triagebot.store import Store
+
+    store = Store(config.database_url)
+    problems: list[str] = []
+    for load in (
+        lambda: load_registry_strict(config.registry_path),
+        rules_loader(config.rules_path),
+    ):
+        try:
+            load()
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    print(output.status(store, problems))
+    return 0

@@ -1,0 +1,543 @@
+"""Rules: which bugs the bot watches and what it does per outcome, checked like source code.
+
+One TOML file per rule under `rules/` (the rule's name is the file's stem), with its comment
+templates under `rules/templates/`. Maintainers edit these by hand, so loading reports every
+problem at once as `FILE:LINE: field.path: message`, the way a compiler does, and refuses to
+start on any of them: a typo found at start-up is better than a wrong comment on a live bug.
+
+Templates are compiled once, at load, in a sandbox with strict undefined variables and no
+HTML escaping (Bugzilla comments are plain text). Each template is also rendered at load with
+a sample context of its outcome (built by the same code as real contexts, see
+`triage.sample_context`), so a misspelt variable or a blocked attribute is a load error, not
+a crash on the first matching bug.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import string
+import tomllib
+import traceback
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from triagebot import triage
+from triagebot.bugs import OUTCOMES
+from triagebot.tomlpos import Locator, decode_error_line, decode_error_message
+
+TEMPLATES_DIR = "templates"
+TEMPLATE_SUFFIX = ".j2"
+NEEDINFO_MODES = ("delegates", "reporter", "nobody")
+NO_COMMUNITY = ("unknown", "ambiguous")  # outcomes with no single community to name
+DEFAULT_NEEDINFO_CAP = 2
+MAX_NEEDINFO_CAP = 10  # more pings than this on one bug is noise, whatever the rule says
+PLACEHOLDER = "community"
+
+RULE_KEYS = ("product", "components", "directory_url", "needinfo_cap", "outcomes")
+OUTCOME_KEYS = ("template", "whiteboard", "needinfo")
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+_MISSING: Any = object()
+
+Key = str | int
+
+
+# -- public API ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RuleProblem:
+    """One thing wrong in the rules, placed where the maintainer must look."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class RulesError(Exception):
+    """The rules have problems; `problems` lists every one, and str() shows one per line."""
+
+    def __init__(self, problems: list[RuleProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+@dataclass(frozen=True)
+class OutcomeAction:
+    """What a rule does for one outcome: the comment template, tags to add, whom to ask."""
+
+    template: str
+    whiteboard: tuple[str, ...]
+    needinfo: str
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    path: Path
+    product: str
+    components: tuple[str, ...]
+    directory_url: str | None
+    needinfo_cap: int
+    outcomes: dict[str, OutcomeAction]
+    # Compiled at load, by outcome; templates never see anything but the context passed in.
+    templates: Mapping[str, Template] = field(default_factory=dict, repr=False, compare=False)
+
+    def watches(self, product: str, component: str) -> bool:
+        return product == self.product and component in self.components
+
+    def render(self, outcome: str, context: dict[str, Any]) -> str:
+        """The comment body for `outcome`: the template's output, tidied."""
+        return tidy(self.templates[outcome].render(context))
+
+
+def load_rules(path: str | Path) -> list[Rule]:
+    """Every rule in directory `path` (*.toml, templates in `path`/templates), or in the one
+    file `path` (templates beside it). Raises RulesError listing every problem, by file and
+    line."""
+    loader = _Loader(Path(path))
+    rules = loader.run()
+    if loader.problems:
+        raise RulesError(sorted(loader.problems, key=lambda p: (p.file, p.line)))
+    return rules
+
+
+def tidy(text: str) -> str:
+    """No trailing spaces, at most one blank line in a row, no blank lines around."""
+    lines = "\n".join(line.rstrip() for line in text.splitlines())
+    return _BLANK_LINES.sub("\n\n", lines).strip("\n")
+
+
+def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSandboxedEnvironment:
+    """The sandbox templates run in: `sources` maps a template name to (text, shown path).
+
+    Immutable sandbox: no unsafe attributes (`__class__`...) and no mutating the context.
+    StrictUndefined: a misspelt name fails instead of printing nothing. No autoescape:
+    comments are plain text. Everything is read before, so rendering does no I/O."""
+
+    def source(name: str) -> tuple[str, str, Any] | None:
+        found = sources.get(name)
+        return (found[0], found[1], lambda: True) if found else None
+
+    return ImmutableSandboxedEnvironment(
+        loader=FunctionLoader(source),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+        cache_size=-1,
+    )
+
+
+# -- loading ---------------------------------------------------------------------------------------
+class _Source:
+    """One rule file: its shown name, text and a line finder built on first use."""
+
+    def __init__(self, shown: str, text: str) -> None:
+        self.shown = shown
+        self.text = text
+        self._locator: Locator | None = None
+
+    def line(self, path: tuple[Key, ...]) -> int:
+        if self._locator is None:
+            self._locator = Locator(self.text)
+        try:
+            return self._locator.line(path)
+        except Exception:  # a best-effort position must never hide the problem itself
+            return 1
+
+
+class _Loader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[RuleProblem] = []
+        self.templates_dir = (path if path.is_dir() else path.parent) / TEMPLATES_DIR
+        self.template_names: list[str] = []
+        self.shown_templates: set[str] = set()
+        self.env = template_environment({})
+        self.compiled: dict[str, Template] = {}
+        self.sources: dict[str, _Source] = {}  # rule name -> its file
+        self.flagged: set[str] = set()  # templates with a problem reported already
+
+    def problem(self, file: str, line: int, field_: str, message: str) -> None:
+        self.problems.append(RuleProblem(file, line, field_, message))
+
+    def error(self, source: _Source, path: tuple[Key, ...], message: str) -> None:
+        self.problem(source.shown, source.line(path), format_path(path), message)
+
+    def run(self) -> list[Rule]:
+        files = self._rule_files()
+        self._load_templates()
+        rules = [rule for file in files if (rule := self._load_file(file)) is not None]
+        self._check_overlaps(rules)
+        for rule in rules:
+            self._check_render(rule)
+        return rules
+
+    def _rule_files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        if not self.path.is_dir():
+            self.problem(str(self.path), 1, "", "no such rules file or directory")
+            return []
+        files = sorted(self.path.glob("*.toml"))
+        if not files:
+            self.problem(str(self.path), 1, "", "no rule files (*.toml) in this directory")
+        return files
+
+    # templates
+    def _load_templates(self) -> None:
+        """Read and compile every template once; report syntax errors at their line."""
+        if not self.templates_dir.is_dir():
+            return
+        sources: dict[str, tuple[str, str]] = {}
+        for file in sorted(self.templates_dir.rglob(f"*{TEMPLATE_SUFFIX}")):
+            name = file.relative_to(self.templates_dir).as_posix()
+            shown = str(file)
+            try:
+                sources[name] = (file.read_text(encoding="utf-8"), shown)
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problem(shown, 1, "template", f"cannot read: {exc}")
+        self.template_names = sorted(sources)
+        self.shown_templates = {shown for _, shown in sources.values()}
+        self.env = template_environment(sources)
+        known = set(triage.sample_context("unknown", "nobody", "x", None)) | set(self.env.globals)
+        for name, (text, shown) in sources.items():
+            try:
+                self.compiled[name] = self.env.get_template(name)
+            except TemplateError as exc:
+                line = getattr(exc, "lineno", None) or 1
+                self.problem(shown, line, "template", getattr(exc, "message", None) or str(exc))
+                continue
+            if not self._check_names(text, shown, known):
+                self.flagged.add(name)
+
+    def _check_names(self, text: str, shown: str, known: set[str]) -> bool:
+        """Top-level names the context does not provide, each at its first use."""
+        tree = self.env.parse(text)
+        unknown = meta.find_undeclared_variables(tree) - known
+        if not unknown:
+            return True
+        first: dict[str, int] = {}
+        for node in tree.find_all(nodes.Name):
+            if node.name in unknown:
+                first.setdefault(node.name, node.lineno)
+        for name in sorted(unknown, key=lambda n: (first.get(n, 1), n)):
+            hint = _did_you_mean(name, sorted(known))
+            self.problem(shown, first.get(name, 1), "template", f"unknown variable '{name}'{hint}")
+        return False
+
+    # rule files
+    def _load_file(self, file: Path) -> Rule | None:
+        shown = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(shown, 1, "", f"cannot read: {exc}")
+            return None
+        source = _Source(shown, text)
+        self.sources[file.stem] = source
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            line = decode_error_line(exc, text)
+            self.problem(shown, line, "", f"invalid TOML: {decode_error_message(exc)}")
+            return None
+        return _RuleChecker(self, source, file).check(raw)
+
+    def _check_overlaps(self, rules: list[Rule]) -> None:
+        """Two rules on one component would each comment on every bug in it."""
+        owner: dict[tuple[str, str], str] = {}
+        for rule in rules:
+            for component in rule.components:
+                other = owner.setdefault((rule.product, component), rule.name)
+                if other != rule.name:
+                    message = f"{rule.product} :: {component} is already watched by rule '{other}'"
+                    self.error(self.sources[rule.name], ("components",), message)
+
+    def _check_render(self, rule: Rule) -> None:
+        """Render each outcome's template with a sample context: what compiles may still
+        misspell a key, or reach for an attribute the sandbox blocks. One report per template."""
+        for outcome, action in rule.outcomes.items():
+            if action.template in self.flagged:
+                continue
+            context = triage.sample_context(outcome, action.needinfo, rule.name, rule.directory_url)
+            try:
+                rule.render(outcome, context)
+            except Exception as exc:
+                self.flagged.add(action.template)
+                shown = rule.templates[outcome].filename or action.template
+                file, line = _render_position(exc, self.shown_templates, shown)
+                message = f"{exc} (rendering a sample '{outcome}' comment)"
+                self.problem(file, line, "template", message)
+
+
+def _render_position(exc: BaseException, templates: set[str], default: str) -> tuple[str, int]:
+    """The template file and line an exception was raised at, an included one perhaps: Jinja
+    rewrites tracebacks so that template frames carry the template's file name and line."""
+    found = (default, 1)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename in templates:
+            found = (frame.f_code.co_filename, lineno)
+    return found
+
+
+class _RuleChecker:
+    """Checks one parsed rule file and builds its Rule, reporting every problem."""
+
+    def __init__(self, loader: _Loader, source: _Source, file: Path) -> None:
+        self.loader = loader
+        self.source = source
+        self.file = file
+        self.failed = False
+
+    def error(self, path: tuple[Key, ...], message: str) -> None:
+        self.failed = True
+        self.loader.error(self.source, path, message)
+
+    def check(self, raw: dict[str, Any]) -> Rule | None:
+        name = self.file.stem
+        if not _NAME_RE.fullmatch(name):
+            self.failed = True
+            self.loader.problem(
+                self.source.shown,
+                1,
+                "",
+                f"file name '{name}' is not a valid rule name "
+                "(lowercase letters, digits and '-', starting with a letter or digit)",
+            )
+        self.unknown_keys(raw, RULE_KEYS, ())
+        product = self.string(raw, ("product",), required=True)
+        components = self.components(raw.get("components", _MISSING))
+        directory_url = self.url(raw.get("directory_url", _MISSING))
+        cap = self.cap(raw.get("needinfo_cap", _MISSING))
+        outcomes, templates = self.outcomes(raw.get("outcomes", _MISSING))
+        if self.failed or product is None or components is None:
+            return None
+        return Rule(name, self.file, product, components, directory_url, cap, outcomes, templates)
+
+    # shared value checks
+    def unknown_keys(self, raw: dict[str, Any], allowed: tuple[str, ...], base: tuple[Key, ...]):
+        for key in raw:
+            if key not in allowed:
+                hint = _did_you_mean(key, allowed) or "; expected " + ", ".join(allowed)
+                self.error((*base, key), f"unknown key{hint}")
+
+    def string(self, raw: dict[str, Any], path: tuple[Key, ...], required: bool) -> str | None:
+        value = raw.get(path[-1], _MISSING)
+        if value is _MISSING:
+            if required:
+                self.error(path, "required key is missing")
+            return None
+        if type(value) is not str:
+            self.error(path, f"expected a string, got {describe(value)}")
+            return None
+        if not value.strip():
+            self.error(path, "must not be empty")
+            return None
+        return value
+
+    def strings(self, value: Any, path: tuple[Key, ...]) -> list[tuple[int, str]] | None:
+        """A list of non-empty strings, as (index, text); wrong items are reported."""
+        if type(value) is not list:
+            self.error(path, f"expected an array of strings, got {describe(value)}")
+            return None
+        good: list[tuple[int, str]] = []
+        for index, item in enumerate(value):
+            if type(item) is not str:
+                self.error((*path, index), f"expected a string, got {describe(item)}")
+            elif not item.strip():
+                self.error((*path, index), "must not be empty")
+            else:
+                good.append((index, item))
+        return good
+
+    # top-level keys
+    def components(self, value: Any) -> tuple[str, ...] | None:
+        path: tuple[Key, ...] = ("components",)
+        if value is _MISSING:
+            self.error(path, "required key is missing")
+            return None
+        items = self.strings(value, path)
+        if items is None:
+            return None
+        if not value:
+            self.error(path, "must list at least one component")
+        seen: dict[str, int] = {}
+        for index, item in items:
+            first = seen.setdefault(item, index)
+            if first != index:
+                self.error((*path, index), f"'{item}' is listed twice (also components[{first}])")
+        return tuple(seen)
+
+    def url(self, value: Any) -> str | None:
+        path: tuple[Key, ...] = ("directory_url",)
+        if value is _MISSING:
+            return None
+        parts = urlsplit(value) if type(value) is str else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+            self.error(path, f"expected an http(s) URL, got {describe(value)}")
+            return None
+        return value
+
+    def cap(self, value: Any) -> int:
+        if value is _MISSING:
+            return DEFAULT_NEEDINFO_CAP
+        if type(value) is not int or not 0 <= value <= MAX_NEEDINFO_CAP:
+            message = f"expected a whole number from 0 to {MAX_NEEDINFO_CAP}, got {describe(value)}"
+            self.error(("needinfo_cap",), message)
+            return DEFAULT_NEEDINFO_CAP
+        return value
+
+    # outcomes
+    def outcomes(self, value: Any) -> tuple[dict[str, OutcomeAction], dict[str, Template]]:
+        path: tuple[Key, ...] = ("outcomes",)
+        actions: dict[str, OutcomeAction] = {}
+        templates: dict[str, Template] = {}
+        if value is _MISSING:
+            listed = ", ".join(OUTCOMES)
+            self.error(path, f"required key is missing; add an [outcomes.NAME] table for {listed}")
+            return actions, templates
+        if type(value) is not dict:
+            self.error(path, f"expected a table, got {describe(value)}")
+            return actions, templates
+        self.unknown_keys(value, OUTCOMES, path)
+        for outcome in OUTCOMES:
+            if outcome not in value:
+                self.error(path, f"missing outcome '{outcome}'; add an [outcomes.{outcome}] table")
+                continue
+            checked = self.outcome(outcome, value[outcome])
+            if checked is not None:
+                actions[outcome], templates[outcome] = checked
+        return actions, templates
+
+    def outcome(self, outcome: str, value: Any) -> tuple[OutcomeAction, Template] | None:
+        base: tuple[Key, ...] = ("outcomes", outcome)
+        if type(value) is not dict:
+            self.error(base, f"expected a table, got {describe(value)}")
+            return None
+        self.unknown_keys(value, OUTCOME_KEYS, base)
+        template = self.template(value, (*base, "template"))
+        tags = self.tags(value.get("whiteboard", []), outcome, (*base, "whiteboard"))
+        needinfo = self.needinfo(value.get("needinfo", _MISSING), outcome, (*base, "needinfo"))
+        if template is None or tags is None or needinfo is None:
+            return None
+        return OutcomeAction(template[0], tags, needinfo), template[1]
+
+    def template(self, raw: dict[str, Any], path: tuple[Key, ...]) -> tuple[str, Template] | None:
+        name = self.string(raw, path, required=True)
+        if name is None:
+            return None
+        loader = self.loader
+        if name not in loader.template_names:
+            where = loader.templates_dir
+            hint = _did_you_mean(name, loader.template_names)
+            plain = "/" not in name and "\\" not in name and not name.startswith(".")
+            if not plain:
+                hint = f"; give a file name in {where}" + hint
+            self.error(path, f"no template '{name}' in {where}{hint}")
+            return None
+        compiled = loader.compiled.get(name)
+        if compiled is None:
+            self.failed = True  # its own syntax error is already reported
+            return None
+        return name, compiled
+
+    def tags(self, value: Any, outcome: str, path: tuple[Key, ...]) -> tuple[str, ...] | None:
+        items = self.strings(value, path)
+        if items is None:
+            return None
+        for index, tag in items:
+            message = _tag_problem(tag, outcome)
+            if message:
+                self.error((*path, index), message)
+        return tuple(tag for _, tag in items)
+
+    def needinfo(self, value: Any, outcome: str, path: tuple[Key, ...]) -> str | None:
+        if value is _MISSING:
+            listed = ", ".join(NEEDINFO_MODES)
+            self.error(path, f"required key is missing; expected one of {listed}")
+            return None
+        if type(value) is not str or value not in NEEDINFO_MODES:
+            hint = _did_you_mean(value, NEEDINFO_MODES) if type(value) is str else ""
+            choices = ", ".join(f"'{m}'" for m in NEEDINFO_MODES)
+            self.error(path, f"expected one of {choices}, got {describe(value)}{hint}")
+            return None
+        if value == "delegates" and outcome in NO_COMMUNITY:
+            self.error(
+                path,
+                f"'delegates' needs a community, and outcome '{outcome}' has none; "
+                "use 'reporter' or 'nobody'",
+            )
+            return None
+        return value
+
+
+def _tag_problem(tag: str, outcome: str) -> str | None:
+    """What is wrong with one whiteboard tag, if anything."""
+    if any(ch.isspace() for ch in tag):
+        return "a whiteboard tag must not contain spaces; list each tag separately"
+    try:
+        fields = list(string.Formatter().parse(tag))
+    except ValueError as exc:
+        return f"{exc}; write {{{{ and }}}} for literal braces"
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name != PLACEHOLDER:
+            return f"unknown placeholder '{{{name}}}'; only '{{{PLACEHOLDER}}}' is allowed"
+        if spec or conversion:
+            return f"'{{{PLACEHOLDER}}}' takes no format spec or conversion"
+        if outcome in NO_COMMUNITY:
+            return f"'{{{PLACEHOLDER}}}' is empty for outcome '{outcome}': there is no community"
+    try:
+        tag.format(community="slug")  # parse() lets an unclosed '{community' through
+    except ValueError as exc:
+        return f"{exc}; write {{{{ and }}}} for literal braces"
+    return None
+
+
+# -- messages --------------------------------------------------------------------------------------
+def format_path(path: tuple[Key, ...]) -> str:
+    """("outcomes", "endorsed", "whiteboard", 1) -> "outcomes.endorsed.whiteboard[1]"."""
+    out = ""
+    for key in path:
+        if isinstance(key, int):
+            out += f"[{key}]"
+            continue
+        text = key if _BARE_KEY.fullmatch(key) else '"' + key.replace('"', '\\"') + '"'
+        out += f".{text}" if out else text
+    return out
+
+
+def describe(value: Any) -> str:
+    """A value as the maintainer wrote it, in TOML terms: `string 'x'`, `integer 3`, `table`."""
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string {value if len(value) <= 40 else value[:37] + '...'!r}"
+    if isinstance(value, int | float):
+        return f"{'integer' if isinstance(value, int) else 'float'} {value}"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    return f"{type(value).__name__} {value}"
+
+
+def _did_you_mean(word: str, choices: Any) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""

@@ -1,0 +1,720 @@
+"""The bot's state: poll cursors, one record per (bug, rule), and poll history.
+
+At-most-once protocol, per bug and rule (crash-safe because every step commits on its own):
+
+1. `begin_writes` commits state "intent" with a fresh `ref` *before* any PUT;
+2. the caller PUTs the comment, whose footer carries the ref;
+3. `finish_writes` commits state "done".
+
+A process killed between 1 and 3 leaves "intent" with its ref: the next poll looks for that ref
+in the bug's comments before writing again, so a bug never gets a second comment.
+
+Portability: any SQLAlchemy URL works. Writes are plain Core statements (a chunked SELECT of
+the keys, then one executemany UPDATE and one executemany INSERT) instead of dialect-specific
+upserts. Each UPDATE carries a guard in its WHERE clause ("never downgrade done", "claim only
+if nobody else holds an intent"), so row changes stay atomic when several replicas share one
+PostgreSQL database; a replica losing an insert race gets an IntegrityError and the
+transaction is retried against the fresh rows. ORM rows stay inside this module: callers get
+frozen dataclasses, usable after any session or connection is gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Engine,
+    Index,
+    Row,
+    Text,
+    TypeDecorator,
+    and_,
+    bindparam,
+    case,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Field, SQLModel
+
+log = logging.getLogger(__name__)
+
+STATES = ("seen", "intent", "done", "failed")
+# SQLite builds before 3.32 allow 999 bound variables per statement; stay under that.
+IN_CHUNK = 900
+MAX_ERROR_CHARS = 4000
+# Dialects whose DATETIME column has no time zone: store naive UTC there.
+_NAIVE_DATETIME_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
+_RETRIES = 3
+
+T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, whatever the backend keeps.
+
+    SQLite and MySQL drop tzinfo, so values are stored as naive UTC there and tagged UTC on
+    the way out; PostgreSQL gets `timestamptz`. Naive input is refused: guessing its zone is
+    how cursors silently skip hours of bugs.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs tz-aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name in _NAIVE_DATETIME_DIALECTS:
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# -- tables (internal) -------------------------------------------------------------------------
+class CursorRow(SQLModel, table=True):
+    """Where the next poll of a rule starts searching (bug creation time)."""
+
+    __tablename__ = "triagebot_cursor"
+
+    rule: str = Field(primary_key=True)
+    since: datetime = Field(sa_type=UTCDateTime)
+
+
+class BugRecordRow(SQLModel, table=True):
+    """What the bot did (or is doing) to one bug under one rule."""
+
+    __tablename__ = "triagebot_bug"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('seen', 'intent', 'done', 'failed')", name="ck_triagebot_bug_state"
+        ),
+        # pending_intents() and failed() are run by every poll's status and reconciliation.
+        Index("ix_triagebot_bug_state", "state", "rule"),
+    )
+
+    bug_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    rule: str = Field(primary_key=True)
+    state: str
+    outcome: str | None = None
+    community: str | None = None
+    action: str = "none"
+    ref: str | None = None
+    comment_id: int | None = None
+    intent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    needinfo: str = Field(default="", sa_type=Text)
+
+
+class PollRow(SQLModel, table=True):
+    """One poll of one rule, for the `status` command."""
+
+    __tablename__ = "triagebot_poll"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dry_run: bool = False
+    searched: int = 0
+    acted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+_cursor = CursorRow.__table__  # type: ignore[attr-defined]
+_bug = BugRecordRow.__table__  # type: ignore[attr-defined]
+_poll = PollRow.__table__  # type: ignore[attr-defined]
+
+
+# -- public values -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A write about to be made: recorded (and committed) before the PUT."""
+
+    bug_id: int
+    ref: str
+    outcome: str | None
+    community: str | None
+    action: str
+    needinfo: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A decision that needs no write (skip tag, nothing to say...)."""
+
+    bug_id: int
+    outcome: str | None
+    community: str | None
+    action: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class BugRecord:
+    bug_id: int
+    rule: str
+    state: str  # one of STATES
+    outcome: str | None
+    community: str | None
+    action: str
+    ref: str | None
+    comment_id: int | None
+    intent_at: datetime | None
+    done_at: datetime | None
+    updated_at: datetime | None
+    attempts: int
+    last_error: str | None
+    needinfo: str  # comma-separated logins the bot asked (or is asking): never ping them again
+
+    @property
+    def needinfo_logins(self) -> tuple[str, ...]:
+        return _split_logins(self.needinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    id: int
+    rule: str
+    started_at: datetime
+    finished_at: datetime | None
+    dry_run: bool
+    searched: int
+    acted: int
+    failed: int
+    skipped: int
+    error: str | None
+
+
+class StoreConflict(RuntimeError):
+    """`begin_writes` refused the whole batch (nothing committed): some bugs are already done
+    or hold another write's intent (another replica, or a caller bug). Writing them now could
+    post a second comment; the next poll will see their real state."""
+
+    def __init__(self, rule: str, bug_ids: Sequence[int]) -> None:
+        self.rule = rule
+        self.bug_ids = tuple(bug_ids)
+        shown = ", ".join(map(str, self.bug_ids[:20])) + ("..." if len(self.bug_ids) > 20 else "")
+        super().__init__(f"rule {rule}: bugs already done or claimed by another write: {shown}")
+
+
+class _Raced(Exception):
+    """A guarded UPDATE touched fewer rows than the SELECT promised: retry the transaction."""
+
+
+# -- the store ---------------------------------------------------------------------------------
+class Store:
+    """All persistent state. Every public write method is one committed transaction."""
+
+    def __init__(
+        self,
+        url: str = "sqlite:///triagebot.db",
+        *,
+        echo: bool = False,
+        now: Callable[[], datetime] = _utcnow,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self._now = now
+        self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
+        SQLModel.metadata.create_all(self._engine, tables=[_cursor, _bug, _poll], checkfirst=True)
+
+    @classmethod
+    def memory(cls, *, now: Callable[[], datetime] = _utcnow) -> Store:
+        """In-memory SQLite for tests; one shared connection, so threads see the same data."""
+        return cls("sqlite://", now=now)
+
+    @property
+    def engine(self) -> Engine:
+        """For tests and tooling (event listeners, ad-hoc queries)."""
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- cursors -------------------------------------------------------------------------------
+    def get_cursor(self, rule: str) -> datetime | None:
+        with self._engine.connect() as conn:
+            return conn.scalar(select(_cursor.c.since).where(_cursor.c.rule == rule))
+
+    def set_cursor(self, rule: str, since: datetime) -> None:
+        def work(conn: Connection) -> None:
+            done = conn.execute(update(_cursor).where(_cursor.c.rule == rule).values(since=since))
+            if done.rowcount == 0:
+                conn.execute(insert(_cursor).values(rule=rule, since=since))
+
+        self._write(work)
+
+    # -- bug records ---------------------------------------------------------------------------
+    def records(self, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
+        """The records of these bugs that exist: one SELECT per IN_CHUNK ids."""
+        ids = list(dict.fromkeys(bug_ids))
+        with self._engine.connect() as conn:
+            return {
+                row.bug_id: _to_record(row)
+                for chunk in _chunks(ids)
+                for row in conn.execute(
+                    select(_bug).where(_bug.c.rule == rule, _bug.c.bug_id.in_(chunk))
+                )
+            }
+
+    def begin_writes(self, rule: str, intents: Sequence[Intent]) -> None:
+        """Claim these bugs for a write, all or nothing, committed before the caller PUTs.
+
+        A bug may be claimed when it has no record, was only seen, failed (nothing landed),
+        or holds an intent with the *same* ref (retrying an unconfirmed write). A done bug or
+        one holding another ref raises StoreConflict and nothing is committed. Statements:
+        one SELECT per IN_CHUNK ids, then at most one UPDATE and one INSERT (executemany).
+        """
+        by_id = _unique(intents)
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            existing = self._existing(conn, rule, by_id, _bug.c.state, _bug.c.ref, _bug.c.needinfo)
+            conflicts = [
+                bug_id
+                for bug_id, row in existing.items()
+                if row.state == "done" or (row.state == "intent" and row.ref != by_id[bug_id].ref)
+            ]
+            if conflicts:
+                raise StoreConflict(rule, sorted(conflicts))
+            changed = [
+                {
+                    "p_bug_id": i.bug_id,
+                    "p_ref": i.ref,
+                    "p_outcome": i.outcome,
+                    "p_community": i.community,
+                    "p_action": i.action,
+                    # An earlier attempt of this same write may have landed: keep whom it asked.
+                    "p_needinfo": _join_logins(
+                        (
+                            *(
+                                _split_logins(existing[i.bug_id].needinfo)
+                                if existing[i.bug_id].state == "intent"
+                                else ()
+                            ),
+                            *i.needinfo,
+                        )
+                    ),
+                }
+                for i in by_id.values()
+                if i.bug_id in existing
+            ]
+            if changed:
+                claimable = or_(
+                    _state_is("seen", "failed"),
+                    and_(_bug.c.state == "intent", _bug.c.ref == bindparam("p_ref")),
+                )
+                stmt = (
+                    update(_bug)
+                    .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"), claimable)
+                    .values(
+                        state="intent",
+                        ref=bindparam("p_ref"),
+                        outcome=bindparam("p_outcome"),
+                        community=bindparam("p_community"),
+                        action=bindparam("p_action"),
+                        needinfo=bindparam("p_needinfo"),
+                        intent_at=now,
+                        updated_at=now,
+                        attempts=_bug.c.attempts + 1,
+                    )
+                )
+                self._update_all(conn, stmt, changed)
+            new = [
+                _row(
+                    i.bug_id,
+                    rule,
+                    "intent",
+                    outcome=i.outcome,
+                    community=i.community,
+                    action=i.action,
+                    ref=i.ref,
+                    intent_at=now,
+                    updated_at=now,
+                    attempts=1,
+                    needinfo=_join_logins(i.needinfo),
+                )
+                for i in by_id.values()
+                if i.bug_id not in existing
+            ]
+            if new:
+                conn.execute(insert(_bug), new)
+
+        self._write(work)
+
+    def finish_write(self, rule: str, bug_id: int, *, comment_id: int | None = None) -> None:
+        """The PUT landed (or its ref was found in the bug's comments)."""
+        self.finish_writes(
+            rule, [bug_id], comment_ids=None if comment_id is None else {bug_id: comment_id}
+        )
+
+    def finish_writes(
+        self, rule: str, bug_ids: Sequence[int], *, comment_ids: dict[int, int] | None = None
+    ) -> None:
+        """Mark these bugs done. One executemany UPDATE; a missing record (the caller skipped
+        `begin_writes`) is still recorded as done, since the write did land."""
+        ids = list(dict.fromkeys(bug_ids))
+        if not ids:
+            return
+        comment_ids = comment_ids or {}
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            stmt = (
+                update(_bug)
+                .where(
+                    _bug.c.rule == rule,
+                    _bug.c.bug_id == bindparam("p_bug_id"),
+                    _bug.c.state != "done",  # idempotent: keep the first done_at
+                )
+                .values(
+                    state="done",
+                    done_at=now,
+                    updated_at=now,
+                    last_error=None,
+                    comment_id=func.coalesce(bindparam("p_comment_id"), _bug.c.comment_id),
+                )
+            )
+            result = conn.execute(
+                stmt, [{"p_bug_id": b, "p_comment_id": comment_ids.get(b)} for b in ids]
+            )
+            if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(ids):
+                return  # the usual case: every bug had its intent
+            existing = self._existing(conn, rule, ids)
+            missing = [b for b in ids if b not in existing]
+            if missing:
+                log.warning("rule %s: bugs %s finished without an intent", rule, missing)
+                conn.execute(
+                    insert(_bug),
+                    [
+                        _row(
+                            b,
+                            rule,
+                            "done",
+                            action="unknown",
+                            comment_id=comment_ids.get(b),
+                            done_at=now,
+                            updated_at=now,
+                        )
+                        for b in missing
+                    ],
+                )
+
+        self._write(work)
+
+    def mark_seen(self, rule: str, items: Sequence[Seen]) -> None:
+        """Record decisions that need no write. Never touches an "intent" (a write may have
+        landed) or "done" record; refreshes "seen" and "failed" ones."""
+        by_id = _unique(items)
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            existing = self._existing(conn, rule, by_id, _bug.c.state)
+            changed = [
+                {
+                    "p_bug_id": s.bug_id,
+                    "p_outcome": s.outcome,
+                    "p_community": s.community,
+                    "p_action": s.action,
+                }
+                for s in by_id.values()
+                if s.bug_id in existing and existing[s.bug_id].state in ("seen", "failed")
+            ]
+            if changed:
+                stmt = (
+                    update(_bug)
+                    .where(
+                        _bug.c.rule == rule,
+                        _bug.c.bug_id == bindparam("p_bug_id"),
+                        _state_is("seen", "failed"),
+                    )
+                    .values(
+                        state="seen",
+                        outcome=bindparam("p_outcome"),
+                        community=bindparam("p_community"),
+                        action=bindparam("p_action"),
+                        updated_at=now,
+                    )
+                )
+                # A row that became intent/done meanwhile is rightly left alone: no _Raced.
+                conn.execute(stmt, changed)
+            new = [
+                _row(
+                    s.bug_id,
+                    rule,
+                    "seen",
+                    outcome=s.outcome,
+                    community=s.community,
+                    action=s.action,
+                    updated_at=now,
+                )
+                for s in by_id.values()
+                if s.bug_id not in existing
+            ]
+            if new:
+                conn.execute(insert(_bug), new)
+
+        self._write(work)
+
+    def mark_failed(
+        self, rule: str, bug_id: int, error: str, *, write_may_have_landed: bool
+    ) -> None:
+        """Record a failed write.
+
+        `write_may_have_landed=True` (timeout, dropped connection, 5xx): the state stays
+        "intent" with its ref, so the next poll checks the bug's comments before writing.
+        False (Bugzilla answered with an error: nothing was written): state "failed", retried
+        with a fresh ref. The ref is kept either way, for the record; "done" is never undone.
+        """
+        error = error[:MAX_ERROR_CHARS]
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            values: dict[str, Any] = {"last_error": error, "updated_at": now}
+            if not write_may_have_landed:
+                values["state"] = case((_bug.c.state == "done", "done"), else_="failed")
+            result = conn.execute(
+                update(_bug).where(_bug.c.rule == rule, _bug.c.bug_id == bug_id).values(**values)
+            )
+            if result.rowcount == 0:
+                # No intent to keep (caller skipped begin_writes): nothing to reconcile with.
+                conn.execute(
+                    insert(_bug).values(
+                        _row(bug_id, rule, "failed", last_error=error, updated_at=now)
+                    )
+                )
+
+        self._write(work)
+
+    def pending_intents(self, rule: str | None = None) -> list[BugRecord]:
+        """Writes not confirmed yet: their refs must be looked for before writing again."""
+        return self._by_state("intent", rule)
+
+    def failed(self, rule: str | None = None) -> list[BugRecord]:
+        return self._by_state("failed", rule)
+
+    def outcome_counts(self, rule: str | None = None) -> dict[str, int]:
+        """Counts keyed "<state>/<outcome>" over done and seen records, e.g.
+        {"done/endorsed": 12, "seen/skipped": 3}; a missing outcome shows as "-"."""
+        stmt = (
+            select(_bug.c.state, _bug.c.outcome, func.count())
+            .where(_bug.c.state.in_(("done", "seen")))
+            .group_by(_bug.c.state, _bug.c.outcome)
+        )
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return {f"{state}/{outcome or '-'}": n for state, outcome, n in conn.execute(stmt)}
+
+    # -- polls ---------------------------------------------------------------------------------
+    def start_poll(self, rule: str, dry_run: bool) -> int:
+        def work(conn: Connection) -> int:
+            result = conn.execute(
+                insert(_poll).values(rule=rule, started_at=self._now(), dry_run=dry_run)
+            )
+            return int(result.inserted_primary_key[0])
+
+        return self._write(work)
+
+    def finish_poll(
+        self,
+        poll_id: int,
+        *,
+        searched: int,
+        acted: int,
+        failed: int,
+        skipped: int,
+        error: str | None = None,
+    ) -> None:
+        def work(conn: Connection) -> None:
+            result = conn.execute(
+                update(_poll)
+                .where(_poll.c.id == poll_id)
+                .values(
+                    finished_at=self._now(),
+                    searched=searched,
+                    acted=acted,
+                    failed=failed,
+                    skipped=skipped,
+                    error=error[:MAX_ERROR_CHARS] if error else None,
+                )
+            )
+            if result.rowcount == 0:
+                raise KeyError(f"no poll {poll_id}")
+
+        self._write(work)
+
+    def recent_polls(self, limit: int = 10) -> list[Poll]:
+        """Newest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_poll).order_by(_poll.c.id.desc()).limit(limit))
+            return [Poll(**row._asdict()) for row in rows]
+
+    # -- internals -----------------------------------------------------------------------------
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one committed transaction. Retried when another writer inserted or
+        changed a row between our SELECT and our write: the retry sees it and decides again."""
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self._engine.begin() as conn:
+                    return work(conn)
+            except (IntegrityError, _Raced):
+                if attempt == _RETRIES:
+                    raise
+                log.info("store: concurrent write detected, retrying (%d)", attempt)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _existing(
+        conn: Connection, rule: str, bug_ids: Iterable[int], *columns: Any
+    ) -> dict[int, Row[Any]]:
+        ids = list(bug_ids)
+        return {
+            row.bug_id: row
+            for chunk in _chunks(ids)
+            for row in conn.execute(
+                select(_bug.c.bug_id, *columns).where(_bug.c.rule == rule, _bug.c.bug_id.in_(chunk))
+            )
+        }
+
+    @staticmethod
+    def _update_all(conn: Connection, stmt: Any, params: list[dict[str, Any]]) -> None:
+        """executemany a guarded UPDATE that must hit every row the SELECT found."""
+        result = conn.execute(stmt, params)
+        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+            raise _Raced()
+
+    def _by_state(self, state: str, rule: str | None) -> list[BugRecord]:
+        stmt = select(_bug).where(_bug.c.state == state).order_by(_bug.c.rule, _bug.c.bug_id)
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return [_to_record(row) for row in conn.execute(stmt)]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _make_engine(url: str, *, echo: bool, busy_timeout: float) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        # One connection shared by every thread, or each would get its own empty database.
+        engine = create_engine(
+            url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(url, echo=echo)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # WAL: readers (the status command) never block the poller; NORMAL is durable across
+        # process crashes in WAL mode (only an OS crash can lose the last commits).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return engine
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield list(ids[start : start + IN_CHUNK])
+
+
+def _unique(items: Sequence[Intent] | Sequence[Seen]) -> dict[int, Any]:
+    """By bug id; one batch naming a bug twice is a caller bug, not a last-one-wins."""
+    by_id: dict[int, Any] = {}
+    for item in items:
+        if item.bug_id in by_id:
+            raise ValueError(f"bug {item.bug_id} appears twice in one batch")
+        by_id[item.bug_id] = item
+    return by_id
+
+
+def _state_is(*states: str) -> Any:
+    """`state IN (...)` spelled with `=`: expanding IN parameters cannot go in an executemany."""
+    return or_(*(_bug.c.state == state for state in states))
+
+
+def _split_logins(value: str) -> tuple[str, ...]:
+    return tuple(login for login in (part.strip() for part in value.split(",")) if login)
+
+
+def _join_logins(logins: Iterable[str]) -> str:
+    """Comma-joined, without duplicates (compared case-insensitively, like Bugzilla logins)."""
+    kept: dict[str, str] = {}
+    for login in logins:
+        login = login.strip()
+        if login:
+            kept.setdefault(login.lower(), login)
+    return ",".join(kept.values())
+
+
+def _row(bug_id: int, rule: str, state: str, **values: Any) -> dict[str, Any]:
+    """A complete row for an executemany INSERT (every row needs the same keys)."""
+    row: dict[str, Any] = {
+        "bug_id": bug_id,
+        "rule": rule,
+        "state": state,
+        "outcome": None,
+        "community": None,
+        "action": "none",
+        "ref": None,
+        "comment_id": None,
+        "intent_at": None,
+        "done_at": None,
+        "updated_at": None,
+        "attempts": 0,
+        "last_error": None,
+        "needinfo": "",
+    }
+    unknown = values.keys() - row.keys()
+    if unknown:
+        raise TypeError(f"unknown columns {sorted(unknown)}")
+    row.update(values)
+    return row
+
+
+def _to_record(row: Row[Any]) -> BugRecord:
+    return BugRecord(**row._asdict())

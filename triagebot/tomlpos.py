@@ -1,0 +1,360 @@
+"""Find the line a value came from in a TOML document.
+
+tomllib returns plain dicts without positions, yet a maintainer needs `file:line` to fix a
+hand-edited file. Rather than keep a second full parser in step with tomllib, this module
+re-reads the text only when a problem is reported: one fast regex pass finds the table headers
+(skipping strings and comments), then a small tolerant scanner reads just the one table that
+holds the value. It assumes the text already parsed; on anything odd it falls back to the
+nearest enclosing header instead of failing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+
+PathKey = tuple[str | int, ...]
+
+# Tokens that can hide a '[' at the start of a line, plus the header candidates themselves.
+_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""'  # multi-line basic string
+    r"|'''[\s\S]*?'''"  # multi-line literal string
+    r'|"(?:[^"\\\n]|\\.)*"'  # basic string
+    r"|'[^'\n]*'"  # literal string
+    r"|\#[^\n]*"  # comment
+    r"|(?m:^)[ \t]*(?P<header>\[\[?)"  # a table header, perhaps
+)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_BASIC_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
+_LITERAL_STRING = re.compile(r"'[^'\n]*'")
+_SCALAR = re.compile(r"[^,\]}\n#]+")
+_BLANKS = re.compile(r"[ \t\r]*")
+_BLANKS_AND_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
+_ESCAPES = {
+    "b": "\b",
+    "t": "\t",
+    "n": "\n",
+    "f": "\f",
+    "r": "\r",
+    "e": "\x1b",
+    '"': '"',
+    "\\": "\\",
+}
+
+
+class _Confused(Exception):
+    """The text is not what the scanner expected; the caller falls back."""
+
+
+def _skip_space(src: str, pos: int, end: int, newlines: bool) -> int:
+    """Skip blanks, and also newlines and comments when `newlines` (inside arrays)."""
+    pattern = _BLANKS_AND_COMMENTS if newlines else _BLANKS
+    return pattern.match(src, pos, end).end()  # type: ignore[union-attr]  # always matches
+
+
+def _basic_string(src: str, pos: int, end: int) -> tuple[str, int]:
+    """Decode a one-line "basic" string starting at its opening quote."""
+    match = _BASIC_STRING.match(src, pos, end)
+    if match is None:
+        raise _Confused
+    body = match.group()[1:-1]
+    if "\\" in body:
+        try:
+            body = _ESCAPE.sub(_unescape, body)
+        except ValueError as exc:  # not a Unicode scalar value
+            raise _Confused from exc
+    return body, match.end()
+
+
+def _unescape(match: re.Match[str]) -> str:
+    code = match.group(1) or match.group(2)
+    if code:
+        return chr(int(code, 16))
+    return _ESCAPES.get(match.group(3), match.group(3))
+
+
+def _key(src: str, pos: int, end: int) -> tuple[tuple[str, ...], int]:
+    """Read a (dotted) key such as `a."b.c".d`; return its parts and the position after it."""
+    parts: list[str] = []
+    while True:
+        pos = _skip_space(src, pos, end, newlines=False)
+        if pos >= end:
+            raise _Confused
+        ch = src[pos]
+        if ch == '"':
+            part, pos = _basic_string(src, pos, end)
+        elif ch == "'":
+            match = _LITERAL_STRING.match(src, pos, end)
+            if match is None:
+                raise _Confused
+            part, pos = match.group()[1:-1], match.end()
+        else:
+            match = _BARE_KEY.match(src, pos, end)
+            if match is None:
+                raise _Confused
+            part, pos = match.group(), match.end()
+        parts.append(part)
+        pos = _skip_space(src, pos, end, newlines=False)
+        if pos < end and src[pos] == ".":
+            pos += 1
+            continue
+        return tuple(parts), pos
+
+
+class _RegionScanner:
+    """Record where each key, array element and inline-table key of one table starts."""
+
+    def __init__(self, src: str, start: int, end: int) -> None:
+        self.src = src
+        self.end = end
+        self.pos = start
+        self.found: dict[PathKey, int] = {}
+
+    def scan(self) -> dict[PathKey, int]:
+        src, end = self.src, self.end
+        try:
+            while True:
+                self.pos = _skip_space(src, self.pos, end, newlines=True)
+                if self.pos >= end:
+                    break
+                self._key_value(())
+        except (_Confused, IndexError, ValueError):
+            pass  # keep what was found so far: the caller falls back for the rest
+        return self.found
+
+    def _key_value(self, base: PathKey) -> None:
+        start = self.pos
+        keys, self.pos = _key(self.src, self.pos, self.end)
+        if self.pos >= self.end or self.src[self.pos] != "=":
+            raise _Confused
+        path = base + keys
+        for i in range(len(base) + 1, len(path) + 1):
+            self.found.setdefault(path[:i], start)
+        self.pos = _skip_space(self.src, self.pos + 1, self.end, newlines=False)
+        self._value(path)
+
+    def _value(self, path: PathKey) -> None:
+        src, pos = self.src, self.pos
+        if pos >= self.end:
+            raise _Confused
+        ch = src[pos]
+        if ch == "[":
+            self._array(path)
+        elif ch == "{":
+            self._inline_table(path)
+        elif src.startswith('"""', pos) or src.startswith("'''", pos):
+            self._multiline_string(src[pos : pos + 3])
+        else:
+            pattern = {'"': _BASIC_STRING, "'": _LITERAL_STRING}.get(ch, _SCALAR)
+            match = pattern.match(src, pos, self.end)
+            if match is None:
+                raise _Confused
+            self.pos = match.end()
+
+    def _multiline_string(self, quotes: str) -> None:
+        src, pos = self.src, self.pos + 3
+        while True:
+            close = src.find(quotes, pos, self.end)
+            if close < 0:
+                raise _Confused
+            if quotes == '"""' and _escaped(src, close):
+                pos = close + 1
+                continue
+            pos = close + 3
+            while pos < self.end and src[pos] == quotes[0]:
+                pos += 1  # up to two quotes may end the content itself
+            self.pos = pos
+            return
+
+    def _array(self, path: PathKey) -> None:
+        self.pos += 1
+        index = 0
+        while True:
+            self.pos = _skip_space(self.src, self.pos, self.end, newlines=True)
+            if self.pos >= self.end:
+                raise _Confused
+            if self.src[self.pos] == "]":
+                self.pos += 1
+                return
+            element = (*path, index)
+            self.found.setdefault(element, self.pos)
+            self._value(element)
+            self.pos = _skip_space(self.src, self.pos, self.end, newlines=True)
+            if self.pos < self.end and self.src[self.pos] == ",":
+                self.pos += 1
+                index += 1
+
+    def _inline_table(self, path: PathKey) -> None:
+        self.pos += 1
+        while True:
+            self.pos = _skip_space(self.src, self.pos, self.end, newlines=True)
+            if self.pos >= self.end:
+                raise _Confused
+            ch = self.src[self.pos]
+            if ch == "}":
+                self.pos += 1
+                return
+            if ch == ",":
+                self.pos += 1
+                continue
+            self._key_value(path)
+
+
+def _escaped(src: str, pos: int) -> bool:
+    """Whether the character at `pos` follows an odd number of backslashes."""
+    count = 0
+    while pos > 0 and src[pos - 1] == "\\":
+        count += 1
+        pos -= 1
+    return count % 2 == 1
+
+
+class _Header:
+    __slots__ = ("body", "end", "line_offset")
+
+    def __init__(self, line_offset: int, body: int) -> None:
+        self.line_offset = line_offset
+        self.body = body
+        self.end = -1
+
+
+class Locator:
+    """Answers "which line holds this value?" for one TOML text, building indexes on demand."""
+
+    def __init__(self, source: str) -> None:
+        self._src = source
+        self._line_starts: list[int] | None = None
+        self._headers: dict[PathKey, _Header] | None = None
+        self._first_below: dict[PathKey, _Header] = {}  # ("a",) -> the header of [[a]] #0
+        self._regions: dict[PathKey, dict[PathKey, int]] = {}
+
+    def line(self, path: Sequence[str | int]) -> int:
+        """The 1-based line of `path`, or of the nearest enclosing key or table we can find."""
+        return self.line_of_offset(self.offset(tuple(path)))
+
+    def line_of_offset(self, offset: int) -> int:
+        if self._line_starts is None:
+            self._line_starts = [m.end() for m in re.finditer("\n", self._src)]
+        return bisect.bisect_right(self._line_starts, offset) + 1
+
+    def offset(self, path: PathKey) -> int:
+        headers = self._index()
+        for cut in range(len(path), -1, -1):
+            header = headers.get(path[:cut])
+            if header is not None:
+                break
+        else:  # pragma: no cover - the root region is always indexed
+            return 0
+        if cut == len(path):
+            return header.line_offset
+        found = self._region(path[:cut], header)
+        rest = path[cut:]
+        for size in range(len(rest), 0, -1):
+            offset = found.get(rest[:size])
+            if offset is not None:
+                return offset
+        below = self._first_below.get(path)  # e.g. ("delegates",) -> the first [[delegates]]
+        return (below or header).line_offset
+
+    def _region(self, key: PathKey, header: _Header) -> dict[PathKey, int]:
+        found = self._regions.get(key)
+        if found is None:
+            found = _RegionScanner(self._src, header.body, header.end).scan()
+            self._regions[key] = found
+        return found
+
+    def _index(self) -> dict[PathKey, _Header]:
+        """Every table header by its path, array-of-tables indexes included: [[a]] [[a]] gives
+        ("a", 0) and ("a", 1)."""
+        if self._headers is not None:
+            return self._headers
+        src = self._src
+        root = _Header(0, 0)
+        self._headers = {(): root}
+        previous = root
+        counts: dict[PathKey, int] = {}
+        for match in _TOKENS.finditer(src):
+            opener = match.group("header")
+            if opener is None:
+                continue
+            parsed = _parse_header(src, match.end(), len(opener) == 2)
+            if parsed is None:
+                continue
+            keys, body = parsed
+            previous.end = match.start()
+            path = _indexed_path(keys, len(opener) == 2, counts)
+            previous = _Header(match.start("header"), body)
+            self._headers.setdefault(path, previous)
+            for size in range(1, len(path)):
+                self._first_below.setdefault(path[:size], previous)
+        previous.end = len(src)
+        return self._headers
+
+
+def _parse_header(src: str, pos: int, is_array: bool) -> tuple[tuple[str, ...], int] | None:
+    """The keys of a `[a.b]` / `[[a.b]]` header and where its body starts, or None."""
+    eol = src.find("\n", pos)
+    eol = len(src) if eol < 0 else eol
+    try:
+        keys, pos = _key(src, pos, eol)
+    except (_Confused, IndexError, ValueError):
+        return None
+    closer = "]]" if is_array else "]"
+    if not src.startswith(closer, pos):
+        return None
+    rest = src[pos + len(closer) : eol].strip()
+    if rest and not rest.startswith("#"):
+        return None
+    return keys, eol
+
+
+def _indexed_path(keys: tuple[str, ...], is_array: bool, counts: dict[PathKey, int]) -> PathKey:
+    """Insert the current element index after every array-of-tables prefix."""
+    path: list[str | int] = []
+    for position, key in enumerate(keys):
+        path.append(key)
+        prefix = tuple(path)
+        if is_array and position == len(keys) - 1:
+            index = counts.get(prefix, 0)
+            counts[prefix] = index + 1
+            path.append(index)
+        elif prefix in counts:
+            path.append(counts[prefix] - 1)
+    return tuple(path)
+
+
+def locate(source: str, path: Sequence[str | int]) -> int:
+    """One-off form of `Locator(source).line(path)`."""
+    return Locator(source).line(path)
+
+
+def find_line(source: str, keys: Sequence[str | int]) -> int:
+    """Alias of `locate`, the name the configuration loader uses."""
+    return Locator(source).line(keys)
+
+
+# -- syntax errors: tomllib puts the position at the end of its message ------------------------
+_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def decode_error_line(exc: ValueError, source: str | None = None) -> int:
+    """The line a tomllib.TOMLDecodeError names; at the end of the document, the last line of
+    `source` (1 without it)."""
+    match = _POSITION.search(str(exc))
+    if match is not None and match.group(1):
+        return int(match.group(1))
+    return source.count("\n") + 1 if source else 1
+
+
+def decode_error_message(exc: ValueError) -> str:
+    """The message of a tomllib.TOMLDecodeError without the position, which the caller shows
+    as `file:line`; the column stays: "Invalid value (column 10)"."""
+    message = str(exc)
+    match = _POSITION.search(message)
+    if match is None:
+        return message
+    if match.group(2):
+        return f"{message[: match.start()]} (column {match.group(2)})"
+    return f"{message[: match.start()]} (at end of file)"
