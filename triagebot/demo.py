@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from triagebot.devserver import FakeBugzilla
+from triagebot.validate import load_registry
 
 DEMO_KEY = "demo-api-key-not-secret"
 BOT = "triagebot@example.org"
@@ -91,7 +92,14 @@ DEMO_BUGS: tuple[DemoBug, ...] = (
 )
 
 
-def seed(server: FakeBugzilla, now: datetime) -> list[tuple[int, DemoBug]]:
+def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, DemoBug]]:
+    """Files the demo requests. Every person in the registry gets a Bugzilla account, as on a
+    real tracker, so the needinfo requests to delegates are accepted."""
+    registry = load_registry(data).registry
+    if registry is not None:
+        for person in registry.people.values():
+            for email in person.emails:
+                server.add_user(email, person.name)
     filed = []
     for n, bug in enumerate(DEMO_BUGS):
         bug_id = server.add_bug(
@@ -210,7 +218,7 @@ def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int
         url = server.start()
         stack.callback(server.stop)
         now = datetime.now(UTC).replace(microsecond=0)
-        filed = seed(server, now)
+        filed = seed(server, now, base / "data")
         config = write_config(workdir, url, base, now - timedelta(hours=1))
         if serve:
             return serve_forever(server, config, filed, paint)

@@ -129,13 +129,23 @@ def bug_line(result: BugResult, color: bool = False) -> str:
         action += f": {result.error}"
     colors = {"failed": "31", "capped": "33", "pending": "33", "commented": "32"}
     code = colors.get(result.action)
-    text = f"{result.bug.id:>7}  {outcome:<17} {community:<16} {action}"
+    head = f"{result.bug.id:>7}  {outcome:<17}  "
+    text = head + (f"{community}: {action}" if community != "-" else action)
+    if len(text) > 78:  # an 80-column terminal: the action goes on its own lines
+        text = (
+            head
+            + community
+            + "\n"
+            + textwrap.fill(
+                action, 80, initial_indent=" " * len(head), subsequent_indent=" " * (len(head) + 2)
+            )
+        )
     return _paint(text, code, color) if code else text
 
 
 def poll_lines(report: PollReport, color: bool = False) -> str:
     out: list[str] = []
-    for result in report.results:
+    for result in sorted(report.results, key=lambda r: r.bug.id):
         out.append(bug_line(result, color))
         if result.action == "would-comment" and result.comment:
             out.append(textwrap.indent(_dry_run_block(result), "         | "))
