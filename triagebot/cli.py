@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from triagebot import __version__, output
+from triagebot.bugzilla import BugzillaError
 from triagebot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("triagebot")
@@ -88,8 +89,12 @@ def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
     from triagebot.bugzilla import install_redaction
 
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    # The handler has the level too: a logger set lower for a file of its own (the demo's
+    # log) must not flood the terminal. No-op when the root logger has handlers already.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(level)
     logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler]
     )
     install_redaction()
 
@@ -103,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    except BugzillaError as exc:
+        # Before any poll (checking products, explain): no answer is worth a retry (1); an
+        # answer with an error code (a wrong key, no access) is for the operator to fix (2).
+        print(f"error: Bugzilla: {exc}", file=sys.stderr)
+        return 1 if exc.code is None else 2
     except KeyboardInterrupt:
         return 130
 
@@ -147,13 +157,16 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
         text = output.find_person(registry, args.query, today)
         if text is None:
             print(f"nobody in {path} matches {args.query!r}", file=sys.stderr)
+            hint = output.lookalike_hint(args.query)
+            if hint:
+                print(hint, file=sys.stderr)
             return 1
         print(text)
         return 0
     if args.registry_command == "show":
         community = registry.community(args.slug)
         if community is None:
-            print(f"no community {args.slug!r} in {path}", file=sys.stderr)
+            print(output.unknown_community(registry, args.slug, path), file=sys.stderr)
             return 1
         print(output.show_community(registry, community, today))
         return 0
@@ -208,29 +221,25 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def explain_command(args: argparse.Namespace, config: Config) -> int:
-    from triagebot.service import build_bot
+    """Reads only: the bug, its comments and the store; never writes to Bugzilla."""
+    from triagebot.service import build_bot, fetch_bug
     from triagebot.triage import decide
 
     bot = build_bot(config, live=False)
-    bugs = bot.client.get_bugs([args.bug])
-    if not bugs:
-        print(f"bug {args.bug} not found or not visible", file=sys.stderr)
+    bug = fetch_bug(bot.client, args.bug)
+    if bug is None:
+        print(f"bug {args.bug} not found or not visible to this account", file=sys.stderr)
         return 1
-    bug = bugs[0]
-    comments = bot.client.comments([bug.id]).get(bug.id, [])
-    description = next((c.text for c in comments if c.count == 0), "")
-    from dataclasses import replace
-
-    bug = replace(bug, description=description)
     now = datetime.now(UTC)
+    start = bot.poller.settings.start
     matched = False
     for rule in bot.rules.current():
-        if bug.product != rule.product or bug.component not in rule.components:
+        if not rule.watches(bug.product, bug.component):
             continue
         matched = True
         record = bot.store.records(rule.name, [bug.id]).get(bug.id)
         decision = decide(bug, bot.registry.current(), rule, now)
-        print(output.explain(bug, rule.name, decision, record))
+        print(output.explain(bug, rule.name, decision, record, start))
     if not matched:
         print(f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule")
     return 0
@@ -240,7 +249,6 @@ def status_command(config: Config) -> int:
     from triagebot.service import load_registry_strict, rules_loader
     from triagebot.store import Store
 
-    store = Store(config.database_url)
     problems: list[str] = []
     for load in (
         lambda: load_registry_strict(config.registry_path),
@@ -250,5 +258,6 @@ def status_command(config: Config) -> int:
             load()
         except ConfigError as exc:
             problems.extend(exc.problems)
-    print(output.status(store, problems))
+    with Store(config.database_url) as store:
+        print(output.status(store, problems))
     return 0

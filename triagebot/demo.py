@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
+import logging
+import signal
 import sys
 import tempfile
 import textwrap
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from triagebot import output
 from triagebot.devserver import FakeBugzilla
 from triagebot.validate import load_registry
+
+log = logging.getLogger(__name__)
 
 DEMO_KEY = "demo-api-key-not-secret"
 BOT = "triagebot@example.org"
 PRODUCT = "Participation Infrastructure"
+# What the demo writes in its directory; `--keep DIR` reuses only a directory marked as its own.
+MARKER = ".triagebot-demo"
+LOG_FILE = "triagebot.log"
+DATABASE = "triagebot.db"
 
 
 @dataclass(frozen=True)
@@ -163,8 +173,7 @@ def write_config(workdir: Path, url: str, base: Path, start: datetime) -> Path:
 
 class Painter:
     def __init__(self, stream: io.TextIOBase | None = None) -> None:
-        stream = stream or sys.stdout
-        self.color = stream.isatty() and "NO_COLOR" not in os.environ
+        self.color = output.use_color(stream or sys.stdout)  # a TTY, and no NO_COLOR
 
     def __call__(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
@@ -190,7 +199,15 @@ def show_bug(server: FakeBugzilla, bug_id: int, demo: DemoBug, paint: Painter) -
         lines.append(paint(f"  comment #{comment['count']} by {BOT}:", "36"))
         for line in comment["text"].splitlines():
             lines.extend(
-                textwrap.wrap(line, 76, initial_indent="  │ ", subsequent_indent="  │ ") or ["  │"]
+                textwrap.wrap(
+                    line,
+                    76,
+                    initial_indent="  │ ",
+                    subsequent_indent="  │ ",
+                    break_long_words=False,  # never split an address or URL
+                    break_on_hyphens=False,
+                )
+                or ["  │"]
             )
     return "\n".join(lines)
 
@@ -205,59 +222,131 @@ def run_once(config: Path) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def prepare_keep(keep: str) -> Path:
+    """`--keep DIR`: a new or empty directory, or one an earlier demo wrote (its database and
+    log are replaced). Anything else is refused: the demo must not overwrite a real
+    triagebot.toml or triagebot.db."""
+    workdir = Path(keep).resolve()
+    if workdir.exists() and not workdir.is_dir():
+        raise DemoError(f"--keep {keep}: not a directory")
+    if workdir.is_dir() and any(workdir.iterdir()) and not (workdir / MARKER).is_file():
+        raise DemoError(
+            f"--keep {keep}: the directory is not empty and was not written by the demo; "
+            "give a new or empty directory"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("written by `triagebot demo --keep`\n", encoding="utf-8")
+    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", LOG_FILE):
+        (workdir / name).unlink(missing_ok=True)
+    return workdir
+
+
+class DemoError(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def log_to(path: Path) -> Iterator[None]:
+    """The bot's log (INFO and up) in `path` while the demo runs; the terminal keeps its level."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("triagebot")
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
 def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int:
     paint = Painter()
     base = source_dir()
     with contextlib.ExitStack() as stack:
         if keep:
-            workdir = Path(keep).resolve()
-            workdir.mkdir(parents=True, exist_ok=True)
+            try:
+                workdir = prepare_keep(keep)
+            except DemoError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
         else:
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="triagebot-")))
+        stack.enter_context(log_to(workdir / LOG_FILE))
         server = FakeBugzilla(api_key=DEMO_KEY, bot_login=BOT, port=port)
         url = server.start()
         stack.callback(server.stop)
         now = datetime.now(UTC).replace(microsecond=0)
         filed = seed(server, now, base / "data")
         config = write_config(workdir, url, base, now - timedelta(hours=1))
+        log.info("demo: loopback Bugzilla at %s, config %s", url, config)
+        for bug_id, demo in filed:
+            log.info("demo: filed bug %d (%s) by %s", bug_id, demo.label, demo.creator)
         if serve:
             return serve_forever(server, config, filed, paint)
-        print(paint(f"Loopback Bugzilla at {url}, {len(filed)} new requests filed.", "1"))
-        print(f"$ triagebot --config {config.name} once --live")
-        code, text = run_once(config)
-        print(textwrap.indent(text.rstrip("\n"), "  "))
-        print()
-        print(paint("What a triager now sees in Bugzilla:", "1"))
-        for bug_id, demo in filed:
-            print()
-            print(show_bug(server, bug_id, demo, paint))
-        print()
-        posted = sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
-        print(paint("Second poll (nothing new, nothing posted twice):", "1"))
-        code2, text2 = run_once(config)
-        print(textwrap.indent(text2.rstrip("\n"), "  "))
-        again = sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
-        print(f"\ncomments by triagebot: {posted} after the first poll, {again} after the second.")
+        code = show_demo(server, config, filed, paint)
+        log.info("demo: requests served: %s", dict(sorted(server.counts.items())))
         if keep:
-            print(f"kept the database and config in {workdir}")
-        return 0 if code == 0 and code2 == 0 and again == posted else 1
+            print(f"kept the database, log and config in {workdir}:")
+            print(f"  {DATABASE}, {LOG_FILE}, {config.name}")
+        return code
+
+
+def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -> int:
+    print(paint(f"Loopback Bugzilla at {server.url}, {len(filed)} new requests filed.", "1"))
+    print(f"$ triagebot --config {config.name} once --live")
+    code, text = run_once(config)
+    print(textwrap.indent(text.rstrip("\n"), "  "))
+    log.info("demo: first poll:\n%s", text.rstrip("\n"))
+    print()
+    print(paint("What a triager now sees in Bugzilla:", "1"))
+    for bug_id, demo in filed:
+        print()
+        print(show_bug(server, bug_id, demo, paint))
+    print()
+    posted = sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
+    print(paint("Second poll (nothing new, nothing posted twice):", "1"))
+    code2, text2 = run_once(config)
+    print(textwrap.indent(text2.rstrip("\n"), "  "))
+    log.info("demo: second poll:\n%s", text2.rstrip("\n"))
+    again = sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
+    print(f"\ncomments by triagebot: {posted} after the first poll, {again} after the second.")
+    log.info("demo: comments by triagebot: %d, then %d", posted, again)
+    return 0 if code == 0 and code2 == 0 and again == posted else 1
 
 
 def serve_forever(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -> int:
-    import time
+    """Keep the loopback Bugzilla up until SIGINT (Ctrl-C) or SIGTERM; exit 0 then."""
+    signals: list[int] = []
 
-    print(paint(f"Loopback Bugzilla running at {server.url} with {len(filed)} demo bugs.", "1"))
-    print(f"A ready configuration: {config}\n")
-    print(config.read_text(encoding="utf-8"))
-    print("Try, in another terminal:")
-    print(f"  triagebot --config {config} once --dry-run")
-    print(f"  triagebot --config {config} explain {filed[0][0]}")
-    print(f"  triagebot --config {config} once --live")
-    print(f"  triagebot --config {config} status")
-    print("Ctrl-C stops the server.")
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)  # no lock taken in a signal handler
+
+    lines = [
+        paint(f"Loopback Bugzilla running at {server.url} with {len(filed)} demo bugs.", "1"),
+        f"config: {config}",
+        "",
+        config.read_text(encoding="utf-8").rstrip("\n"),
+        "",
+        "Try, in another terminal:",
+        f"  triagebot --config {config} once --dry-run",
+        f"  triagebot --config {config} explain {filed[0][0]}",
+        f"  triagebot --config {config} once --live",
+        f"  triagebot --config {config} status",
+        "Ctrl-C stops the server.",
+    ]
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        print("\nstopped")
+        print("\n".join(lines), flush=True)  # a script reading the pipe waits for this
+        while not signals:
+            time.sleep(0.2)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    log.info("demo: stopped by %s", signal.Signals(signals[0]).name)
+    print("\nstopped", flush=True)
     return 0

@@ -5,15 +5,20 @@ Pure functions from data to strings, so the CLI stays thin and tests compare exa
 
 from __future__ import annotations
 
+import difflib
 import os
 import textwrap
-from datetime import date
+import unicodedata
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
 from triagebot.bugs import Bug, Decision
 from triagebot.poller import BugResult, PollReport
 from triagebot.registry import Community, Person, Registry
+
+# Everything printed for a terminal fits 80 columns; 78 leaves room for the demo's indent.
+WIDTH = 78
 
 ACTION_WORDS = {
     "commented": "commented",
@@ -81,6 +86,37 @@ def find_person(registry: Registry, query: str, today: date) -> str | None:
     return "\n".join(lines)
 
 
+def lookalike_hint(query: str) -> str | None:
+    """Why an address that looks like a delegate's matches nobody: its non-ASCII letters."""
+    odd = [c for c in dict.fromkeys(query) if ord(c) > 127]
+    if not odd:
+        return None
+    names = ", ".join(f"'{c}' U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in odd)
+    return (
+        f"note: {query!r} has non-ASCII characters ({names}); logins are matched exactly, "
+        "so a look-alike of a delegate's address is nobody"
+    )
+
+
+def unknown_community(registry: Registry, query: str, path: Path) -> str:
+    """The message for `registry show` of a community that is not there: close matches by
+    slug, name or alias, else every slug."""
+    names: dict[str, str] = {}
+    for community in registry.communities.values():
+        for name in (community.slug, community.name, *community.aliases):
+            names.setdefault(name.lower(), community.slug)
+    close = difflib.get_close_matches(query.lower(), list(names), n=3, cutoff=0.6)
+    slugs = list(dict.fromkeys(names[c] for c in close))
+    if slugs:
+        hint = "did you mean " + " or ".join(repr(s) for s in slugs) + "?"
+    else:
+        hint = "known: " + ", ".join(sorted(registry.communities))
+    return (
+        f"no community {query!r} in {path} (by slug, name or alias); {hint}\n"
+        "run: triagebot registry render   for the whole directory"
+    )
+
+
 def show_community(registry: Registry, community: Community, today: date) -> str:
     g = community.governance
     lines = [
@@ -131,16 +167,24 @@ def bug_line(result: BugResult, color: bool = False) -> str:
     code = colors.get(result.action)
     head = f"{result.bug.id:>7}  {outcome:<17}  "
     text = head + (f"{community}: {action}" if community != "-" else action)
-    if len(text) > 78:  # an 80-column terminal: the action goes on its own lines
-        text = (
-            head
-            + community
-            + "\n"
-            + textwrap.fill(
-                action, 80, initial_indent=" " * len(head), subsequent_indent=" " * (len(head) + 2)
-            )
-        )
+    if len(text) > WIDTH:  # an 80-column terminal: the action goes on its own lines
+        indent = " " * len(head)
+        if community == "-":
+            lines = _wrap(action, initial_indent=head, subsequent_indent=indent + "  ")
+        else:
+            lines = [
+                *_wrap(community, initial_indent=head, subsequent_indent=indent),
+                *_wrap(action, initial_indent=indent, subsequent_indent=indent + "  "),
+            ]
+        text = "\n".join(lines)
     return _paint(text, code, color) if code else text
+
+
+def _wrap(text: str, **kwargs: Any) -> list[str]:
+    """Lines of at most WIDTH, never breaking a word, an address or a URL."""
+    return textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False, **kwargs) or [
+        kwargs.get("initial_indent", "").rstrip()
+    ]
 
 
 def poll_lines(report: PollReport, color: bool = False) -> str:
@@ -148,18 +192,17 @@ def poll_lines(report: PollReport, color: bool = False) -> str:
     for result in sorted(report.results, key=lambda r: r.bug.id):
         out.append(bug_line(result, color))
         if result.action == "would-comment" and result.comment:
-            out.append(textwrap.indent(_dry_run_block(result), "         | "))
-    out.append(poll_summary(report))
+            prefix = "         | "
+            for line in _dry_run_block(result).splitlines():
+                out.extend(_wrap(line, initial_indent=prefix, subsequent_indent=prefix))
+    out.extend(_summary_lines(report))
     if report.capped is not None:
-        out.append(
-            _paint(
-                f"ACTION CAP: {report.capped} bugs would be acted on, more than "
-                "max_actions_per_run; nothing was written. Check the rule, then run again "
-                "with --no-limit if this is expected.",
-                "1;33",
-                color,
-            )
+        cap = (
+            f"ACTION CAP: {report.capped} bugs would be acted on, more than "
+            "max_actions_per_run; nothing was written. Check the rule, then run again "
+            "with --no-limit if this is expected."
         )
+        out.extend(_paint(line, "1;33", color) for line in _wrap(cap, subsequent_indent="  "))
     return "\n".join(out) + "\n"
 
 
@@ -172,34 +215,68 @@ def _dry_run_block(result: BugResult) -> str:
     return "\n".join([*head, "comment:", *result.comment.splitlines()])
 
 
-def poll_summary(report: PollReport) -> str:
+def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
     counts: dict[str, int] = {}
     for r in report.results:
         counts[r.action] = counts.get(r.action, 0) + 1
     mode = "live" if report.live else "dry run"
-    parts = [f"{n} {ACTION_WORDS.get(a, a).split(',')[0].split(':')[0]}" for a, n in counts.items()]
     head = (
         f"rule {report.rule} ({mode}): {len(report.results)} bugs created since "
         f"{report.since:%Y-%m-%d %H:%M:%S}Z"
     )
-    text = head + (": " + ", ".join(parts) if parts else "") + f"; {report.requests} requests"
+    parts = []
+    if counts:
+        parts.append(
+            ", ".join(
+                f"{n} {ACTION_WORDS.get(a, a).split(',')[0].split(':')[0]}"
+                for a, n in counts.items()
+            )
+        )
+    parts.append(f"{report.requests} request{'' if report.requests == 1 else 's'}")
     if report.failed:
-        text += "; to retry: " + ", ".join(f"bug {r.bug.id}" for r in report.failed)
+        parts.append("to retry: " + ", ".join(f"bug {r.bug.id}" for r in report.failed))
     if report.error:
-        text += f"; POLL FAILED: {report.error}"
-    return text
+        parts.append(f"POLL FAILED: {report.error}")
+    return head, parts
+
+
+def poll_summary(report: PollReport) -> str:
+    """One line (for logs): `rule R (mode): N bugs created since T: counts; K requests...`."""
+    head, parts = _summary_parts(report)
+    if report.results:  # the first part counts them
+        head += ": " + parts.pop(0)
+    return "; ".join([head, *parts])
+
+
+def _summary_lines(report: PollReport) -> list[str]:
+    """The summary for a terminal: one line when it fits, else one line per part."""
+    line = poll_summary(report)
+    if len(line) <= WIDTH:
+        return [line]
+    head, parts = _summary_parts(report)
+    out = _wrap(head + ":", subsequent_indent="  ")
+    for part in parts:
+        out.extend(_wrap(part, initial_indent="  ", subsequent_indent="    "))
+    return out
 
 
 def exit_code(reports: list[PollReport]) -> int:
     return 0 if all(r.ok for r in reports) else 1
 
 
-def explain(bug: Bug, rule: str, decision: Decision, record: Any) -> str:
+def explain(
+    bug: Bug, rule: str, decision: Decision, record: Any, start: datetime | None = None
+) -> str:
     lines = [
         f"bug {bug.id}: {bug.summary}",
         f"  reporter: {bug.creator}" + (f" (id {bug.creator_id})" if bug.creator_id else ""),
         f"  rule {rule}: {decision.outcome} — {decision.reason}",
     ]
+    if start is not None and bug.creation_time < start:
+        lines.append(
+            f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before [poll] start "
+            f"{start:%Y-%m-%d %H:%M:%S}Z: the bot never looks at it"
+        )
     if record is not None:
         lines.append(f"  state: {record.state} ({record.action}, {record.updated_at})")
     if decision.acts:
@@ -236,7 +313,18 @@ def status(store: Any, problems: list[str]) -> str:
     failed = store.failed()
     lines.append(f"failed (retried next poll): {len(failed)}")
     lines.extend(f"  bug {r.bug_id} rule {r.rule}: {r.last_error}" for r in failed)
+    for reported in store.reload_problems():
+        lines.append(
+            f"RUNNING BOT: {reported.source} reload failed at "
+            f"{reported.reported_at:%Y-%m-%d %H:%M:%S}; it keeps its last good version:"
+        )
+        lines.extend(f"  {p}" for p in reported.problems)
     if problems:
-        lines.append("REGISTRY/RULES HAVE ERRORS (a running bot keeps its last good version):")
+        lines.append(
+            f"REGISTRY/RULES FILES HAVE ERRORS: {len(problems)} (a running bot keeps its last "
+            "good version; a new one will not start):"
+        )
         lines.extend(f"  {p}" for p in problems)
+    else:
+        lines.append("registry and rules files: OK")
     return "\n".join(lines)

@@ -31,8 +31,16 @@ from triagebot.triage import decide
 
 log = logging.getLogger(__name__)
 
-# Bugzilla rejects the whole PUT for a bad requestee: these codes mean "retry without that flag".
-REQUESTEE_ERRORS = {51, 32000}
+# Bugzilla rejects the whole PUT for a bad requestee (nothing lands), and the bot then retries
+# once without the needinfo flags. 51 is "no such user". 32000 is the code of every user error
+# without a number of its own: a requestee who cannot see the bug, is disabled or refuses
+# needinfo (messages that name the requestee), but also bugzilla.mozilla.org's rate limit and
+# a malformed request, which have nothing to do with the flags.
+NO_SUCH_USER = 51
+UNNUMBERED_USER_ERROR = 32000
+# Codes from 100000 up are Bugzilla's internal errors, which can come after the change was
+# committed (mail is sent after the commit); they may arrive with HTTP 200 or 201.
+INTERNAL_ERRORS_FROM = 100000
 WRITE_CHUNK = 200
 # A bug to write on, its decision, and the ref of an earlier unconfirmed write (reused).
 ToDo = tuple[Bug, Decision, str | None]
@@ -61,6 +69,9 @@ class PollReport:
     capped: int | None = None  # set when the action cap stopped the poll: how many would act
     error: str | None = None  # the poll itself failed (Bugzilla down...): cursor untouched
     requests: int = 0
+    # Bugs the search found again (the overlap window) that an earlier poll handled: they get
+    # no result line and cost no request, but they were created since `since` all the same.
+    handled_before: int = 0
 
     @property
     def failed(self) -> list[BugResult]:
@@ -102,6 +113,7 @@ class Poller:
         self.settings = settings
         self.clock = clock
         self.new_ref = new_ref
+        self._blocked: BugzillaError | None = None  # a 429 in this poll's writes
 
     def poll(self) -> list[PollReport]:
         return [self.poll_rule(rule) for rule in self.rules()]
@@ -158,7 +170,8 @@ class Poller:
             for bug in page:
                 record = records.get(bug.id)
                 if record is not None and record.state in ("done", "seen"):
-                    continue  # handled in an earlier poll (the overlap window finds it again)
+                    report.handled_before += 1  # the overlap window finds it again
+                    continue
                 if (
                     record is not None
                     and record.state == "intent"
@@ -248,6 +261,7 @@ class Poller:
                     BugResult(bug, decision, "would-comment", None, text, decision.needinfo)
                 )
             return
+        self._blocked = None
         for start in range(0, len(todo), WRITE_CHUNK):
             self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report)
 
@@ -269,6 +283,9 @@ class Poller:
         done: list[int] = []
         try:
             for bug, decision, _ in chunk:
+                if self._blocked is not None:
+                    report.results.append(self._not_sent(rule, bug, decision, refs[bug.id]))
+                    continue
                 result = self._write_one(rule, bug, decision, refs[bug.id])
                 report.results.append(result)
                 if result.action == "commented":
@@ -287,7 +304,7 @@ class Poller:
                 )
                 return BugResult(bug, decision, "commented", None, text, tuple(needinfo))
             except BugzillaError as exc:
-                if exc.code in REQUESTEE_ERRORS and needinfo:
+                if _requestee_rejected(exc, needinfo):
                     # The whole PUT was rejected, comment included: nothing landed. Annotate
                     # without the flags rather than not at all, and say so.
                     log.warning(
@@ -299,15 +316,51 @@ class Poller:
                     )
                     needinfo = []
                     continue
-                landed = exc.code is None  # no Bugzilla answer: timeout, connection, 5xx
+                landed = _may_have_landed(exc)
                 self.store.mark_failed(rule.name, bug.id, str(exc), write_may_have_landed=landed)
                 log.error("bug %d: write failed, will retry next poll: %s", bug.id, exc)
+                if exc.http_status == 429:
+                    # bugzilla.mozilla.org's block: every request restarts it, so the other
+                    # writes wait for the next poll instead of extending it.
+                    self._blocked = exc
+                    log.error("Bugzilla answered 429: no more writes in this poll")
                 return BugResult(bug, decision, "failed", str(exc), text)
+
+    def _not_sent(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
+        """A write skipped after a 429: nothing was sent, so the next poll writes it afresh."""
+        error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
+        self.store.mark_failed(rule.name, bug.id, error, write_may_have_landed=False)
+        return BugResult(bug, decision, "failed", error, decision.comment_text(ref))
 
     def _advance_cursor(self, rule: Rule, searched_at: datetime, report: PollReport) -> None:
         """The next poll starts at the search's server time, or at the oldest unfinished bug."""
         unfinished = [r.bug.creation_time for r in report.failed]
         self.store.set_cursor(rule.name, min([searched_at, *unfinished]))
+
+
+def _requestee_rejected(exc: BugzillaError, needinfo: list[str]) -> bool:
+    """Did Bugzilla reject the PUT because of a needinfo requestee? A 32000 counts only when
+    its message names one of them (Bugzilla's requestee errors show the requestee's login)."""
+    if not needinfo:
+        return False
+    if exc.code == NO_SUCH_USER:
+        return True
+    if exc.code == UNNUMBERED_USER_ERROR:
+        message = exc.message.casefold()
+        return any(login.casefold() in message for login in needinfo)
+    return False
+
+
+def _may_have_landed(exc: BugzillaError) -> bool:
+    """A Bugzilla user error (a code under 100000, not on a 5xx) is raised while the change is
+    checked, before anything is written. No answer (timeout, connection, a proxy's page), an
+    HTTP 5xx or an internal error may come after the commit: the next poll then looks for the
+    write's ref before writing again. A 429 was refused before anything was looked at."""
+    if exc.http_status == 429:
+        return False
+    if exc.code is None or exc.code < 0 or exc.code >= INTERNAL_ERRORS_FROM:
+        return True
+    return exc.http_status is not None and exc.http_status >= 500
 
 
 def _action(decision: Decision) -> str:

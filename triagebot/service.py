@@ -10,11 +10,13 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from triagebot.bugzilla import Client
+from triagebot.bugs import Bug
+from triagebot.bugzilla import SEARCH_FIELDS, Client, parse_bug
 from triagebot.config import Config, ConfigError
 from triagebot.poller import Poller, PollReport, PollSettings
 from triagebot.registry import Registry
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Without `[poll] start`, the first poll looks this far back.
 DEFAULT_LOOKBACK = timedelta(days=7)
+# How often `run` looks whether it was told to stop.
+STOP_CHECK_SECONDS = 0.2
 
 
 @dataclass
@@ -113,36 +117,91 @@ def check_products(bot: Bot) -> None:
         raise ConfigError([f"{bot.config.bugzilla_url}: {p}" for p in problems])
 
 
-def run_forever(bot: Bot, on_report: Callable[[list[PollReport]], None]) -> None:
-    """Poll now and every interval, one poll at a time; stop cleanly on SIGINT/SIGTERM."""
-    from apscheduler.schedulers.blocking import BlockingScheduler
+def fetch_bug(client: Client, bug_id: int) -> Bug | None:
+    """One bug as a poll sees it, description included, or None when it does not exist or
+    this account cannot see it. Two reads: `GET /rest/bug?id=N` (a search, so a missing or
+    invisible bug is an empty answer, not an error) and the bug's comments."""
+    answer = client._get("/bug", {"id": bug_id, "include_fields": SEARCH_FIELDS}, bug_id=bug_id)
+    found = [parse_bug(raw) for raw in answer.get("bugs") or () if raw.get("id") == bug_id]
+    if not found:
+        return None
+    comments = client.comments([bug_id]).get(bug_id, [])
+    description = next((c.text for c in comments if c.count == 0), "")
+    return replace(found[0], description=description)
 
-    scheduler = BlockingScheduler(timezone=UTC)
-    stopping = threading.Event()
+
+def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
+    """Keep the registry and rules problems of the running bot in the store, where `status`
+    (another process) reads them. Written only when they change; `reported` is what was."""
+    for reloader in (bot.registry, bot.rules):
+        if reported.get(reloader.what) == reloader.errors:
+            continue
+        try:
+            bot.store.set_reload_problems(reloader.what, reloader.errors)
+        except Exception:
+            log.exception("could not record the %s problems for `status`", reloader.what)
+            continue
+        reported[reloader.what] = list(reloader.errors)
+
+
+def run_forever(
+    bot: Bot,
+    on_report: Callable[[list[PollReport]], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Poll now and every `[poll] interval_minutes`, one poll at a time, re-reading the
+    registry and rules first when their files changed. Returns once `stop` is set or, when
+    called from the main thread, on SIGINT/SIGTERM, after the poll under way has finished."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    stop = stop or threading.Event()
+    reported: dict[str, list[str]] = {}
 
     def job() -> None:
-        bot.registry.refresh()
-        bot.rules.refresh()
-        reports: list[PollReport] = bot.poller.poll()
-        on_report(reports)
+        try:
+            bot.registry.refresh()
+            bot.rules.refresh()
+            record_reload_problems(bot, reported)
+            on_report(bot.poller.poll())
+        except Exception:  # logged here, redacted; the next poll tries again
+            log.exception("poll failed; trying again at the next interval")
 
+    scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
         job,
         "interval",
         minutes=bot.config.interval_minutes,
-        next_run_time=datetime.now(UTC),
-        max_instances=1,
-        coalesce=True,
+        next_run_time=datetime.now(UTC),  # the first poll at start
+        max_instances=1,  # one at a time: a poll still running skips its next turn
+        coalesce=True,  # after a pause (suspend, a long poll) one poll, not a burst
+        misfire_grace_time=None,  # a late turn still runs
         id="poll",
     )
 
-    def stop(signum: int, _frame: object) -> None:
-        if not stopping.is_set():
-            stopping.set()
-            log.info("received %s, stopping after the current poll", signal.Signals(signum).name)
-            scheduler.shutdown(wait=True)
+    # The handler only appends: taking a lock (Event.set, logging) in a signal handler can
+    # deadlock against the interrupted main thread.
+    signals: list[int] = []
 
-    signal.signal(signal.SIGINT, stop)
-    signal.signal(signal.SIGTERM, stop)
-    log.info("polling every %s minutes", bot.config.interval_minutes)
-    scheduler.start()
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        log.info("polling every %s minutes", bot.config.interval_minutes)
+        scheduler.start()
+        while not signals and not stop.wait(STOP_CHECK_SECONDS):
+            pass
+        if signals:
+            log.info(
+                "received %s, stopping after the current poll", signal.Signals(signals[0]).name
+            )
+        scheduler.shutdown(wait=True)
+        log.info("stopped")
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

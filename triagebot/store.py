@@ -20,6 +20,7 @@ frozen dataclasses, usable after any session or connection is gone.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -151,9 +152,21 @@ class PollRow(SQLModel, table=True):
     error: str | None = Field(default=None, sa_type=Text)
 
 
+class ReloadProblemRow(SQLModel, table=True):
+    """What a running bot could not reload (registry, rules), for the `status` command, which
+    runs in another process: the bot keeps its last good version meanwhile."""
+
+    __tablename__ = "triagebot_reload_problem"
+
+    source: str = Field(primary_key=True)
+    reported_at: datetime = Field(sa_type=UTCDateTime)
+    problems: str = Field(sa_type=Text)  # a JSON list of "FILE:LINE: ..." strings
+
+
 _cursor = CursorRow.__table__  # type: ignore[attr-defined]
 _bug = BugRecordRow.__table__  # type: ignore[attr-defined]
 _poll = PollRow.__table__  # type: ignore[attr-defined]
+_problem = ReloadProblemRow.__table__  # type: ignore[attr-defined]
 
 
 # -- public values -----------------------------------------------------------------------------
@@ -215,6 +228,13 @@ class Poll:
     error: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class ReloadProblems:
+    source: str  # "registry" or "rules"
+    reported_at: datetime
+    problems: tuple[str, ...]
+
+
 class StoreConflict(RuntimeError):
     """`begin_writes` refused the whole batch (nothing committed): some bugs are already done
     or hold another write's intent (another replica, or a caller bug). Writing them now could
@@ -245,7 +265,9 @@ class Store:
     ) -> None:
         self._now = now
         self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
-        SQLModel.metadata.create_all(self._engine, tables=[_cursor, _bug, _poll], checkfirst=True)
+        SQLModel.metadata.create_all(
+            self._engine, tables=[_cursor, _bug, _poll, _problem], checkfirst=True
+        )
 
     @classmethod
     def memory(cls, *, now: Callable[[], datetime] = _utcnow) -> Store:
@@ -588,6 +610,32 @@ class Store:
         with self._engine.connect() as conn:
             rows = conn.execute(select(_poll).order_by(_poll.c.id.desc()).limit(limit))
             return [Poll(**row._asdict()) for row in rows]
+
+    # -- reload problems -------------------------------------------------------------------
+    def set_reload_problems(self, source: str, problems: Sequence[str]) -> None:
+        """What a running bot could not load from `source` (registry, rules) and so keeps its
+        last good version of; an empty list clears it. For `status`, another process."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(_problem.delete().where(_problem.c.source == source))
+            if problems:
+                conn.execute(
+                    insert(_problem).values(
+                        source=source,
+                        reported_at=self._now(),
+                        problems=json.dumps(list(problems), ensure_ascii=False),
+                    )
+                )
+
+        self._write(work)
+
+    def reload_problems(self) -> list[ReloadProblems]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_problem).order_by(_problem.c.source))
+            return [
+                ReloadProblems(row.source, row.reported_at, tuple(json.loads(row.problems)))
+                for row in rows
+            ]
 
     # -- internals -----------------------------------------------------------------------------
     def _write(self, work: Callable[[Connection], T]) -> T:

@@ -62,7 +62,9 @@ class Reloader(Generic[T]):
         return self._value
 
     def refresh(self) -> bool:
-        """Reload if any file changed. Returns True when a new version is in use."""
+        """Reload if any file changed. Returns True when a new version is in use. A broken
+        new version is not used: `errors` lists its problems, each logged with file:line,
+        and the last good version stays current."""
         stamp = fingerprint(self.paths)
         if stamp == self._stamp:
             return False
@@ -70,14 +72,21 @@ class Reloader(Generic[T]):
         try:
             value = self._load()
         except ConfigError as exc:
-            self.errors = exc.problems
-            log.error(
-                "%s changed but is invalid; keeping the last good version:\n%s",
-                self.what,
-                "\n".join(exc.problems),
-            )
-            return False
-        self._value = value
-        self.errors = []
-        log.info("%s reloaded", self.what)
-        return True
+            problems = list(exc.problems)
+        except Exception as exc:  # a loader bug or an I/O error: the service must go on
+            log.exception("%s changed but could not be loaded", self.what)
+            problems = [f"{self.what}: {type(exc).__name__}: {exc}"]
+        else:
+            self._value = value
+            self.errors = []
+            log.info("%s reloaded", self.what)
+            return True
+        self.errors = problems
+        log.error(
+            "%s changed but is invalid (%d problems); keeping the last good version",
+            self.what,
+            len(problems),
+        )
+        for problem in problems:
+            log.error("%s: %s", self.what, problem)
+        return False

@@ -1,0 +1,297 @@
+"""`triagebot demo` (issue 7): offline, every outcome, one comment per bug, nothing twice,
+80 columns, no colour off a terminal, `--keep` and `--serve`."""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+import os
+import queue
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from triagebot import demo
+from triagebot.cli import main
+from triagebot.devserver import FakeBugzilla
+from triagebot.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+ANSI = "\033["
+OUTCOMES = ("endorsed", "former-delegate", "needs-endorsement", "unknown", "ambiguous", "skipped")
+ACTED_ON = {1, 2, 3, 4, 5, 6}  # bug 7 carries [triagebot-skip], bug 8 is in another component
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRIAGEBOT_CONFIG", raising=False)
+    monkeypatch.delenv("TRIAGEBOT_API_KEY", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.chdir(ROOT)
+
+
+@pytest.fixture
+def servers(monkeypatch: pytest.MonkeyPatch) -> list[FakeBugzilla]:
+    """The loopback Bugzilla the demo starts, kept for inspection."""
+    started: list[FakeBugzilla] = []
+
+    class Recorded(FakeBugzilla):
+        def __init__(self, **kw: Any) -> None:
+            super().__init__(**kw)
+            started.append(self)
+
+    monkeypatch.setattr(demo, "FakeBugzilla", Recorded)
+    return started
+
+
+def _is_loopback(address: Any) -> bool:
+    host = address[0] if isinstance(address, tuple) else address
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture
+def offline(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Any]]:
+    """Any connection to a non-loopback address fails; every address tried is recorded."""
+    tried: list[Any] = []
+
+    def guard(address: Any) -> None:
+        tried.append(address)
+        if not _is_loopback(address):
+            raise OSError(f"test: network access to {address!r} is forbidden")
+
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+    real_create = socket.create_connection
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            guard(address)
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: Any) -> int:
+        if self.family in (socket.AF_INET, socket.AF_INET6):
+            guard(address)
+        return real_connect_ex(self, address)
+
+    def create_connection(address: Any, *args: Any, **kw: Any) -> socket.socket:
+        guard(address)
+        return real_create(address, *args, **kw)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    with pytest.raises(OSError, match="forbidden"):  # the guard is on
+        socket.create_connection(("192.0.2.1", 80), timeout=0.1)
+    tried.clear()
+    yield tried
+
+
+def private_contacts() -> set[str]:
+    values = set()
+    data = tomllib.loads((ROOT / "data" / "people.toml").read_text(encoding="utf-8"))
+    for person in data.values():
+        values.update(c["value"] for c in person.get("contacts", ()) if not c["public"])
+    return values
+
+
+def bug_blocks(out: str) -> dict[int, str]:
+    """What the demo shows of each bug, by bug number."""
+    blocks = re.split(r"\n\n(?=Bug \d+: )", out.split("What a triager now sees in Bugzilla:")[1])
+    found = {}
+    for block in blocks:
+        match = re.match(r"\s*Bug (\d+): ", block)
+        if match:
+            found[int(match.group(1))] = block.split("\n\nSecond poll")[0]
+    return found
+
+
+def check_plain_80_columns(out: str) -> None:
+    assert ANSI not in out
+    too_wide = [line for line in out.splitlines() if len(line) > 80]
+    assert too_wide == []
+
+
+def test_demo_shows_every_outcome_once_offline(
+    capsys: pytest.CaptureFixture[str], servers: list[FakeBugzilla], offline: list[Any]
+) -> None:
+    assert main(["demo"]) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    assert offline and all(_is_loopback(a) for a in offline)  # it did connect, to loopback only
+
+    first_poll = out.split("What a triager now sees")[0]
+    for outcome in OUTCOMES:
+        assert re.search(rf"^\s+\d+  {outcome}\s", first_poll, re.M), outcome
+    assert "1 skipped, 6 commented" in first_poll
+
+    blocks = bug_blocks(out)
+    assert sorted(blocks) == list(range(1, 9))
+    for bug_id, block in blocks.items():
+        assert block.count(f"comment #1 by {demo.BOT}:") == (bug_id in ACTED_ON), block
+        assert "comment #2" not in block
+    assert "  whiteboard: [community:mozilla-hispano] [endorsed]" in blocks[1]
+    assert "  whiteboard: [triagebot-skip]" in blocks[7]
+    assert "no comment from triagebot" in blocks[8]
+
+    (server,) = servers
+    for bug_id in range(1, 9):
+        posted = [c for c in server.comments_of(bug_id) if c["creator"] == demo.BOT]
+        assert len(posted) == (bug_id in ACTED_ON)
+    assert server.counts["update"] == len(ACTED_ON)  # the second poll wrote nothing
+    second = out.split("Second poll (nothing new, nothing posted twice):")[1]
+    assert re.search(r"rule community-it \(live\): 0 bugs created since .*; 1 request\n", second)
+    assert "comments by triagebot: 6 after the first poll, 6 after the second." in out
+
+    check_plain_80_columns(out)
+    assert [value for value in private_contacts() if value in out] == []
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_colour_on_a_terminal_and_none_with_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TERM", "xterm")
+    tty = Tty()
+    monkeypatch.setattr(sys, "stdout", tty)
+    assert main(["demo"]) == 0
+    assert ANSI in tty.getvalue()  # the check below means something
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    tty = Tty()
+    monkeypatch.setattr(sys, "stdout", tty)
+    assert main(["demo"]) == 0
+    check_plain_80_columns(tty.getvalue())
+
+
+def test_demo_as_a_command(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env.pop("NO_COLOR", None)  # not a terminal is enough
+    done = subprocess.run(
+        [sys.executable, "-m", "triagebot", "demo"],
+        cwd=tmp_path,  # no data/ here: found beside the package
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    assert "comments by triagebot: 6 after the first poll, 6 after the second." in done.stdout
+    check_plain_80_columns(done.stdout)
+    assert list(tmp_path.iterdir()) == []  # nothing left behind without --keep
+
+
+def test_keep_keeps_database_config_and_log(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    keep = tmp_path / "kept"
+    for _ in range(2):  # a second run into the same directory starts afresh
+        assert main(["demo", "--keep", str(keep)]) == 0
+        out = capsys.readouterr().out
+        assert "comments by triagebot: 6 after the first poll, 6 after the second." in out
+        assert f"kept the database, log and config in {keep}:" in out
+    names = {p.name for p in keep.iterdir()}
+    assert {"triagebot.db", "triagebot.log", "triagebot.toml", "api-key", demo.MARKER} <= names
+
+    with Store(f"sqlite:///{keep / 'triagebot.db'}") as store:
+        assert store.outcome_counts() == {
+            "done/endorsed": 1,
+            "done/former-delegate": 1,
+            "done/needs-endorsement": 2,
+            "done/unknown": 1,
+            "done/ambiguous": 1,
+            "seen/skipped": 1,
+        }
+        assert len(store.recent_polls()) == 2
+    log = (keep / "triagebot.log").read_text(encoding="utf-8")
+    assert log.count("demo: loopback Bugzilla at http://127.0.0.1:") == 1  # this run's only
+    assert "demo: filed bug 6 (a look-alike email of a delegate (Cyrillic 'а'))" in log
+    assert "demo: first poll:" in log and "demo: second poll:" in log
+    assert "demo: requests served: {" in log
+    assert demo.DEMO_KEY not in log
+
+    # the kept config works with the other commands (the loopback server is gone: status only)
+    assert main(["--config", str(keep / "triagebot.toml"), "status"]) == 0
+    assert "done/needs-endorsement: 2" in capsys.readouterr().out
+
+
+def test_keep_refuses_a_directory_it_did_not_write(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "triagebot.toml").write_text("# a real configuration\n", encoding="utf-8")
+    assert main(["demo", "--keep", str(tmp_path)]) == 2
+    _out, err = capsys.readouterr()
+    assert "is not empty and was not written by the demo" in err
+    assert (tmp_path / "triagebot.toml").read_text(encoding="utf-8") == "# a real configuration\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["triagebot.toml"]
+
+
+def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triagebot", "demo", "--serve"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        printed = []
+        while not printed or printed[-1] != "Ctrl-C stops the server.\n":
+            line = lines.get(timeout=30)
+            assert line is not None, "".join(printed)
+            printed.append(line)
+        text = "".join(printed)
+        match = re.search(r"^config: (\S+)$", text, re.M)
+        assert match, text
+        config = Path(match.group(1))
+        assert config.read_text(encoding="utf-8") in text  # the config is shown whole
+        assert f"triagebot --config {config} once --dry-run" in text
+
+        assert main(["--config", str(config), "once", "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert "1 skipped, 6 would comment" in out
+        assert main(["--config", str(config), "status"]) == 0
+        assert capsys.readouterr().out.startswith("last polls:\n  none yet\n")
+
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0
+        rest = []
+        while (line := lines.get(timeout=5)) is not None:
+            rest.append(line)
+        assert "stopped\n" in rest
+        assert proc.stderr is not None
+        assert "Traceback" not in proc.stderr.read()
+        assert not config.parent.exists()  # the temporary directory is gone
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

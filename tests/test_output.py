@@ -1,0 +1,195 @@
+"""Terminal text: per-bug lines and summaries fit 80 columns, colour only when asked, hints."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from triagebot import output
+from triagebot.bugs import Bug, Decision
+from triagebot.poller import BugResult, PollReport
+from triagebot.store import Intent, Seen, Store
+from triagebot.validate import load_registry
+
+ROOT = Path(__file__).resolve().parents[1]
+T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
+TODAY = date(2026, 11, 20)
+
+
+def bug(bug_id: int = 12, **kw: object) -> Bug:
+    fields: dict = {"summary": "A request", "creator": "someone@example.org", "creation_time": T0}
+    fields.update(kw)
+    return Bug(bug_id, **fields)
+
+
+def decision(
+    outcome: str = "endorsed", community: str | None = "mozilla-hispano", **kw
+) -> Decision:
+    fields: dict = {
+        "bug_id": 12,
+        "rule": "community-it",
+        "outcome": outcome,
+        "reason": "because",
+        "community": community,
+        "comment": "Hello.\n\nA much longer line " + "that goes on " * 10 + "and ends.",
+        "whiteboard": "[community:mozilla-hispano] [endorsed]",
+    }
+    fields.update(kw)
+    return Decision(**fields)
+
+
+def report(results: list[BugResult], **kw: object) -> PollReport:
+    r = PollReport("community-it", T0 - timedelta(hours=1), True, results)
+    for name, value in kw.items():
+        setattr(r, name, value)
+    return r
+
+
+def test_short_bug_line_is_one_line() -> None:
+    line = output.bug_line(BugResult(bug(), decision(), "commented"))
+    assert line == "     12  endorsed           mozilla-hispano: commented"
+
+
+def test_long_bug_lines_wrap_under_80_columns() -> None:
+    d = decision(
+        "needs-endorsement",
+        needinfo=("camille.berthelot@mozfr.example.org", "nadia.benslimane@example.org"),
+    )
+    result = BugResult(bug(), d, "commented", needinfo=d.needinfo)
+    text = output.bug_line(result)
+    lines = text.splitlines()
+    assert len(lines) > 1
+    assert all(len(line) <= output.WIDTH for line in lines)
+    assert lines[0] == "     12  needs-endorsement  mozilla-hispano"
+    # nothing is lost, addresses are never split
+    assert "camille.berthelot@mozfr.example.org," in text.split()
+    assert "nadia.benslimane@example.org" in text.split()
+
+
+def test_long_line_without_community_has_no_dash_line() -> None:
+    d = decision("unknown", None, needinfo=("a.long.reporter.address@example.org",))
+    result = BugResult(bug(), d, "would-comment", needinfo=d.needinfo)
+    lines = output.bug_line(result).splitlines()
+    assert lines[0].startswith("     12  unknown            would comment, needinfo")
+    assert all(line.strip() != "-" for line in lines)
+    assert all(len(line) <= output.WIDTH for line in lines)
+
+
+def test_poll_lines_fit_80_columns_with_dry_run_blocks_and_summary() -> None:
+    d = decision(needinfo=("lucia@example.org",))
+    results = [
+        BugResult(bug(3), d, "would-comment", comment=d.comment_text("dry-run")),
+        BugResult(bug(4), None, "failed", "comments not readable (bug not visible?)"),
+        BugResult(bug(5), decision("skipped", None, comment=None), "skipped"),
+    ]
+    text = output.poll_lines(report(results, live=False, requests=3, error="boom " * 20))
+    assert all(len(line) <= 80 for line in text.splitlines()), text
+    assert "         | comment:" in text
+    assert "         | -- triagebot (rule community-it; ref dry-run)" in text
+    assert "  to retry: bug 4" in text
+    assert "POLL FAILED:" in text
+
+
+def test_poll_summary_is_one_line_for_logs() -> None:
+    results = [BugResult(bug(n), decision(), "commented") for n in range(1, 40)]
+    line = output.poll_summary(report(results, requests=1))
+    assert "\n" not in line
+    assert line == (
+        "rule community-it (live): 39 bugs created since 2026-11-20 07:00:00Z: "
+        "39 commented; 1 request"
+    )
+    empty = output.poll_summary(report([], requests=2))
+    assert empty.endswith("since 2026-11-20 07:00:00Z; 2 requests")
+
+
+def test_action_cap_message_is_wrapped_and_exit_code_is_1() -> None:
+    r = report([BugResult(bug(), decision(), "capped")], capped=60)
+    text = output.poll_lines(r)
+    assert "ACTION CAP: 60 bugs would be acted on" in text
+    assert all(len(line) <= 80 for line in text.splitlines())
+    assert output.exit_code([r]) == 1
+    assert output.exit_code([report([BugResult(bug(), decision(), "commented")])]) == 0
+
+
+def test_colour_only_on_a_terminal_without_no_color(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")
+    assert output.use_color(Tty()) is True
+    assert output.use_color(io.StringIO()) is False
+    monkeypatch.setenv("NO_COLOR", "")  # any value, even empty (no-color.org)
+    assert output.use_color(Tty()) is False
+    monkeypatch.delenv("NO_COLOR")
+    monkeypatch.setenv("TERM", "dumb")
+    assert output.use_color(Tty()) is False
+    plain = output.bug_line(BugResult(bug(), decision(), "commented"), color=False)
+    assert "\033[" not in plain
+    assert "\033[32m" in output.bug_line(BugResult(bug(), decision(), "commented"), color=True)
+
+
+def test_lookalike_hint_names_the_odd_letters() -> None:
+    hint = output.lookalike_hint("lucіа@example.org")  # Cyrillic і and а
+    assert hint is not None
+    assert "U+0456 CYRILLIC SMALL LETTER BYELORUSSIAN-UKRAINIAN I" in hint
+    assert "U+0430 CYRILLIC SMALL LETTER A" in hint
+    assert output.lookalike_hint("lucia@example.org") is None
+
+
+def test_unknown_community_suggests_close_names() -> None:
+    registry = load_registry(ROOT / "data", TODAY).registry
+    assert registry is not None
+    message = output.unknown_community(registry, "mozilla-tamill", Path("data"))
+    assert message.startswith("no community 'mozilla-tamill' in data")
+    assert "did you mean 'mozilla-tamil'?" in message
+    message = output.unknown_community(registry, "zzz", Path("data"))
+    assert "known: mozilla-campus-club-coimbra, " in message
+
+
+def test_explain_says_when_a_bug_is_older_than_poll_start() -> None:
+    d = decision()
+    text = output.explain(bug(), "community-it", d, None, T0 + timedelta(days=1))
+    assert "before [poll] start 2026-11-21 08:00:00Z: the bot never looks at it" in text
+    assert "before [poll] start" not in output.explain(bug(), "community-it", d, None, T0)
+    assert "    -- triagebot (rule community-it; ref …)" in text
+
+
+def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
+    times = iter(T0 + timedelta(seconds=n) for n in range(100))
+    store = Store.memory(now=lambda: next(times))
+    poll = store.start_poll("community-it", dry_run=False)
+    store.finish_poll(poll, searched=3, acted=1, failed=1, skipped=1)
+    store.begin_writes("community-it", [Intent(7, "ref7", "unknown", None, "comment")])
+    store.begin_writes("community-it", [Intent(8, "ref8", "endorsed", "x", "comment")])
+    store.finish_writes("community-it", [8])
+    store.mark_seen("community-it", [Seen(9, "skipped", None)])
+    store.mark_failed("community-it", 10, "HTTP 400", write_may_have_landed=False)
+    store.set_reload_problems("registry", ["data/people.toml:3: bad"])
+    text = output.status(store, ["rules/x.toml:1: worse"])
+    assert text.splitlines() == [
+        "last polls:",
+        "  2026-11-20 08:00:00 community-it (live) 2026-11-20 08:00:01: 3 bugs, 1 acted on,"
+        " 1 failed, 1 skipped",
+        "outcomes:",
+        "  done/endorsed: 1",
+        "  seen/skipped: 1",
+        "writes not confirmed (checked against Bugzilla next poll): 1",
+        "  bug 7 rule community-it ref ref7 since 2026-11-20 08:00:02+00:00",
+        "failed (retried next poll): 1",
+        "  bug 10 rule community-it: HTTP 400",
+        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:07; it keeps its last good "
+        "version:",
+        "  data/people.toml:3: bad",
+        "REGISTRY/RULES FILES HAVE ERRORS: 1 (a running bot keeps its last good version; a "
+        "new one will not start):",
+        "  rules/x.toml:1: worse",
+    ]
+    store.set_reload_problems("registry", [])
+    text = output.status(store, [])
+    assert "RUNNING BOT" not in text
+    assert text.endswith("registry and rules files: OK")

@@ -1,0 +1,363 @@
+"""The service: fetching one bug for `explain`, and `run` — the first poll at start, one poll
+at a time, registry and rules re-read when they change (broken ones reported to `status`),
+a clean stop on SIGTERM, and start-up errors that exit 2."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from triagebot import demo
+from triagebot.cli import main
+from triagebot.config import Config, load_config
+from triagebot.devserver import FakeBugzilla
+from triagebot.poller import PollReport
+from triagebot.service import Bot, build_bot, fetch_bug, run_forever
+from triagebot.store import Store
+from triagebot.watch import Reloader
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERVAL_MINUTES = 0.003  # 0.18 s
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TRIAGEBOT_CONFIG", raising=False)
+    monkeypatch.delenv("TRIAGEBOT_API_KEY", raising=False)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeBugzilla]:
+    server = FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
+    server.start()
+    demo.seed(server, datetime.now(UTC).replace(microsecond=0), ROOT / "data")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    """A copy of the shipped data/ and rules/, free to break."""
+    shutil.copytree(ROOT / "data", tmp_path / "base" / "data")
+    shutil.copytree(ROOT / "rules", tmp_path / "base" / "rules")
+    return tmp_path / "base"
+
+
+@pytest.fixture
+def config_path(fake: FakeBugzilla, base: Path, tmp_path: Path) -> Path:
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    assert fake.url is not None
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    path = demo.write_config(workdir, fake.url, base, start)
+    edit(path, "[poll]\n", f"[poll]\ninterval_minutes = {INTERVAL_MINUTES}\n")
+    return path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    before = path.stat().st_mtime_ns
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    os.utime(path, ns=(before + 10**9, before + 10**9))  # a change, whatever the clock's tick
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+# -- fetch_bug (explain) -------------------------------------------------------------------------
+def test_fetch_bug_reads_one_bug_with_its_description(
+    config_path: Path, fake: FakeBugzilla
+) -> None:
+    bot = build_bot(load_config(config_path), live=False)
+    bug = fetch_bug(bot.client, 2)
+    assert bug is not None
+    assert (bug.id, bug.summary, bug.creator) == (
+        2,
+        "TLS certificate expired",
+        "visitor@example.org",
+    )
+    assert bug.product == "Participation Infrastructure" and bug.component == "Community IT"
+    assert bug.description.startswith("The certificate of https://mozfr.example.org/ expired")
+    assert bug.creator_id is not None
+    assert fake.counts["search"] == 1 and fake.counts["comments"] == 1
+    assert fake.requests[-2][1] == "/rest/bug"  # GET /rest/bug?id=2
+
+    assert fetch_bug(bot.client, 999) is None
+    fake.set_invisible(3)
+    assert fetch_bug(bot.client, 3) is None
+    assert not {"update", "comment", "create"} & set(fake.counts)
+
+
+# -- run_forever with a stand-in poller ---------------------------------------------------------
+class SlowPoller:
+    """Records when each poll ran and how many ran at once."""
+
+    def __init__(self, seconds: float, fail_first: bool = False) -> None:
+        self.seconds = seconds
+        self.fail_first = fail_first
+        self.lock = threading.Lock()
+        self.active = 0
+        self.most_active = 0
+        self.polls: list[tuple[float, float]] = []
+
+    def poll(self) -> list[PollReport]:
+        started = time.monotonic()
+        with self.lock:
+            self.active += 1
+            self.most_active = max(self.most_active, self.active)
+        try:
+            time.sleep(self.seconds)
+            if self.fail_first and not self.polls:
+                raise RuntimeError("first poll breaks")
+            return []
+        finally:
+            with self.lock:
+                self.active -= 1
+                self.polls.append((started, time.monotonic()))
+
+
+def stand_in_bot(tmp_path: Path, poller: SlowPoller, interval: float = INTERVAL_MINUTES) -> Bot:
+    marker = tmp_path / "files.txt"
+    marker.write_text("x", encoding="utf-8")
+    registry = Reloader(lambda: "registry", [marker], "registry")
+    rules = Reloader(lambda: [], [marker], "rules")
+    registry.load_first()
+    rules.load_first()
+    config = Config(interval_minutes=interval)
+    return Bot(config, None, Store.memory(), registry, rules, poller)  # type: ignore[arg-type]
+
+
+def test_run_polls_at_start_and_stops_after_the_current_poll(tmp_path: Path) -> None:
+    poller = SlowPoller(0.3)
+    stop = threading.Event()
+    bot = stand_in_bot(tmp_path, poller, interval=60.0)  # the next turn would be in an hour
+    began = time.monotonic()
+    thread = threading.Thread(target=run_forever, args=(bot, print, stop))
+    thread.start()
+    try:
+        wait_for(lambda: poller.active == 1)  # the first poll, at start
+        stop.set()  # while it is under way
+        stopped_at = time.monotonic()
+        thread.join(timeout=5)
+        returned = time.monotonic()
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    ((start, end),) = poller.polls
+    assert start - began < 5
+    assert poller.active == 0  # the poll under way when told to stop was finished...
+    assert stopped_at < end <= returned  # ...before run_forever returned
+
+
+def test_run_polls_one_at_a_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    poller = SlowPoller(0.3)  # longer than the interval: turns come while a poll runs
+    stop = threading.Event()
+    bot = stand_in_bot(tmp_path, poller, interval=0.002)  # 0.12 s
+    thread = threading.Thread(target=run_forever, args=(bot, print, stop))
+    thread.start()
+    try:
+        wait_for(lambda: len(poller.polls) >= 2)
+        stop.set()
+        stopped_at = time.monotonic()
+        thread.join(timeout=5)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert "maximum number of running instances reached" in caplog.text  # a turn was skipped
+    assert poller.most_active == 1
+    ordered = sorted(poller.polls)
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ordered))
+    assert all(start < stopped_at for start, _ in poller.polls)  # none began after the stop
+
+
+def test_a_failing_poll_is_logged_and_the_next_one_runs(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    poller = SlowPoller(0.0, fail_first=True)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(stand_in_bot(tmp_path, poller), print, stop)
+    )
+    thread.start()
+    try:
+        wait_for(lambda: len(poller.polls) >= 2)
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+    assert "poll failed; trying again at the next interval" in caplog.text
+    assert "RuntimeError: first poll breaks" in caplog.text
+
+
+# -- run_forever with the real bot -----------------------------------------------------------
+def test_run_rereads_registry_keeps_last_good_version_and_status_shows_problems(
+    config_path: Path,
+    fake: FakeBugzilla,
+    base: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    config = load_config(config_path)
+    bot = build_bot(config, live=True)
+    reports: queue.Queue[PollReport] = queue.Queue()
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=run_forever, args=(bot, lambda rs: [reports.put(r) for r in rs], stop)
+    )
+
+    def next_report() -> PollReport:
+        return reports.get(timeout=10)
+
+    def status() -> str:
+        assert main(["--config", str(config_path), "status"]) == 0
+        return capsys.readouterr().out
+
+    thread.start()
+    try:
+        first = next_report()
+        assert sum(r.action == "commented" for r in first.results) == 6
+
+        # a maintainer's typo, then a new request from a delegate
+        people = base / "data" / "people.toml"
+        edit(people, '"camille@example.org"', '"camille@example"')  # line 28
+        bug = fake.add_bug(
+            "Another list for Mozilla Hispano",
+            "One more list, please.",
+            "lucia@example.org",
+            creation_time=datetime.now(UTC),
+        )
+        while True:
+            report = next_report()
+            mine = [r for r in report.results if r.bug.id == bug]
+            if mine:
+                break
+        (result,) = mine
+        assert result.action == "commented"
+        assert result.decision is not None and result.decision.outcome == "endorsed"
+
+        (problems,) = bot.store.reload_problems()
+        assert problems.source == "registry"
+        assert any(p.startswith(f"{people}:28: camille.emails[0]: ") for p in problems.problems)
+        assert f"registry: {people}:28: camille.emails[0]: " in caplog.text
+
+        text = status()
+        assert "RUNNING BOT: registry reload failed at " in text
+        assert "it keeps its last good version:" in text
+        assert text.count(f"  {people}:28: camille.emails[0]: ") == 2  # the bot's, the files'
+        assert "REGISTRY/RULES FILES HAVE ERRORS: 1 " in text
+
+        # fixed: the next poll uses it, and status is clear again
+        edit(people, '"camille@example"', '"camille@example.org"')
+        wait_for(lambda: bot.store.reload_problems() == [])
+        text = status()
+        assert "RUNNING BOT" not in text
+        assert text.endswith("registry and rules files: OK\n")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert fake.counts["update"] == 7  # never twice
+
+
+def test_run_reports_broken_rules_and_keeps_going(
+    config_path: Path, fake: FakeBugzilla, base: Path
+) -> None:
+    bot = build_bot(load_config(config_path), live=True)
+    stop = threading.Event()
+    polls: list[int] = []
+    thread = threading.Thread(target=run_forever, args=(bot, lambda rs: polls.append(1), stop))
+    thread.start()
+    try:
+        wait_for(lambda: polls)
+        rule = base / "rules" / "community-it.toml"
+        edit(rule, "needinfo_cap = 2", "needinfo_cap = -1")
+        wait_for(lambda: bot.store.reload_problems())
+        count = len(polls)
+        wait_for(lambda: len(polls) > count)  # polling goes on
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    (problems,) = bot.store.reload_problems()
+    assert problems.source == "rules"
+    assert all(p.startswith(f"{rule}:") for p in problems.problems)
+    assert bot.rules.current()[0].needinfo_cap == 2
+
+
+def test_run_stops_cleanly_on_sigterm(config_path: Path, fake: FakeBugzilla) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "triagebot", "--config", str(config_path), "run", "--live"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: fake.counts["update"] == 6 or proc.poll() is not None, timeout=30)
+        searches = fake.counts["search"]
+        wait_for(lambda: fake.counts["search"] > searches)  # it polls on
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert out == ""
+    assert "rule community-it (live): 7 bugs created since" in err
+    assert "received SIGTERM, stopping after the current poll" in err
+    assert err.rstrip().endswith("stopped")
+    assert "Traceback" not in err
+    assert fake.counts["update"] == 6
+
+
+def test_run_with_broken_files_at_start_exits_2(
+    config_path: Path,
+    fake: FakeBugzilla,
+    base: Path,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    people = base / "data" / "people.toml"
+    edit(people, '"camille@example.org"', '"camille@example"')
+    assert main(["--config", str(config_path), "run", "--live"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {people}:28: camille.emails[0]: ")
+    assert fake.counts["search"] == 0
+
+    edit(config_path, "[poll]\n", "[poll]\ninterval_minute = 1\n")
+    line = config_path.read_text(encoding="utf-8").splitlines().index("interval_minute = 1") + 1
+    assert main(["--config", str(config_path), "run"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: {config_path}:{line}: poll.interval_minute: unknown key; "
+        "did you mean 'interval_minutes'?\n"
+    )
+
+
+def test_run_with_an_unknown_component_exits_2(
+    config_path: Path, fake: FakeBugzilla, base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edit(base / "rules" / "community-it.toml", '["Community IT"]', '["Comunity IT"]')
+    assert main(["--config", str(config_path), "run", "--live"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown component 'Comunity IT' in product 'Participation Infrastructure'" in err
+    assert fake.counts["search"] == 0
