@@ -644,6 +644,23 @@ def test_restart_finds_its_own_comment_and_does_not_write_again(tracker, make_po
     assert store.get_cursor(RULE.name) == NOW
 
 
+def test_an_intent_whose_bug_was_skip_tagged_since_is_closed_without_writing(
+    tracker, make_poller, store, clock
+):
+    """A crash left an intent, and a triager added [triagebot-skip] before the next poll: the
+    comments are checked (no comment with the ref), nothing is written, and the intent is
+    closed, so `status` stops listing it as unconfirmed."""
+    bug = tracker.add_bug("Need a server", "n@example.org", whiteboard="[triagebot-skip]")
+    _unconfirmed_write(store, clock, bug, "R0", age=timedelta(minutes=5))
+
+    report = poll_once(make_poller())
+
+    assert tracker.puts() == []
+    assert actions(report) == {bug: "skipped"}
+    assert store.records(RULE.name, [bug])[bug].state == "seen"
+    assert store.pending_intents() == []
+
+
 def test_a_pasted_footer_by_someone_else_is_not_the_bots_comment(
     tracker, make_poller, store, clock
 ):

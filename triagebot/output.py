@@ -28,6 +28,7 @@ ACTION_WORDS = {
     "pending": "waiting: an earlier write may still land",
     "failed": "FAILED, retried next poll",
     "capped": "not acted on (action cap)",
+    "handled-before": "handled in an earlier poll",
 }
 
 
@@ -219,9 +220,12 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
     counts: dict[str, int] = {}
     for r in report.results:
         counts[r.action] = counts.get(r.action, 0) + 1
+    if report.handled_before:  # found again by the overlap window, handled in an earlier poll
+        counts["handled-before"] = report.handled_before
     mode = "live" if report.live else "dry run"
     head = (
-        f"rule {report.rule} ({mode}): {len(report.results)} bugs created since "
+        f"rule {report.rule} ({mode}): {len(report.results) + report.handled_before} bugs "
+        "created since "
         f"{report.since:%Y-%m-%d %H:%M:%S}Z"
     )
     parts = []
@@ -243,7 +247,7 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
 def poll_summary(report: PollReport) -> str:
     """One line (for logs): `rule R (mode): N bugs created since T: counts; K requests...`."""
     head, parts = _summary_parts(report)
-    if report.results:  # the first part counts them
+    if report.results or report.handled_before:  # the first part counts them
         head += ": " + parts.pop(0)
     return "; ".join([head, *parts])
 

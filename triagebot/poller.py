@@ -203,6 +203,9 @@ class Poller:
             if self.settings.live:  # one statement per page, not one per bug
                 if seen_items:
                     self.store.mark_seen(rule.name, seen_items)
+                    checked = [i for i in seen_items if _is_intent(records.get(i.bug_id))]
+                    if checked:  # comments read, ref absent, and no write needed any more
+                        self.store.close_intents(rule.name, checked)
                 if reconciled:
                     self.store.finish_writes(rule.name, reconciled)
         return searched_at or now, todo
@@ -361,6 +364,10 @@ def _may_have_landed(exc: BugzillaError) -> bool:
     if exc.code is None or exc.code < 0 or exc.code >= INTERNAL_ERRORS_FROM:
         return True
     return exc.http_status is not None and exc.http_status >= 500
+
+
+def _is_intent(record: BugRecord | None) -> bool:
+    return record is not None and record.state == "intent"
 
 
 def _action(decision: Decision) -> str:

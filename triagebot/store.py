@@ -461,6 +461,45 @@ class Store:
 
         self._write(work)
 
+    def close_intents(self, rule: str, items: Sequence[Seen]) -> None:
+        """An unconfirmed write whose bug was checked (its comments hold no comment with the
+        intent's ref) and no longer needs one, e.g. `[triagebot-skip]` was added after a
+        crash: record the new decision, so the intent does not stay open for ever."""
+        by_id = _unique(items)
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            stmt = (
+                update(_bug)
+                .where(
+                    _bug.c.rule == rule,
+                    _bug.c.bug_id == bindparam("p_bug_id"),
+                    _bug.c.state == "intent",
+                )
+                .values(
+                    state="seen",
+                    outcome=bindparam("p_outcome"),
+                    community=bindparam("p_community"),
+                    action=bindparam("p_action"),
+                    updated_at=self._now(),
+                )
+            )
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "p_bug_id": s.bug_id,
+                        "p_outcome": s.outcome,
+                        "p_community": s.community,
+                        "p_action": s.action,
+                    }
+                    for s in by_id.values()
+                ],
+            )
+
+        self._write(work)
+
     def mark_seen(self, rule: str, items: Sequence[Seen]) -> None:
         """Record decisions that need no write. Never touches an "intent" (a write may have
         landed) or "done" record; refreshes "seen" and "failed" ones."""
