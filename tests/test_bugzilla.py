@@ -81,14 +81,17 @@ def client(sleeps: Sleeps) -> Client:
 
 
 def test_search_pages_until_a_short_page_with_exact_params(mocked, client):
-    page1 = load_recording("search_created_since")["response"]
-    page2 = load_recording("search_created_since")["response"]
-    for bug, new_id in zip(page2["bugs"], (10, 11), strict=True):
-        bug["id"] = new_id
-    page3 = load_recording("search_created_since_page2")["response"]
-    page3["bugs"][0]["id"] = 12
-    for body in (page1, page2, page3):
-        mocked.get(f"{REST}/bug", json=body)
+    """Each request asks for one bug more than a page: the extra one tells that another page
+    follows, and which bug it must start with."""
+    template = load_recording("search_created_since")["response"]["bugs"][0]
+    last = load_recording("search_created_since_page2")["response"]["bugs"][0]
+    bugs = {8: template, 9: template, 10: template, 11: template, 12: last}
+
+    def bug(n: int) -> dict:
+        return {**bugs[n], "id": n}
+
+    for ids in ((8, 9, 10), (10, 11, 12), (12,)):
+        mocked.get(f"{REST}/bug", json={"bugs": [bug(n) for n in ids]})
     # a non-UTC, sub-second `since` is sent as whole UTC seconds
     since = datetime(2026, 11, 24, 8, 50, 53, 999_000, tzinfo=timezone(timedelta(hours=1)))
 
@@ -104,7 +107,7 @@ def test_search_pages_until_a_short_page_with_exact_params(mocked, client):
             "creation_time": ["2026-11-24T07:50:53Z"],
             "include_fields": [SEARCH_FIELDS],
             "order": ["bug_id"],
-            "limit": ["2"],
+            "limit": ["3"],
             "offset": [offset],
         }
         for offset in ("0", "2", "4")
@@ -121,6 +124,28 @@ def test_search_pages_until_a_short_page_with_exact_params(mocked, client):
         "UNCONFIRMED",
     )
     assert pages[2][0].whiteboard == "[triagebot-skip]"
+
+
+def test_a_bug_leaving_the_results_between_pages_does_not_hide_the_next(mocked, client):
+    """Bug 9 is moved out between the two requests: offset 2 now starts at 11, not 10. The
+    search notices (10 was announced as the next page's first) and restarts from the top."""
+    template = load_recording("search_created_since")["response"]["bugs"][0]
+
+    def page(*ids: int) -> dict:
+        return {"bugs": [{**template, "id": n} for n in ids]}
+
+    for body in (page(8, 9, 10), page(11), page(8, 10, 11), page(11)):
+        mocked.get(f"{REST}/bug", json=body)
+
+    pages = list(client.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1), page_size=2))
+
+    assert sorted(b.id for p in pages for b in p) == [8, 9, 10, 11]
+    assert [query_of(c)["offset"] for c in calls_to(mocked, "GET", "/bug")] == [
+        ["0"],
+        ["2"],
+        ["0"],
+        ["2"],
+    ]
 
 
 def test_idle_search_is_one_request(mocked, client):

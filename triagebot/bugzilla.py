@@ -464,6 +464,9 @@ def rest_url(url: str) -> str:
 # -- the client --------------------------------------------------------------------------
 
 
+MAX_SEARCH_RESTARTS = 3
+
+
 class Client:
     """What the bot asks of Bugzilla, each operation a known, small number of requests."""
 
@@ -604,7 +607,15 @@ class Client:
         self, product: str, components: list[str], since: datetime, *, page_size: int = 500
     ) -> Iterator[list[Bug]]:
         """Bugs created at or after `since` (inclusive, whole seconds), in bug id order, one
-        request per page of `page_size`; stops after the first short page."""
+        request per page of `page_size`.
+
+        Each request asks for one bug more than a page: a page that comes back with no extra
+        bug is the last (no empty request after a full page), and the extra bug's id is the
+        one the next page must start with. Offset paging shifts when a bug leaves the results
+        between two requests (moved, made private), which would hide the bug at the page
+        boundary; when the next page does not start where it should, the search restarts
+        from the top, skipping what was already yielded. After a few restarts the poll fails
+        (the cursor stays put) rather than risk missing a bug."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         params: dict[str, Any] = {
@@ -613,20 +624,32 @@ class Client:
             "creation_time": format_time(since),
             "include_fields": SEARCH_FIELDS,
             "order": "bug_id",
-            "limit": page_size,
+            "limit": page_size + 1,
             "offset": 0,
         }
         bz = self.library
-        offset = 0
+        yielded: set[int] = set()
+        offset, expected, restarts = 0, None, 0
         while True:
             params["offset"] = offset
             page = dict(params)
             answer = self._call("search", lambda page=page: bz._backend.bug_search(page))
             raw = answer.get("bugs") or []
-            yield [parse_bug(b) for b in raw]
-            if len(raw) < page_size:
+            if expected is not None and (not raw or raw[0].get("id") != expected):
+                restarts += 1
+                if restarts > MAX_SEARCH_RESTARTS:
+                    raise BugzillaError("search results kept shifting while paging")
+                log.info("search results shifted while paging; restarting from the top")
+                offset, expected = 0, None
+                continue
+            bugs = [parse_bug(b) for b in raw[:page_size]]
+            fresh = [b for b in bugs if b.id not in yielded]
+            yielded.update(b.id for b in fresh)
+            yield fresh
+            if len(raw) <= page_size:
                 return
-            offset += len(raw)
+            offset += page_size
+            expected = raw[page_size].get("id")
 
     def comments(self, bug_ids: Iterable[int]) -> dict[int, list[Comment]]:
         """Comments of many bugs: one request per 500 bugs. An unreadable bug fails the whole
