@@ -651,6 +651,14 @@ class Client:
             offset += page_size
             expected = raw[page_size].get("id")
 
+    def get_bug(self, bug_id: int) -> Bug | None:
+        """One bug with the fields a search returns, or None when it does not exist or this
+        account cannot see it: `GET /rest/bug?id=N` is a search, so either is an empty answer,
+        not an error."""
+        answer = self._get("/bug", {"id": bug_id, "include_fields": SEARCH_FIELDS}, bug_id)
+        found = [parse_bug(raw) for raw in answer.get("bugs") or () if raw.get("id") == bug_id]
+        return found[0] if found else None
+
     def comments(self, bug_ids: Iterable[int]) -> dict[int, list[Comment]]:
         """Comments of many bugs: one request per 500 bugs. An unreadable bug fails the whole
         batch (102); the batch is then bisected so readable bugs still get theirs, and the

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from triagebot.bugs import Bug
-from triagebot.bugzilla import SEARCH_FIELDS, Client, parse_bug
+from triagebot.bugzilla import Client
 from triagebot.config import Config, ConfigError
 from triagebot.poller import Poller, PollReport, PollSettings
 from triagebot.registry import Registry
@@ -121,13 +121,12 @@ def fetch_bug(client: Client, bug_id: int) -> Bug | None:
     """One bug as a poll sees it, description included, or None when it does not exist or
     this account cannot see it. Two reads: `GET /rest/bug?id=N` (a search, so a missing or
     invisible bug is an empty answer, not an error) and the bug's comments."""
-    answer = client._get("/bug", {"id": bug_id, "include_fields": SEARCH_FIELDS}, bug_id=bug_id)
-    found = [parse_bug(raw) for raw in answer.get("bugs") or () if raw.get("id") == bug_id]
-    if not found:
+    bug = client.get_bug(bug_id)
+    if bug is None:
         return None
     comments = client.comments([bug_id]).get(bug_id, [])
     description = next((c.text for c in comments if c.count == 0), "")
-    return replace(found[0], description=description)
+    return replace(bug, description=description)
 
 
 def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
