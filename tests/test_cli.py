@@ -406,7 +406,7 @@ def test_status_shows_polls_outcomes_and_unfinished_writes(
     assert code == 0
     lines = out.splitlines()
     assert re.fullmatch(
-        r"  \S+ \S+ community-it \(live\) \S+ \S+: 7 bugs, 6 acted on, 0 failed, 1 skipped",
+        r"  \S+ \S+Z community-it \(live, \d+\.\d s\): 7 bugs, 6 acted on, 0 failed, 1 skipped",
         lines[1],
     )
     counts = lines[lines.index("outcomes:") + 1 : lines.index("outcomes:") + 6]

@@ -173,7 +173,7 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
     text = output.status(store, ["rules/x.toml:1: worse"])
     assert text.splitlines() == [
         "last polls:",
-        "  2026-11-20 08:00:00 community-it (live) 2026-11-20 08:00:01: 3 bugs, 1 acted on,"
+        "  2026-11-20 08:00:00Z community-it (live, 1.0 s): 3 bugs, 1 acted on,"
         " 1 failed, 1 skipped",
         "outcomes:",
         "  done/endorsed: 1",

@@ -298,9 +298,12 @@ def status(store: Any, problems: list[str]) -> str:
     polls = store.recent_polls(10)
     for p in polls:
         mode = "dry run" if p.dry_run else "live"
-        finished = f"{p.finished_at:%Y-%m-%d %H:%M:%S}" if p.finished_at else "not finished"
+        if p.finished_at is None:
+            took = "not finished"
+        else:
+            took = f"{(p.finished_at - p.started_at).total_seconds():.1f} s"
         lines.append(
-            f"  {p.started_at:%Y-%m-%d %H:%M:%S} {p.rule} ({mode}) {finished}: {p.searched} bugs,"
+            f"  {p.started_at:%Y-%m-%d %H:%M:%S}Z {p.rule} ({mode}, {took}): {p.searched} bugs,"
             f" {p.acted} acted on, {p.failed} failed, {p.skipped} skipped"
             + (f"; {p.error}" if p.error else "")
         )
