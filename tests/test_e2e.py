@@ -196,7 +196,7 @@ def test_once_live_annotates_each_new_request_once(server, now, tmp_path):
     assert second.returncode == 0, second.stderr
     assert {b: server.comments_of(b) for b in server.bugs} == posted  # nothing new, anywhere
     assert server.counts == Counter(
-        version=2, product=2, search=4, comments=2, update=len(expected)
+        version=2, product=1, search=4, comments=2, update=len(expected)
     )
     assert bug_entries(second.stdout) == {}  # the bugs were found again, and left alone
     assert "rule community-it (live)" in second.stdout

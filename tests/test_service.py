@@ -361,3 +361,50 @@ def test_run_with_an_unknown_component_exits_2(
     err = capsys.readouterr().err
     assert "unknown component 'Comunity IT' in product 'Participation Infrastructure'" in err
     assert fake.counts["search"] == 0
+
+
+# -- the start-up product check, remembered by `once` ---------------------------------------------
+
+
+def test_once_checks_products_once_a_day_and_again_when_a_rule_changes(
+    config_path: Path, fake: FakeBugzilla, base: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--config", str(config_path), "once", "--dry-run"]
+    assert main(args) == 0
+    assert main(args) == 0
+    assert fake.counts["product"] == 1  # the second `once` trusted the first one's check
+    assert fake.counts["version"] == 2
+
+    rule = base / "rules" / "community-it.toml"
+    edit(rule, '["Community IT"]', '["Community IT", "General"]')
+    assert main(args) == 0
+    assert fake.counts["product"] == 2  # what is watched changed: checked again
+    capsys.readouterr()
+
+    edit(rule, '["Community IT", "General"]', '["Comunity IT"]')
+    assert main(args) == 2
+    assert "unknown component 'Comunity IT'" in capsys.readouterr().err
+    assert main(args) == 2  # a failed check is never remembered
+    assert fake.counts["product"] == 4
+    assert fake.counts["search"] == 3
+
+
+def test_a_product_check_older_than_a_day_is_made_again(
+    config_path: Path, fake: FakeBugzilla
+) -> None:
+    from triagebot import service
+
+    config = load_config(config_path)
+    bot = build_bot(config, live=False)
+    service.check_products(bot)
+    assert fake.counts["product"] == 1
+    with bot.store.engine.begin() as conn:  # the pass was recorded 25 hours ago
+        conn.exec_driver_sql(
+            "UPDATE triagebot_check SET passed_at = ?",
+            ((datetime.now(UTC) - timedelta(hours=25)).replace(tzinfo=None),),
+        )
+    service.check_products(bot)
+    assert fake.counts["product"] == 2
+    service.check_products(bot, cached=False)  # `run`: always at start-up
+    assert fake.counts["product"] == 3
+    bot.store.close()

@@ -950,7 +950,7 @@ RESOURCE_LIKE = near(
 def test_fast_path_agrees_with_the_diagnosis_on_delegates_and_resources(
     delegation: object, resource: object, former: set[str]
 ) -> None:
-    handles = {"jdoe": None, "bob": None}
+    handles = {"jdoe": "jdoe", "bob": "bob"}  # handle -> itself, as the loader builds it
     loader = validate._Loader(Path("."), TODAY)
     loader.handles = handles
     fast = validate._FastPath(loader, handles)

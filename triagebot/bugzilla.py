@@ -524,6 +524,11 @@ class Client:
             )
         return self._bz
 
+    def connect(self) -> None:
+        """Connect now (python-bugzilla's GET /rest/version), so that start-up costs are paid
+        at start-up and a poll's request count is the poll's own."""
+        self.library  # noqa: B018 - the property connects
+
     def _call(self, what: str, fn: Callable[[], Any], bug_id: int | None = None) -> Any:
         """Run one library call; every failure leaves as our BugzillaError, with no chained
         exception (whose message could hold a URL with the key)."""

@@ -205,7 +205,7 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
 
     live = _is_live(args, config)
     bot = build_bot(config, live=live, no_limit=args.no_limit)
-    check_products(bot)
+    check_products(bot, cached=args.command != "run")
     if args.command == "run":
 
         def on_report(reports: list[PollReport]) -> None:

@@ -19,12 +19,14 @@ RESOURCE_KINDS = ("domain", "hosting", "mailing-list", "social", "repo", "other"
 
 def normalize_email(email: str) -> str:
     """The key emails are compared by: NFC, then lower case. Nothing fuzzier."""
-    return unicodedata.normalize("NFC", email).strip().lower()
+    key = unicodedata.normalize("NFC", email).strip().lower()
+    return email if key == email else key  # the same object when unchanged: less memory
 
 
 def normalize_name(name: str) -> str:
     """The key community names, aliases and resource ids are compared by."""
-    return " ".join(unicodedata.normalize("NFC", name).casefold().split())
+    key = " ".join(unicodedata.normalize("NFC", name).casefold().split())
+    return name if key == name else key  # the same object when unchanged: less memory
 
 
 @dataclass(frozen=True, slots=True)

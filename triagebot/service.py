@@ -6,6 +6,7 @@ the demo is the real `once --live` against a loopback server, not a special case
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 # Without `[poll] start`, the first poll looks this far back.
 DEFAULT_LOOKBACK = timedelta(days=7)
+# How long a passed product check is trusted by `once` (see check_products).
+PRODUCT_CHECK_TTL = timedelta(hours=24)
 # How often `run` looks whether it was told to stop.
 STOP_CHECK_SECONDS = 0.2
 
@@ -107,14 +110,31 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     return Bot(config, client, store, registry, rules, poller)
 
 
-def check_products(bot: Bot) -> None:
-    """An unknown product or component silently returns no bugs: fail clearly instead."""
+def check_products(bot: Bot, *, cached: bool = True) -> None:
+    """An unknown product or component silently returns no bugs: fail clearly instead.
+
+    A pass is remembered in the store for PRODUCT_CHECK_TTL, keyed by the server and exactly
+    what the rules watch, so a cron-driven `once` does not pay this request on every poll;
+    editing a rule's product or components changes the key and checks again. `run` checks
+    once at start-up (cached=False)."""
     wanted: dict[str, list[str]] = {}
     for rule in bot.rules.current():
         wanted.setdefault(rule.product, []).extend(rule.components)
+    key = "products " + json.dumps(
+        [bot.config.bugzilla_url, sorted((p, sorted(set(c))) for p, c in wanted.items())],
+        ensure_ascii=False,
+    )
+    bot.client.connect()
+    if cached:
+        passed = bot.store.check_passed_since(key)
+        if passed is not None and datetime.now(UTC) - passed < PRODUCT_CHECK_TTL:
+            log.debug("products checked at %s: not asking again", passed.isoformat())
+            return
     problems = bot.client.check_products(wanted)
     if problems:
+        bot.store.forget_check(key)
         raise ConfigError([f"{bot.config.bugzilla_url}: {p}" for p in problems])
+    bot.store.record_check_passed(key)
 
 
 def fetch_bug(client: Client, bug_id: int) -> Bug | None:

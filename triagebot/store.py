@@ -163,10 +163,21 @@ class ReloadProblemRow(SQLModel, table=True):
     problems: str = Field(sa_type=Text)  # a JSON list of "FILE:LINE: ..." strings
 
 
+class CheckRow(SQLModel, table=True):
+    """A start-up check that passed (e.g. the rules' products exist on the server), so a
+    fresh `once` need not pay its request again; the key names what was checked."""
+
+    __tablename__ = "triagebot_check"
+
+    key: str = Field(primary_key=True)
+    passed_at: datetime = Field(sa_type=UTCDateTime)
+
+
 _cursor = CursorRow.__table__  # type: ignore[attr-defined]
 _bug = BugRecordRow.__table__  # type: ignore[attr-defined]
 _poll = PollRow.__table__  # type: ignore[attr-defined]
 _problem = ReloadProblemRow.__table__  # type: ignore[attr-defined]
+_check = CheckRow.__table__  # type: ignore[attr-defined]
 
 
 # -- public values -----------------------------------------------------------------------------
@@ -266,7 +277,7 @@ class Store:
         self._now = now
         self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
         SQLModel.metadata.create_all(
-            self._engine, tables=[_cursor, _bug, _poll, _problem], checkfirst=True
+            self._engine, tables=[_cursor, _bug, _poll, _problem, _check], checkfirst=True
         )
 
     @classmethod
@@ -675,6 +686,22 @@ class Store:
                 ReloadProblems(row.source, row.reported_at, tuple(json.loads(row.problems)))
                 for row in rows
             ]
+
+    # -- start-up checks ---------------------------------------------------------------------
+    def check_passed_since(self, key: str) -> datetime | None:
+        """When the check `key` last passed, or None."""
+        with self._engine.connect() as conn:
+            return conn.scalar(select(_check.c.passed_at).where(_check.c.key == key))
+
+    def record_check_passed(self, key: str) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(_check.delete().where(_check.c.key == key))
+            conn.execute(insert(_check).values(key=key, passed_at=self._now()))
+
+        self._write(work)
+
+    def forget_check(self, key: str) -> None:
+        self._write(lambda conn: conn.execute(_check.delete().where(_check.c.key == key)))
 
     # -- internals -----------------------------------------------------------------------------
     def _write(self, work: Callable[[Connection], T]) -> T:

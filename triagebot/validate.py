@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from sys import intern
 from typing import Any
 
 from triagebot.registry import (
@@ -160,19 +161,31 @@ def _gc_paused() -> Iterator[None]:
 
 
 class _File:
-    """One registry file: its displayed name, its text (kept for line look-ups) and whether it
-    was read and parsed."""
+    """One registry file: its displayed name, its text (for line look-ups) and whether it
+    was read and parsed.
+
+    The text is released once the file is checked (`release`): a large registry's texts
+    would otherwise stay in memory for the whole load, for the rare problem reported later
+    by a cross-file check. A line look-up after that reads the file again."""
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.text = ""
         self.parsed = False
+        self.released = False
         self._locator: Locator | None = None
 
-    def line(self, path: FieldPath) -> int:
+    def release(self) -> None:
         if self._locator is None:
-            self._locator = Locator(self.text)
+            self.text, self.released = "", True
+
+    def line(self, path: FieldPath) -> int:
         try:
+            if self._locator is None:
+                if self.released:
+                    with open(self.name, "rb") as stream:
+                        self.text = stream.read().decode("utf-8")
+                self._locator = Locator(self.text)
             return self._locator.line(path)
         except Exception:  # a best-effort position must never hide the problem itself
             return 1
@@ -264,23 +277,29 @@ def _parse_toml(text: str) -> dict[str, Any]:
 
 def _parse_in_chunks(text: str) -> dict[str, Any]:
     """rtoml on a 20 MB file builds a large tree in memory and takes twice as long as on the
-    same text in 128 kB pieces, so a big file is cut at lines that open a table. A cut that
-    falls inside a multi-line string or array leaves the piece before it unterminated, hence
-    a parse error; a table split over two pieces shows as a top-level key in both. Either
-    raises, and the caller parses the whole text instead."""
+    same text in 128 kB pieces, so a big file is parsed in pieces (see _pieces). A table split
+    over two pieces shows as a top-level key in both: that raises, and the caller parses the
+    whole text instead."""
     if len(text) <= _CHUNK:
         return _fast_toml.loads(text)
     document: dict[str, Any] = {}
+    for part in _pieces(text):
+        if not document.keys().isdisjoint(part):
+            raise ValueError("a table is split across pieces")
+        document.update(part)
+    return document
+
+
+def _pieces(text: str) -> Iterator[dict[str, Any]]:
+    """The text parsed in pieces of about _CHUNK characters, each cut at a line that opens a
+    table. A cut that falls inside a multi-line string or array leaves the piece before it
+    unterminated, hence a parse error (the caller falls back to a whole parse)."""
     start = 0
     while start < len(text):
         cut = text.find("\n[", start + _CHUNK)
         end = len(text) if cut < 0 else cut + 1
-        part = _fast_toml.loads(text[start:end])
-        if not document.keys().isdisjoint(part):
-            raise ValueError("a table is split across pieces")
-        document.update(part)
+        yield _fast_toml.loads(text[start:end])
         start = end
-    return document
 
 
 def _blank(text: str) -> bool:
@@ -293,13 +312,14 @@ class _FastPath:
     diagnosing code refuses (a property test checks this). It exists for speed: a registry of
     100,000 people must load in well under 2 s."""
 
-    __slots__ = ("bugzilla_owner", "email_owner", "handles", "horizon", "referenced")
+    __slots__ = ("bugzilla_owner", "dates", "email_owner", "handles", "horizon", "referenced")
 
     def __init__(self, loader: _Loader, handles: dict[str, Any]) -> None:
         self.email_owner = loader.email_owner
         self.bugzilla_owner = loader.bugzilla_owner
         self.referenced = loader.referenced
-        self.handles = handles
+        self.handles = handles  # handle -> the same string: one object per handle
+        self.dates: dict[date, date] = {}
         self.horizon = loader.today + SCHEDULED_TERM_MAX
 
     def person(self, handle: str, raw: Any) -> Person | None:
@@ -351,7 +371,7 @@ class _FastPath:
                 return None
             if not kind or kind.isspace() or not value or value.isspace():
                 return None
-            contacts.append(Contact(kind, value, public))
+            contacts.append(Contact(intern(kind), value, public))
         return tuple(contacts)
 
     def delegation(self, raw: Any) -> Delegation | None:
@@ -370,7 +390,16 @@ class _FastPath:
         if source is not None and (type(source) is not str or not source or source.isspace()):
             return None
         self.referenced.add(person)
-        return Delegation(person, title, since, until, source)
+        # Share one object per distinct handle, title and date: a large registry repeats
+        # them thousands of times, and the registry is held for the bot's lifetime.
+        dates = self.dates
+        return Delegation(
+            self.handles[person],
+            intern(title),
+            dates.setdefault(since, since),
+            None if until is None else dates.setdefault(until, until),
+            source,
+        )
 
     def resource(self, raw: Any, former: set[str]) -> Resource | None:
         if type(raw) is not dict or raw.keys() != _RESOURCE_KEYS:
@@ -389,7 +418,7 @@ class _FastPath:
         if former and all(handle in former for handle in responsible):
             return None
         self.referenced.update(responsible)
-        return Resource(kind, ident, tuple(responsible))
+        return Resource(intern(kind), ident, tuple(handles[h] for h in responsible))
 
 
 # -- the loader ------------------------------------------------------------------------------
@@ -444,14 +473,56 @@ class _Loader:
         return self._result(drafts, complete=complete and self.handles is not None)
 
     def _load_people(self, file: _File) -> None:
+        if self._stream_people(file):
+            return
         raw = self._read(file)
         if raw is None:
             return
         # Keep the handles, not the parsed tables: freeing those now lets the community files
         # reuse their memory (fewer page faults; a tenth of the load time on a big registry).
-        self.handles = dict.fromkeys(raw)
+        self.handles = {handle: handle for handle in raw}
         self.fast = _FastPath(self, self.handles)
         self._check_people(file, raw)
+        file.release()
+
+    def _stream_people(self, file: _File) -> bool:
+        """A large people.toml parsed and checked piece by piece (see _parse_in_chunks), so
+        only one piece's parsed tables are alive at a time: the whole parsed document of a
+        100,000-person file is over 100 MB. False, with nothing recorded, when the file is
+        small, cannot be read or cut cleanly: the caller then reads it whole, and reports."""
+        if _fast_toml is None:
+            return False
+        try:
+            with open(file.name, "rb") as stream:
+                text = stream.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        if len(text) <= _CHUNK:
+            return False
+        handles: dict[str, Any] = {}
+        self.handles = handles
+        self.fast = _FastPath(self, handles)
+        pending, errors = len(self.pending), self.errors
+        file.text, file.parsed = text, True
+        try:
+            for piece in _pieces(text):
+                if not handles.keys().isdisjoint(piece):
+                    raise ValueError("a table is split across pieces")
+                handles.update({handle: handle for handle in piece})
+                self._check_people(file, piece)
+        except Exception:
+            # Undo: the whole-file path decides and reports, from a clean slate.
+            del self.pending[pending:]
+            self.errors = errors
+            for owned in (self.people, self.email_owner, self.bugzilla_owner):
+                owned.clear()
+            self.handles, self.fast = None, _FastPath(self, {})
+            file.text, file.parsed = "", False
+            return False
+        self.files.append(file)
+        self.files_read += 1
+        file.release()
+        return True
 
     def _read(self, file: _File) -> dict[str, Any] | None:
         """The parsed document, or None after reporting why it could not be had."""
@@ -514,6 +585,7 @@ class _Loader:
                 complete = False
                 continue
             drafts.append(self._check_community(file, name.removesuffix(".toml"), raw))
+            file.release()
         return drafts, complete
 
     # people
