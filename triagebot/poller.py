@@ -234,7 +234,9 @@ class Poller:
             return BugResult(bug, None, "reconciled"), None
         decision = decide(bug, registry, rule, self.clock())
         action = "would-comment" if decision.acts else "skipped"
-        return BugResult(bug, decision, action), decision
+        # Decided: nothing later reads the description, and a poll holds every bug it found
+        # until it has acted (the action cap counts them first), so do not hold their text.
+        return BugResult(replace(bug, description=""), decision, action), decision
 
     def _own_comment(self, comments: list[Comment], ref: str) -> bool:
         """The bot's comment carries its write's ref in the footer. A pasted footer from another

@@ -27,6 +27,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cache
+from sys import intern
 from typing import TYPE_CHECKING, Any
 
 from triagebot.bugs import SKIP_TAG, Bug, Decision
@@ -191,7 +192,7 @@ class TextIndex:
     def __init__(self, registry: Registry) -> None:
         self.names: dict[tuple[str, ...], Community] = {}
         for key, community in registry.names_index().items():
-            words = tuple(_WORD.findall(key))
+            words = tuple(map(intern, _WORD.findall(key)))  # names share words: one copy
             if words:
                 self.names.setdefault(words, community)
         self.first_words = frozenset(words[0] for words in self.names)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from sys import intern
-from typing import Any
+from typing import Any, TextIO
 
 from triagebot.registry import (
     COMMUNITY_STATUSES,
@@ -302,6 +302,21 @@ def _pieces(text: str) -> Iterator[dict[str, Any]]:
         start = end
 
 
+def _stream_pieces(stream: TextIO) -> Iterator[dict[str, Any]]:
+    """Like _pieces, reading the file a piece at a time: the whole text of a large
+    people.toml need never be in memory."""
+    lines: list[str] = []
+    size = 0
+    for line in stream:
+        if size >= _CHUNK and line.startswith("["):
+            yield _fast_toml.loads("".join(lines))
+            lines, size = [], 0
+        lines.append(line)
+        size += len(line)
+    if lines:
+        yield _fast_toml.loads("".join(lines))
+
+
 def _blank(text: str) -> bool:
     return not text or text.isspace()
 
@@ -493,23 +508,22 @@ class _Loader:
         if _fast_toml is None:
             return False
         try:
-            with open(file.name, "rb") as stream:
-                text = stream.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError):
-            return False
-        if len(text) <= _CHUNK:
+            if os.path.getsize(file.name) <= _CHUNK:
+                return False
+        except OSError:
             return False
         handles: dict[str, Any] = {}
         self.handles = handles
         self.fast = _FastPath(self, handles)
         pending, errors = len(self.pending), self.errors
-        file.text, file.parsed = text, True
+        file.parsed = True
         try:
-            for piece in _pieces(text):
-                if not handles.keys().isdisjoint(piece):
-                    raise ValueError("a table is split across pieces")
-                handles.update({handle: handle for handle in piece})
-                self._check_people(file, piece)
+            with open(file.name, encoding="utf-8", newline="") as stream:
+                for piece in _stream_pieces(stream):
+                    if not handles.keys().isdisjoint(piece):
+                        raise ValueError("a table is split across pieces")
+                    handles.update({handle: handle for handle in piece})
+                    self._check_people(file, piece)
         except Exception:
             # Undo: the whole-file path decides and reports, from a clean slate.
             del self.pending[pending:]
@@ -517,7 +531,7 @@ class _Loader:
             for owned in (self.people, self.email_owner, self.bugzilla_owner):
                 owned.clear()
             self.handles, self.fast = None, _FastPath(self, {})
-            file.text, file.parsed = "", False
+            file.parsed = False
             return False
         self.files.append(file)
         self.files_read += 1
@@ -1023,6 +1037,10 @@ class _Loader:
         )
         errors = [p for _, p in problems if p.severity == "error"]
         warnings = [p for _, p in problems if p.severity == "warning"]
+        # The loader's own indexes are not needed any more: free them before the registry
+        # builds its own (a large registry's peak memory is reached right here).
+        for index in (self.email_owner, self.bugzilla_owner, self.referenced):
+            index.clear()
         registry = None
         if not errors:
             communities = {d.slug: d.community for d in drafts if d.community is not None}
