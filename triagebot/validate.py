@@ -303,18 +303,20 @@ def _pieces(text: str) -> Iterator[dict[str, Any]]:
 
 
 def _stream_pieces(stream: TextIO) -> Iterator[dict[str, Any]]:
-    """Like _pieces, reading the file a piece at a time: the whole text of a large
-    people.toml need never be in memory."""
-    lines: list[str] = []
-    size = 0
-    for line in stream:
-        if size >= _CHUNK and line.startswith("["):
-            yield _fast_toml.loads("".join(lines))
-            lines, size = [], 0
-        lines.append(line)
-        size += len(line)
-    if lines:
-        yield _fast_toml.loads("".join(lines))
+    """Like _pieces, reading the file a block at a time: the whole text of a large
+    people.toml need never be in memory. Each piece ends before the last line of its block
+    that opens a table."""
+    rest = ""
+    while block := stream.read(_CHUNK):
+        text = rest + block
+        cut = text.rfind("\n[")
+        if cut < 0:
+            rest = text
+            continue
+        yield _fast_toml.loads(text[: cut + 1])
+        rest = text[cut + 1 :]
+    if rest:
+        yield _fast_toml.loads(rest)
 
 
 def _blank(text: str) -> bool:
