@@ -774,6 +774,56 @@ def test_parsing_in_pieces_gives_what_tomllib_gives(middle: str, cut_is_safe: bo
     assert validate._parse_toml(text) == tomllib.loads(text)
 
 
+BIG_MIDDLES = {
+    "plain": "",
+    "errors-far-down": '[bad]\nname = "Bad"\nemails = ["bad@example"]\nnmae = "x"\n\n',
+    "header-inside-a-string": '[odd]\nname = """\n' + PAD * 400 + '[fake]\nname = "no"\n"""\n\n',
+    "table-across-a-cut": "[split]\nname = 'x'\n" + PAD * 400 + "[[split.contacts]]\n"
+    "kind = 'a'\nvalue = 'b'\npublic = true\n\n",
+    "duplicate-table-in-two-pieces": "[p3]\nname = 'again'\n\n",
+}
+
+
+@pytest.mark.parametrize("middle", BIG_MIDDLES.values(), ids=BIG_MIDDLES.keys())
+def test_a_large_people_file_streamed_in_pieces_loads_as_a_whole_parse_does(
+    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, middle: str
+) -> None:
+    """people.toml above one piece is parsed and checked piece by piece; whatever falls on a
+    cut, the people and every problem (with its line) are what tomllib alone gives."""
+    if validate._fast_toml is None:
+        pytest.skip("rtoml is not installed")
+    people = PEOPLE + _filler(3 * validate._CHUNK) + middle + TAIL
+    assert len(people) > 3 * validate._CHUNK
+    streamed_whole: list[bool] = []
+    stream_people = validate._Loader._stream_people
+
+    def spy(loader: validate._Loader, file: validate._File) -> bool:
+        streamed_whole.append(stream_people(loader, file))
+        return streamed_whole[-1]
+
+    monkeypatch.setattr(validate._Loader, "_stream_people", spy)
+
+    def run() -> tuple[list[str], list[str], set[str]]:
+        result = load(people)
+        found = set(result.registry.people) if result.registry else set()
+        return [str(p) for p in result.errors], [str(p) for p in result.warnings], found
+
+    streamed = run()
+    if middle in (BIG_MIDDLES["plain"], BIG_MIDDLES["errors-far-down"]):
+        assert streamed_whole == [True]  # no fallback to a whole parse
+    if middle == BIG_MIDDLES["duplicate-table-in-two-pieces"]:
+        assert streamed_whole == [False]  # fell back: tomllib reports the duplicate
+    monkeypatch.setattr(validate, "_fast_toml", None)
+    assert streamed == run()
+    if middle == BIG_MIDDLES["errors-far-down"]:
+        line = people.splitlines().index('emails = ["bad@example"]') + 1
+        assert streamed[0] == [
+            f"{P}:{line}: bad.emails[0]: malformed email 'bad@example' "
+            "(expected local@domain.tld, no spaces)",
+            f"{P}:{line + 1}: bad.nmae: unknown key; did you mean 'name'?",
+        ]
+
+
 # -- no traceback, whatever the data --------------------------------------------------------------
 KEYS = [
     *validate.PERSON_KEYS,
