@@ -179,10 +179,10 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
         "  done/endorsed: 1",
         "  seen/skipped: 1",
         "writes not confirmed (checked against Bugzilla next poll): 1",
-        "  bug 7 rule community-it ref ref7 since 2026-11-20 08:00:02+00:00",
+        "  bug 7 rule community-it ref ref7 since 2026-11-20 08:00:02Z",
         "failed (retried next poll): 1",
         "  bug 10 rule community-it: HTTP 400",
-        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:07; it keeps its last good "
+        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:07Z; it keeps its last good "
         "version:",
         "  data/people.toml:3: bad",
         "REGISTRY/RULES FILES HAVE ERRORS: 1 (a running bot keeps its last good version; a "
@@ -193,3 +193,31 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
     text = output.status(store, [])
     assert "RUNNING BOT" not in text
     assert text.endswith("registry and rules files: OK")
+
+
+def test_explain_says_what_the_store_knows_in_words() -> None:
+    times = iter(T0 + timedelta(seconds=n) for n in range(100))
+    store = Store.memory(now=lambda: next(times))
+    store.begin_writes("r", [Intent(1, "ref1", "unknown", None, "comment")])
+    store.begin_writes("r", [Intent(2, "ref2", "unknown", None, "comment")])
+    store.finish_writes("r", [2], comment_ids={2: 77})
+    store.mark_seen("r", [Seen(3, "skipped", None)])
+    store.mark_failed("r", 4, "HTTP 400: invalid whiteboard", write_may_have_landed=False)
+    records = store.records("r", [1, 2, 3, 4])
+
+    def state_lines(bug_id: int) -> list[str]:
+        text = output.explain(bug(bug_id), "r", decision(), records[bug_id])
+        return [line for line in text.splitlines() if line.startswith("  state: ") or "new" in line]
+
+    assert state_lines(1) == [
+        "  state: a write (ref ref1) started at 2026-11-20 08:00:00Z is not confirmed; the next "
+        "poll looks for it in the bug's comments before writing"
+    ]
+    assert state_lines(2) == [
+        "  state: done: comment at 2026-11-20 08:00:02Z, comment 77",
+        "  the bot writes nothing more on this bug; were it new, it would write:",
+    ]
+    assert state_lines(3)[0] == "  state: seen at 2026-11-20 08:00:03Z: nothing to write"
+    assert state_lines(4) == [
+        "  state: failed at 2026-11-20 08:00:04Z: HTTP 400: invalid whiteboard; retried next poll"
+    ]

@@ -282,15 +282,37 @@ def explain(
             f"{start:%Y-%m-%d %H:%M:%S}Z: the bot never looks at it"
         )
     if record is not None:
-        lines.append(f"  state: {record.state} ({record.action}, {record.updated_at})")
+        lines.append(f"  state: {_record_state(record)}")
+        if record.state in ("done", "seen"):
+            lines.append("  the bot writes nothing more on this bug; were it new, it would write:")
     if decision.acts:
-        lines.append(f"  whiteboard: {decision.whiteboard}")
+        whiteboard = decision.whiteboard if decision.whiteboard is not None else "(unchanged)"
+        lines.append(f"  whiteboard: {whiteboard}")
         lines.append(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}")
         lines.append("  comment:")
         lines.extend(f"    {line}" for line in decision.comment_text("…").splitlines())
     else:
         lines.append("  no write")
     return "\n".join(lines)
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}Z" if value is not None else "?"
+
+
+def _record_state(record: Any) -> str:
+    """What the store says about a bug, in the words a triager needs."""
+    if record.state == "done":
+        comment = f", comment {record.comment_id}" if record.comment_id else ""
+        return f"done: {record.action} at {_when(record.done_at or record.updated_at)}{comment}"
+    if record.state == "seen":
+        return f"seen at {_when(record.updated_at)}: nothing to write"
+    if record.state == "intent":
+        return (
+            f"a write (ref {record.ref}) started at {_when(record.intent_at)} is not confirmed;"
+            " the next poll looks for it in the bug's comments before writing"
+        )
+    return f"failed at {_when(record.updated_at)}: {record.last_error}; retried next poll"
 
 
 def status(store: Any, problems: list[str]) -> str:
@@ -316,14 +338,16 @@ def status(store: Any, problems: list[str]) -> str:
         lines.append("  none yet")
     pending = store.pending_intents()
     lines.append(f"writes not confirmed (checked against Bugzilla next poll): {len(pending)}")
-    lines.extend(f"  bug {r.bug_id} rule {r.rule} ref {r.ref} since {r.intent_at}" for r in pending)
+    lines.extend(
+        f"  bug {r.bug_id} rule {r.rule} ref {r.ref} since {_when(r.intent_at)}" for r in pending
+    )
     failed = store.failed()
     lines.append(f"failed (retried next poll): {len(failed)}")
     lines.extend(f"  bug {r.bug_id} rule {r.rule}: {r.last_error}" for r in failed)
     for reported in store.reload_problems():
         lines.append(
             f"RUNNING BOT: {reported.source} reload failed at "
-            f"{reported.reported_at:%Y-%m-%d %H:%M:%S}; it keeps its last good version:"
+            f"{_when(reported.reported_at)}; it keeps its last good version:"
         )
         lines.extend(f"  {p}" for p in reported.problems)
     if problems:
