@@ -4,7 +4,7 @@
     python3 dev.py demo     # create .venv, install, run `triagebot demo` (offline)
     python3 dev.py test     # create .venv, install, run the whole test suite
     python3 dev.py lint     # ruff check + ruff format --check
-    python3 dev.py bench    # the benchmarks in bench/
+    python3 dev.py bench    # the benchmarks in bench/ (arguments go to poll_bench.py)
 
 Extra arguments go to the command (e.g. `python3 dev.py test -k registry`).
 The venv is (re)installed when pyproject.toml is newer than the last install.
@@ -58,7 +58,7 @@ COMMANDS = {
         run(str(BIN / "ruff"), "check", ".") or run(str(BIN / "ruff"), "format", "--check", ".")
     ),
     "bench": lambda a: (
-        run(str(BIN / "python"), "bench/registry_bench.py", *a)
+        run(str(BIN / "python"), "bench/registry_bench.py")
         or run(str(BIN / "python"), "bench/poll_bench.py", *a)
     ),
 }

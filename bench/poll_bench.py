@@ -710,10 +710,12 @@ def report_size(n: int, runs: list[Run], idle: Run | None, page_size: int) -> No
         f"req/floor = 1.00 per poll: {ratio:.3f} {mark(round(ratio, 2) == 1.0)}"
         + (f" (+{extra} over the floor)" if extra else ""),
         f"fixed ≤ {GOAL_FIXED}: {bot.fixed_requests} {mark(bot.fixed_requests <= GOAL_FIXED)}",
-        f"CPU/bug < {GOAL_CPU_MS:g} ms: {cpu_ms:.2f} {mark(cpu_ms < GOAL_CPU_MS)}",
         f"peak RSS < {GOAL_RSS_MB:g} MB: {bot.maxrss_mb:.0f} {mark(bot.maxrss_mb < GOAL_RSS_MB)}",
     ]
-    if n >= 10_000:
+    if n < 10_000:  # the issue sets the CPU and wall goals for a 10,000-bug poll
+        goals.append(f"CPU/bug {cpu_ms:.2f} ms (the < {GOAL_CPU_MS:g} ms goal is for N = 10,000)")
+    else:
+        goals.append(f"CPU/bug < {GOAL_CPU_MS:g} ms: {cpu_ms:.2f} {mark(cpu_ms < GOAL_CPU_MS)}")
         wall = bot.wall * 10_000 / n
         goals.append(
             f"10k wall < {GOAL_WALL_10K:g} s: {wall:.1f} {mark(wall < GOAL_WALL_10K)}"
