@@ -772,7 +772,9 @@ def test_unknown_requestee_put_is_retried_once_without_flags(tracker, make_polle
     (result,) = report.results
     assert (result.action, result.needinfo) == ("commented", ())
     assert report.ok
-    assert store.records(RULE.name, [bug])[bug].state == "done"
+    record = store.records(RULE.name, [bug])[bug]
+    assert record.state == "done"
+    assert record.needinfo_logins == ()  # the record says who was really asked: nobody
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert f"bug {bug}" in warning.getMessage()
     assert "lucia@example.org" in warning.getMessage()

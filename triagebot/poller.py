@@ -286,6 +286,7 @@ class Poller:
                 report.results.append(BugResult(bug, decision, "pending", "claimed elsewhere"))
             return
         done: list[int] = []
+        not_asked: dict[int, tuple[str, ...]] = {}
         try:
             for bug, decision, _ in chunk:
                 if self._blocked is not None:
@@ -295,9 +296,13 @@ class Poller:
                 report.results.append(result)
                 if result.action == "commented":
                     done.append(bug.id)
+                    if result.needinfo != decision.needinfo:  # refused by Bugzilla
+                        not_asked[bug.id] = tuple(
+                            n for n in decision.needinfo if n not in result.needinfo
+                        )
         finally:
             if done:
-                self.store.finish_writes(rule.name, done)
+                self.store.finish_writes(rule.name, done, not_asked=not_asked)
 
     def _write_one(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
         text = decision.comment_text(ref)

@@ -419,17 +419,45 @@ class Store:
         )
 
     def finish_writes(
-        self, rule: str, bug_ids: Sequence[int], *, comment_ids: dict[int, int] | None = None
+        self,
+        rule: str,
+        bug_ids: Sequence[int],
+        *,
+        comment_ids: dict[int, int] | None = None,
+        not_asked: dict[int, Sequence[str]] | None = None,
     ) -> None:
         """Mark these bugs done. One executemany UPDATE; a missing record (the caller skipped
-        `begin_writes`) is still recorded as done, since the write did land."""
+        `begin_writes`) is still recorded as done, since the write did land. `not_asked`: per
+        bug, needinfo logins the intent named but the write went without (Bugzilla refused
+        them), so the record says only who was really asked."""
         ids = list(dict.fromkeys(bug_ids))
         if not ids:
             return
         comment_ids = comment_ids or {}
+        dropped = {b: {login.lower() for login in v} for b, v in (not_asked or {}).items() if v}
 
         def work(conn: Connection) -> None:
             now = self._now()
+            if dropped:
+                rows = self._existing(conn, rule, list(dropped), _bug.c.needinfo)
+                params = [
+                    {
+                        "p_bug_id": b,
+                        "p_needinfo": _join_logins(
+                            login
+                            for login in _split_logins(row.needinfo)
+                            if login.lower() not in dropped[b]
+                        ),
+                    }
+                    for b, row in rows.items()
+                ]
+                if params:
+                    conn.execute(
+                        update(_bug)
+                        .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
+                        .values(needinfo=bindparam("p_needinfo")),
+                        params,
+                    )
             stmt = (
                 update(_bug)
                 .where(
