@@ -301,6 +301,36 @@ def test_run_reports_broken_rules_and_keeps_going(
     assert bot.rules.current()[0].needinfo_cap == 2
 
 
+def test_run_checks_edited_rules_against_bugzilla_before_using_them(
+    config_path: Path, fake: FakeBugzilla, base: Path
+) -> None:
+    bot = build_bot(load_config(config_path), live=True)
+    stop = threading.Event()
+    polls: list[int] = []
+    thread = threading.Thread(target=run_forever, args=(bot, lambda rs: polls.append(1), stop))
+    thread.start()
+    rule = base / "rules" / "community-it.toml"
+    try:
+        wait_for(lambda: polls)
+        edit(rule, '["Community IT"]', '["Comunity IT"]')  # valid TOML, unknown on the server
+        wait_for(lambda: bot.store.reload_problems())
+        (problems,) = bot.store.reload_problems()
+        assert problems.source == "rules"
+        assert problems.problems == (
+            f"{fake.url}: unknown component 'Comunity IT' in product 'Participation "
+            "Infrastructure' (known: Community IT, General)",
+        )
+        assert bot.rules.current()[0].components == ("Community IT",)  # the last good rules
+        count = len(polls)
+        wait_for(lambda: len(polls) > count)  # polling goes on with them
+        edit(rule, '["Comunity IT"]', '["Community IT", "General"]')
+        wait_for(lambda: not bot.store.reload_problems())
+        assert bot.rules.current()[0].components == ("Community IT", "General")
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 def test_run_stops_cleanly_on_sigterm(config_path: Path, fake: FakeBugzilla) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
     proc = subprocess.Popen(

@@ -12,7 +12,7 @@ import pytest
 
 from triagebot.config import ConfigError
 from triagebot.service import load_registry_strict, rules_loader
-from triagebot.watch import Reloader, fingerprint
+from triagebot.watch import Reloader, TryAgain, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -130,6 +130,36 @@ def test_unexpected_loader_failure_keeps_last_good_version(
     assert reloader.current() == "one"
     assert reloader.errors == ["value: RuntimeError: disk on fire"]
     assert "could not be loaded" in caplog.text
+
+
+def test_a_new_version_is_used_only_once_accepted(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "value.txt"
+    rewrite(path, "one\n")
+    reloader = Reloader(value_loader(path), [path], "value")
+    reloader.load_first()
+    verdicts: list[Exception | None] = [TryAgain("server down"), ConfigError(["refused"]), None]
+    judged: list[str] = []
+
+    def accept(value: str) -> None:
+        judged.append(value)
+        verdict = verdicts.pop(0)
+        if verdict is not None:
+            raise verdict
+
+    reloader.accept = accept
+    rewrite(path, "two\n")
+    assert reloader.refresh() is False  # could not be judged: kept, tried again next time
+    assert reloader.current() == "one\n" and reloader.errors == []
+    assert "cannot be checked now (server down); trying again" in caplog.text
+    assert reloader.refresh() is False  # the same files, judged again: refused
+    assert reloader.errors == ["refused"] and reloader.current() == "one\n"
+    assert reloader.refresh() is False  # refused files are not judged again until they change
+    rewrite(path, "three\n")
+    assert reloader.refresh() is True
+    assert reloader.current() == "three\n" and reloader.errors == []
+    assert judged == ["two\n", "two\n", "three\n"]
 
 
 def test_registry_reload(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

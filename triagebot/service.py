@@ -18,14 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from triagebot.bugs import Bug
-from triagebot.bugzilla import Client
+from triagebot.bugzilla import BugzillaError, Client
 from triagebot.config import Config, ConfigError
 from triagebot.poller import Poller, PollReport, PollSettings
 from triagebot.registry import Registry
 from triagebot.rules import Rule, load_rules
 from triagebot.store import Store
 from triagebot.validate import load_registry
-from triagebot.watch import Reloader
+from triagebot.watch import Reloader, TryAgain
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,20 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
         bot_login=config.bot_login,
     )
     poller = Poller(client, store, registry.current, rules.current, settings)
-    return Bot(config, client, store, registry, rules, poller)
+    bot = Bot(config, client, store, registry, rules, poller)
+
+    def accept_rules(new: list[Rule]) -> None:
+        """Edited rules are used only once what they watch exists on the server."""
+        try:
+            check_products(bot, rules=new)
+        except BugzillaError as exc:
+            raise TryAgain(f"checking the products on Bugzilla: {exc}") from None
+
+    rules.accept = accept_rules
+    return bot
 
 
-def check_products(bot: Bot, *, cached: bool = True) -> None:
+def check_products(bot: Bot, *, cached: bool = True, rules: list[Rule] | None = None) -> None:
     """An unknown product or component silently returns no bugs: fail clearly instead.
 
     A pass is remembered in the store for PRODUCT_CHECK_TTL, keyed by the server and exactly
@@ -124,7 +134,7 @@ def check_products(bot: Bot, *, cached: bool = True) -> None:
     editing a rule's product or components changes the key and checks again. `run` checks
     once at start-up (cached=False)."""
     wanted: dict[str, list[str]] = {}
-    for rule in bot.rules.current():
+    for rule in bot.rules.current() if rules is None else rules:
         wanted.setdefault(rule.product, []).extend(rule.components)
     key = "products " + json.dumps(
         [bot.config.bugzilla_url, sorted((p, sorted(set(c))) for p, c in wanted.items())],

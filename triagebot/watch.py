@@ -37,11 +37,19 @@ def fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple(sorted(found))
 
 
+class TryAgain(Exception):
+    """Raised by a Reloader's `accept` when a new version cannot be judged now (the server it
+    is checked against does not answer): the next refresh tries again, files changed or not."""
+
+
 class Reloader(Generic[T]):
     def __init__(self, load: Callable[[], T], paths: list[Path], what: str) -> None:
         self._load = load
         self.paths = [Path(p) for p in paths]
         self.what = what
+        # A check of a new version beyond loading it (the rules' products on the server),
+        # raising ConfigError to refuse it or TryAgain to decide at the next refresh.
+        self.accept: Callable[[T], None] | None = None
         self._value: T | None = None
         self._stamp: tuple[tuple[str, int, int], ...] | None = None
         self.errors: list[str] = []  # of the newest files, when they are broken
@@ -71,6 +79,12 @@ class Reloader(Generic[T]):
         self._stamp = stamp
         try:
             value = self._load()
+            if self.accept is not None:
+                self.accept(value)
+        except TryAgain as exc:
+            self._stamp = None  # not judged: look again at the next refresh
+            log.warning("%s changed but cannot be checked now (%s); trying again", self.what, exc)
+            return False
         except ConfigError as exc:
             problems = list(exc.problems)
         except Exception as exc:  # a loader bug or an I/O error: the service must go on
