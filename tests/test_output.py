@@ -221,3 +221,24 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
     assert state_lines(4) == [
         "  state: failed at 2026-11-20 08:00:04Z: HTTP 400: invalid whiteboard; retried next poll"
     ]
+
+
+def test_dry_run_folds_a_long_comment_line_visibly_and_keeps_its_text() -> None:
+    d = decision()
+    text = output.poll_lines(
+        report([BugResult(bug(3), d, "would-comment", comment=d.comment_text("dry-run"))])
+    )
+    lines = text.splitlines()
+    start = lines.index("         | comment:") + 1
+    block = lines[start : lines.index("         | -- triagebot (rule community-it; ref dry-run)")]
+    assert block[:2] == ["         | Hello.", "         |"]
+    # each comment line starts after "|"; its continuation after "┆"
+    rebuilt: list[str] = []
+    for line in block:
+        if line.startswith("         ┆ "):
+            rebuilt[-1] += " " + line[11:]
+        else:
+            rebuilt.append(line[11:])
+    assert rebuilt == [*d.comment.splitlines(), ""]
+    assert any(line.startswith("         ┆ ") for line in block)
+    assert all(len(line) <= 80 for line in lines)

@@ -188,14 +188,19 @@ def _wrap(text: str, **kwargs: Any) -> list[str]:
     ]
 
 
+GUTTER = "         | "
+FOLDED = "         ┆ "
+
+
 def poll_lines(report: PollReport, color: bool = False) -> str:
     out: list[str] = []
     for result in sorted(report.results, key=lambda r: r.bug.id):
         out.append(bug_line(result, color))
         if result.action == "would-comment" and result.comment:
-            prefix = "         | "
+            # A line of the comment starts after "|"; where one is too long for the terminal
+            # it goes on after "┆", so the exact text stays readable (`explain` prints it raw).
             for line in _dry_run_block(result).splitlines():
-                out.extend(_wrap(line, initial_indent=prefix, subsequent_indent=prefix))
+                out.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
     out.extend(_summary_lines(report))
     if report.capped is not None:
         cap = (
