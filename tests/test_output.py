@@ -81,7 +81,7 @@ def test_long_line_without_community_has_no_dash_line() -> None:
 def test_poll_lines_fit_80_columns_with_dry_run_blocks_and_summary() -> None:
     d = decision(needinfo=("lucia@example.org",))
     results = [
-        BugResult(bug(3), d, "would-comment", comment=d.comment_text("dry-run")),
+        BugResult(bug(3), d, "would-comment", ref="dry-run"),
         BugResult(bug(4), None, "failed", "comments not readable (bug not visible?)"),
         BugResult(bug(5), decision("skipped", None, comment=None), "skipped"),
     ]
@@ -225,9 +225,7 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
 
 def test_dry_run_folds_a_long_comment_line_visibly_and_keeps_its_text() -> None:
     d = decision()
-    text = output.poll_lines(
-        report([BugResult(bug(3), d, "would-comment", comment=d.comment_text("dry-run"))])
-    )
+    text = output.poll_lines(report([BugResult(bug(3), d, "would-comment", ref="dry-run")]))
     lines = text.splitlines()
     start = lines.index("         | comment:") + 1
     block = lines[start : lines.index("         | -- triagebot (rule community-it; ref dry-run)")]

@@ -56,8 +56,16 @@ class BugResult:
         str  # commented | would-comment | skipped | already-done | reconciled | pending | failed
     )
     error: str | None = None
-    comment: str | None = None  # the exact text posted (or that would be posted)
+    ref: str | None = None  # of the write: with the decision, it gives the exact comment
     needinfo: tuple[str, ...] = ()
+
+    @property
+    def comment(self) -> str | None:
+        """The exact text posted (or that would be posted). Computed, not kept: a poll holds
+        every result until it reports, and a backlog's comments would be held twice."""
+        if self.ref is None or self.decision is None or not self.decision.acts:
+            return None
+        return self.decision.comment_text(self.ref)
 
 
 @dataclass
@@ -261,9 +269,8 @@ class Poller:
             return
         if not self.settings.live:
             for bug, decision, _ in todo:
-                text = decision.comment_text("dry-run")
                 report.results.append(
-                    BugResult(bug, decision, "would-comment", None, text, decision.needinfo)
+                    BugResult(bug, decision, "would-comment", None, "dry-run", decision.needinfo)
                 )
             return
         self._blocked = None
@@ -312,7 +319,7 @@ class Poller:
                 self.client.update(
                     bug.id, comment=text, whiteboard=decision.whiteboard, needinfo=needinfo
                 )
-                return BugResult(bug, decision, "commented", None, text, tuple(needinfo))
+                return BugResult(bug, decision, "commented", None, ref, tuple(needinfo))
             except BugzillaError as exc:
                 if _requestee_rejected(exc, needinfo):
                     # The whole PUT was rejected, comment included: nothing landed. Annotate
@@ -334,13 +341,13 @@ class Poller:
                     # writes wait for the next poll instead of extending it.
                     self._blocked = exc
                     log.error("Bugzilla answered 429: no more writes in this poll")
-                return BugResult(bug, decision, "failed", str(exc), text)
+                return BugResult(bug, decision, "failed", str(exc), ref)
 
     def _not_sent(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
         """A write skipped after a 429: nothing was sent, so the next poll writes it afresh."""
         error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
         self.store.mark_failed(rule.name, bug.id, error, write_may_have_landed=False)
-        return BugResult(bug, decision, "failed", error, decision.comment_text(ref))
+        return BugResult(bug, decision, "failed", error, ref)
 
     def _advance_cursor(self, rule: Rule, searched_at: datetime, report: PollReport) -> None:
         """The next poll starts at the search's server time, or at the oldest unfinished bug."""
