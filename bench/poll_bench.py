@@ -40,7 +40,6 @@ import re
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 import time
 from dataclasses import dataclass, field
@@ -53,6 +52,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from registry_bench import PEOPLE_PER_COMMUNITY, generate  # noqa: E402
 
+from triagebot import devserver  # noqa: E402
 from triagebot.devserver import FakeBugzilla  # noqa: E402
 
 API_KEY = "poll-bench-key-not-secret"
@@ -324,41 +324,18 @@ def _short(counts: collections.Counter[str]) -> str:
 def write_config(
     workdir: Path, url: str, data: Path, start: datetime, *, rpm: int, page_size: int
 ) -> Path:
-    key_file = workdir / "api-key"
-    key_file.write_text(API_KEY + "\n", encoding="utf-8")
-    key_file.chmod(0o600)
-    config = workdir / "triagebot.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            # Written by bench/poll_bench.py
-            [bugzilla]
-            url = "{url}"
-            api_key_file = "{key_file}"
-            api_key_in = "query"
-            bot_login = "{BOT}"
-            requests_per_minute = {rpm}
-            page_size = {page_size}
-
-            [registry]
-            path = "{data}"
-
-            [rules]
-            path = "{ROOT / "rules"}"
-
-            [database]
-            url = "sqlite:///{workdir / "triagebot.db"}"
-
-            [poll]
-            start = {start:%Y-%m-%dT%H:%M:%SZ}
-
-            [run]
-            dry_run = false
-            """
-        ),
-        encoding="utf-8",
+    return devserver.write_config(
+        workdir,
+        url,
+        api_key=API_KEY,
+        bot_login=BOT,
+        data=data,
+        rules=ROOT / "rules",
+        start=start,
+        requests_per_minute=rpm,
+        page_size=page_size,
+        written_by="bench/poll_bench.py",
     )
-    return config
 
 
 def bot_cmd(config: Path, *extra: str) -> list[str]:

@@ -32,7 +32,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import textwrap
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -44,6 +43,7 @@ from typing import Any
 import pytest
 from sqlalchemy.util import LRUCache
 
+from triagebot import devserver
 from triagebot.bugs import SKIP_TAG
 from triagebot.bugzilla import Client
 from triagebot.config import load_config
@@ -635,41 +635,17 @@ def seed_for_cli(fake: FakeBugzilla, registry: Registry, now: datetime) -> dict[
 
 def write_cli_config(workdir: Path, url: str, start: datetime) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
-    key_file = workdir / "api-key"
-    key_file.write_text(KEY + "\n", encoding="utf-8")
-    key_file.chmod(0o600)
-    config = workdir / "triagebot.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            [bugzilla]
-            url = "{url}"
-            api_key_file = "{key_file}"
-            api_key_in = "query"
-            bot_login = "{BOT}"
-            requests_per_minute = 0
-            page_size = 3
-
-            [registry]
-            path = "{ROOT / "data"}"
-
-            [rules]
-            path = "{ROOT / "rules"}"
-
-            [database]
-            url = "sqlite:///{workdir / "triagebot.db"}"
-
-            [poll]
-            start = {start:%Y-%m-%dT%H:%M:%SZ}
-
-            [run]
-            dry_run = false
-            max_actions_per_run = 100
-            """
-        ),
-        encoding="utf-8",
+    return devserver.write_config(
+        workdir,
+        url,
+        api_key=KEY,
+        bot_login=BOT,
+        data=ROOT / "data",
+        rules=ROOT / "rules",
+        start=start,
+        page_size=3,
+        max_actions_per_run=100,
     )
-    return config
 
 
 def cli_env() -> dict[str, str]:

@@ -10,13 +10,13 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from triagebot import devserver
 from triagebot.devserver import FakeBugzilla
 from triagebot.validate import load_registry
 
@@ -27,41 +27,18 @@ FOOTER = re.compile(r"\n\n-- triagebot \(rule community-it; ref [0-9a-f]{16}\)\Z
 
 
 def write_config(tmp: Path, url: str, start: datetime) -> Path:
-    key_file = tmp / "api-key"
-    key_file.write_text(KEY + "\n", encoding="utf-8")
-    key_file.chmod(0o600)
-    config = tmp / "triagebot.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            [bugzilla]
-            url = "{url}"
-            api_key_file = "{key_file}"
-            api_key_in = "query"
-            bot_login = "{BOT}"
-            requests_per_minute = 0
-            page_size = 4
-
-            [registry]
-            path = "{REPO / "data"}"
-
-            [rules]
-            path = "{REPO / "rules"}"
-
-            [database]
-            url = "sqlite:///{tmp / "triagebot.db"}"
-
-            [poll]
-            start = {start:%Y-%m-%dT%H:%M:%SZ}
-
-            [run]
-            dry_run = true  # `--live` decides
-            max_actions_per_run = 10
-            """
-        ),
-        encoding="utf-8",
+    return devserver.write_config(
+        tmp,
+        url,
+        api_key=KEY,
+        bot_login=BOT,
+        data=REPO / "data",
+        rules=REPO / "rules",
+        start=start,
+        page_size=4,
+        dry_run=True,  # `--live` decides
+        max_actions_per_run=10,
     )
-    return config
 
 
 def run_once(config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:

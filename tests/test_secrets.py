@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import logging
-import textwrap
 import traceback
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -18,7 +17,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from triagebot import cli
+from triagebot import cli, devserver
 from triagebot.bugzilla import BugzillaError, Client
 from triagebot.devserver import DROP, FakeBugzilla, RequestInfo
 
@@ -116,40 +115,18 @@ def seed(fake: FakeBugzilla, now: datetime) -> list[int]:
 def write_config(
     tmp: Path, url: str, key: str, key_in: str, start: datetime, *, mode: int = 0o600
 ) -> Path:
-    key_file = tmp / "api-key"
-    key_file.write_text(key + "\n", encoding="utf-8")
-    key_file.chmod(mode)
-    config = tmp / "triagebot.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            [bugzilla]
-            url = "{url}"
-            api_key_file = "{key_file}"
-            api_key_in = "{key_in}"
-            bot_login = "{BOT}"
-            requests_per_minute = 0
-            page_size = 2
-
-            [registry]
-            path = "{ROOT / "data"}"
-
-            [rules]
-            path = "{ROOT / "rules"}"
-
-            [database]
-            url = "sqlite:///{tmp / "triagebot.db"}"
-
-            [poll]
-            start = {start:%Y-%m-%dT%H:%M:%SZ}
-
-            [run]
-            dry_run = false
-            """
-        ),
-        encoding="utf-8",
+    return devserver.write_config(
+        tmp,
+        url,
+        api_key=key,
+        bot_login=BOT,
+        data=ROOT / "data",
+        rules=ROOT / "rules",
+        start=start,
+        key_in=key_in,
+        page_size=2,
+        key_mode=mode,
     )
-    return config
 
 
 @pytest.fixture(autouse=True)

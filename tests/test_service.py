@@ -4,6 +4,7 @@ a clean stop on SIGTERM, and start-up errors that exit 2."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import queue
@@ -207,6 +208,20 @@ def test_a_failing_poll_is_logged_and_the_next_one_runs(
     assert "RuntimeError: first poll breaks" in caplog.text
 
 
+@contextlib.contextmanager
+def running(bot: Bot) -> Iterator[list[int]]:
+    """`run_forever` in a thread for the duration; yields a list that grows by one per poll."""
+    stop = threading.Event()
+    polls: list[int] = []
+    thread = threading.Thread(target=run_forever, args=(bot, lambda rs: polls.append(1), stop))
+    thread.start()
+    try:
+        yield polls
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+
+
 # -- run_forever with the real bot -----------------------------------------------------------
 def test_run_rereads_registry_keeps_last_good_version_and_status_shows_problems(
     config_path: Path,
@@ -281,20 +296,13 @@ def test_run_reports_broken_rules_and_keeps_going(
     config_path: Path, fake: FakeBugzilla, base: Path
 ) -> None:
     bot = build_bot(load_config(config_path), live=True)
-    stop = threading.Event()
-    polls: list[int] = []
-    thread = threading.Thread(target=run_forever, args=(bot, lambda rs: polls.append(1), stop))
-    thread.start()
-    try:
+    rule = base / "rules" / "community-it.toml"
+    with running(bot) as polls:
         wait_for(lambda: polls)
-        rule = base / "rules" / "community-it.toml"
         edit(rule, "needinfo_cap = 2", "needinfo_cap = -1")
         wait_for(lambda: bot.store.reload_problems())
         count = len(polls)
         wait_for(lambda: len(polls) > count)  # polling goes on
-    finally:
-        stop.set()
-        thread.join(timeout=10)
     (problems,) = bot.store.reload_problems()
     assert problems.source == "rules"
     assert all(p.startswith(f"{rule}:") for p in problems.problems)
@@ -305,12 +313,8 @@ def test_run_checks_edited_rules_against_bugzilla_before_using_them(
     config_path: Path, fake: FakeBugzilla, base: Path
 ) -> None:
     bot = build_bot(load_config(config_path), live=True)
-    stop = threading.Event()
-    polls: list[int] = []
-    thread = threading.Thread(target=run_forever, args=(bot, lambda rs: polls.append(1), stop))
-    thread.start()
     rule = base / "rules" / "community-it.toml"
-    try:
+    with running(bot) as polls:
         wait_for(lambda: polls)
         edit(rule, '["Community IT"]', '["Comunity IT"]')  # valid TOML, unknown on the server
         wait_for(lambda: bot.store.reload_problems())
@@ -326,9 +330,6 @@ def test_run_checks_edited_rules_against_bugzilla_before_using_them(
         edit(rule, '["Comunity IT"]', '["Community IT", "General"]')
         wait_for(lambda: not bot.store.reload_problems())
         assert bot.rules.current()[0].components == ("Community IT", "General")
-    finally:
-        stop.set()
-        thread.join(timeout=10)
 
 
 def test_run_stops_cleanly_on_sigterm(config_path: Path, fake: FakeBugzilla) -> None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from triagebot import output
+from triagebot import devserver, output
 from triagebot.devserver import FakeBugzilla
 from triagebot.validate import load_registry
 
@@ -135,40 +135,16 @@ def source_dir() -> Path:
 
 
 def write_config(workdir: Path, url: str, base: Path, start: datetime) -> Path:
-    key_file = workdir / "api-key"
-    key_file.write_text(DEMO_KEY + "\n", encoding="utf-8")
-    key_file.chmod(0o600)
-    config = workdir / "triagebot.toml"
-    config.write_text(
-        textwrap.dedent(
-            f"""\
-            # Written by `triagebot demo`: the loopback Bugzilla and the shipped data.
-            [bugzilla]
-            url = "{url}"
-            api_key_file = "{key_file}"
-            api_key_in = "query"
-            bot_login = "{BOT}"
-            requests_per_minute = 0
-
-            [registry]
-            path = "{base / "data"}"
-
-            [rules]
-            path = "{base / "rules"}"
-
-            [database]
-            url = "sqlite:///{workdir / "triagebot.db"}"
-
-            [poll]
-            start = {start:%Y-%m-%dT%H:%M:%SZ}
-
-            [run]
-            dry_run = false
-            """
-        ),
-        encoding="utf-8",
+    return devserver.write_config(
+        workdir,
+        url,
+        api_key=DEMO_KEY,
+        bot_login=BOT,
+        data=base / "data",
+        rules=base / "rules",
+        start=start,
+        written_by="`triagebot demo`: the loopback Bugzilla and the shipped data.",
     )
-    return config
 
 
 class Painter:

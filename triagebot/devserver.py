@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -984,6 +985,59 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
         return
+
+
+def write_config(
+    workdir: Path,
+    url: str,
+    *,
+    api_key: str,
+    bot_login: str,
+    data: Path,
+    rules: Path,
+    start: datetime,
+    key_in: str = "query",
+    page_size: int | None = None,
+    requests_per_minute: int = 0,
+    dry_run: bool = False,
+    max_actions_per_run: int | None = None,
+    key_mode: int = 0o600,
+    written_by: str | None = None,
+) -> Path:
+    """A bot config pointed at a stand-in (`url`), its API key in an owner-only file beside
+    it and its database in `workdir`: what the demo, the benchmark and the tests run with."""
+    key_file = workdir / "api-key"
+    key_file.write_text(api_key + "\n", encoding="utf-8")
+    key_file.chmod(key_mode)
+    lines = [f"# Written by {written_by}"] if written_by else []
+    lines += [
+        "[bugzilla]",
+        f'url = "{url}"',
+        f'api_key_file = "{key_file}"',
+        f'api_key_in = "{key_in}"',
+        f'bot_login = "{bot_login}"',
+        f"requests_per_minute = {requests_per_minute}",
+        *([f"page_size = {page_size}"] if page_size is not None else []),
+        "",
+        "[registry]",
+        f'path = "{data}"',
+        "",
+        "[rules]",
+        f'path = "{rules}"',
+        "",
+        "[database]",
+        f'url = "sqlite:///{workdir / "triagebot.db"}"',
+        "",
+        "[poll]",
+        f"start = {start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        "",
+        "[run]",
+        f"dry_run = {'true' if dry_run else 'false'}",
+        *([f"max_actions_per_run = {max_actions_per_run}"] if max_actions_per_run else []),
+    ]
+    config = workdir / "triagebot.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
 
 
 def seed_random(fake: FakeBugzilla, count: int, *, start: datetime | None = None) -> list[int]:
