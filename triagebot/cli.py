@@ -60,13 +60,40 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     render.add_argument("--dir", help="registry directory")
 
-    once = sub.add_parser("once", help="run one poll and print one line per bug")
+    once = sub.add_parser(
+        "once",
+        help="run one poll and print one line per bug",
+        description="One poll of every rule: new bugs since the last poll (or [poll] start), "
+        "one line per bug (BUG OUTCOME COMMUNITY ACTION) and a summary; a dry run also prints "
+        "each comment it would post. Dry run unless --live or [run] dry_run = false. "
+        "Exit 0 when every bug was handled, 1 when some failed (retried next poll) or the "
+        "action cap stopped the poll, 2 for a configuration error.",
+    )
     _live_flags(once)
-    run = sub.add_parser("run", help="poll every [poll] interval_minutes until stopped")
+    run = sub.add_parser(
+        "run",
+        help="poll every [poll] interval_minutes until stopped",
+        description="Poll at start and every [poll] interval_minutes, one poll at a time, "
+        "re-reading data/ and rules/ when they change (a broken edit is logged and the last "
+        "good version kept). SIGINT or SIGTERM stops it after the poll under way. Logs go "
+        "to stderr; `triagebot status` shows what it did.",
+    )
     _live_flags(run)
-    explain = sub.add_parser("explain", help="show the decision and exact comment for one bug")
+    explain = sub.add_parser(
+        "explain",
+        help="show the decision and exact comment for one bug",
+        description="Read one bug (two requests) and print what the bot decides for it and "
+        "why, the exact comment, whiteboard and needinfo, and what the database says was "
+        "done. Never writes.",
+    )
     explain.add_argument("bug", type=int, help="bug number")
-    sub.add_parser("status", help="last polls, counts per outcome, unfinished writes")
+    sub.add_parser(
+        "status",
+        help="last polls, counts per outcome, unfinished writes",
+        description="From the database only (no request to Bugzilla): the last polls, counts "
+        "per outcome, writes not yet confirmed, failed bugs, and problems in the registry "
+        "and rules files, including those a running bot could not reload.",
+    )
     demo = sub.add_parser(
         "demo", help="the whole job offline, against a built-in loopback Bugzilla"
     )
