@@ -631,6 +631,7 @@ def _unconfirmed_write(store: Store, clock: Clock, bug: int, ref: str, age: time
 def test_restart_finds_its_own_comment_and_does_not_write_again(tracker, make_poller, store, clock):
     bug = tracker.add_bug("Need a server", "n@example.org")
     tracker.add_comment(bug, "**Which community?** ..." + FOOTER.format(ref="R0"), BOT)
+    (own_comment,) = [c["id"] for c in tracker.comments[bug] if c["creator"] == BOT]
     _unconfirmed_write(store, clock, bug, "R0", age=timedelta(minutes=5))
 
     report = poll_once(make_poller())
@@ -639,7 +640,7 @@ def test_restart_finds_its_own_comment_and_does_not_write_again(tracker, make_po
     assert actions(report) == {bug: "reconciled"}
     assert tracker.kinds() == ["version", "search", "comments"]
     record = store.records(RULE.name, [bug])[bug]
-    assert (record.state, record.ref) == ("done", "R0")
+    assert (record.state, record.ref, record.comment_id) == ("done", "R0", own_comment)
     assert store.pending_intents() == []
     assert report.ok
     assert store.get_cursor(RULE.name) == NOW

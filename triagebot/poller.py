@@ -58,6 +58,7 @@ class BugResult:
     error: str | None = None
     ref: str | None = None  # of the write: with the decision, it gives the exact comment
     needinfo: tuple[str, ...] = ()
+    comment_id: int | None = None  # when known (found again by reconciliation)
 
     @property
     def comment(self) -> str | None:
@@ -195,7 +196,7 @@ class Poller:
                 continue
             comments = self.client.comments([b.id for b in fresh])
             seen_items: list[Seen] = []
-            reconciled: list[int] = []
+            reconciled: dict[int, int | None] = {}  # bug -> the id of the comment found
             for bug in fresh:
                 result, decision = self._decide_one(rule, registry, bug, comments, records)
                 if decision is not None and decision.acts:
@@ -205,7 +206,7 @@ class Poller:
                     continue
                 report.results.append(result)
                 if result.action == "reconciled":
-                    reconciled.append(bug.id)
+                    reconciled[bug.id] = result.comment_id
                 elif result.action == "skipped" and decision is not None:
                     seen_items.append(Seen(bug.id, decision.outcome, decision.community, "none"))
             if self.settings.live:  # one statement per page, not one per bug
@@ -215,7 +216,8 @@ class Poller:
                     if checked:  # comments read, ref absent, and no write needed any more
                         self.store.close_intents(rule.name, checked)
                 if reconciled:
-                    self.store.finish_writes(rule.name, reconciled)
+                    ids = {b: c for b, c in reconciled.items() if c is not None}
+                    self.store.finish_writes(rule.name, list(reconciled), comment_ids=ids)
         return searched_at or now, todo
 
     def _decide_one(
@@ -233,25 +235,27 @@ class Poller:
         description = next((c.text for c in bug_comments if c.count == 0), "")
         bug = replace(bug, description=description)
         record = records.get(bug.id)
-        if (
-            record is not None
-            and record.state == "intent"
-            and record.ref
-            and self._own_comment(bug_comments, record.ref)
-        ):
-            return BugResult(bug, None, "reconciled"), None
+        if record is not None and record.state == "intent" and record.ref:
+            own = self._own_comment(bug_comments, record.ref)
+            if own is not None:
+                found = replace(bug, description="")
+                return BugResult(found, None, "reconciled", comment_id=own.id), None
         decision = decide(bug, registry, rule, self.clock())
         action = "would-comment" if decision.acts else "skipped"
         # Decided: nothing later reads the description, and a poll holds every bug it found
         # until it has acted (the action cap counts them first), so do not hold their text.
         return BugResult(replace(bug, description=""), decision, action), decision
 
-    def _own_comment(self, comments: list[Comment], ref: str) -> bool:
-        """The bot's comment carries its write's ref in the footer. A pasted footer from another
-        bug has another ref; when the bot's login is known the author must match too."""
+    def _own_comment(self, comments: list[Comment], ref: str) -> Comment | None:
+        """The bot's comment carrying this write's ref in its footer, if it landed. A pasted
+        footer from another bug has another ref; when the bot's login is known the author must
+        match too."""
         marker = f"; ref {ref})"
         login = (self.settings.bot_login or "").lower()
-        return any(marker in c.text and (not login or c.creator.lower() == login) for c in comments)
+        return next(
+            (c for c in comments if marker in c.text and (not login or c.creator.lower() == login)),
+            None,
+        )
 
     # -- writing -------------------------------------------------------------------------
     def _act(self, rule: Rule, todo: list[ToDo], report: PollReport) -> None:
