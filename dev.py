@@ -59,6 +59,7 @@ COMMANDS = {
     ),
     "bench": lambda a: (
         run(str(BIN / "python"), "bench/registry_bench.py")
+        or run(str(BIN / "python"), "bench/triage_bench.py")
         or run(str(BIN / "python"), "bench/poll_bench.py", *a)
     ),
 }

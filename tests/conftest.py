@@ -1,4 +1,4 @@
-"""Shared fixtures: the Bugzilla 5.0.6 recordings in shared/bugzilla/recordings."""
+"""Shared fixtures: the Bugzilla 5.0.6 recordings in tests/recordings/."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "bugzilla" / "recordings"
+RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
 
 @cache

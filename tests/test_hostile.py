@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import string
 import textwrap
-import time
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -213,7 +212,8 @@ def test_bug_text_is_scanned_never_evaluated(
 
 @settings(SETTINGS, max_examples=10)
 @given(fragment=st.sampled_from(FRAGMENTS), tail=HOSTILE)
-def test_a_megabyte_of_hostile_text_is_cheap_and_bounded(registry, rules, fragment, tail):
+def test_a_megabyte_of_hostile_text_gives_a_bounded_comment(registry, rules, fragment, tail):
+    """How long it takes is measured by bench/triage_bench.py."""
     block = (fragment + tail + " Mozilla Hispano mozfr.example.org ") or "x"
     huge = (block * (1_000_000 // len(block) + 1))[:1_000_000]
     bug = Bug(
@@ -225,9 +225,7 @@ def test_a_megabyte_of_hostile_text_is_cheap_and_bounded(registry, rules, fragme
         whiteboard=huge[:2000],
         description=huge,
     )
-    started = time.perf_counter()
     texts = comments_for(bug, registry, rules)
-    assert time.perf_counter() - started < 2.0
     for text, rule in zip(texts, rules, strict=False):
         assert_safe_comment(text, echo=rule.name == "echo")
 

@@ -1,5 +1,5 @@
 """The poller against mocked HTTP (`responses`) answering in the shapes recorded from a real
-Bugzilla 5.0.6 (shared/bugzilla/recordings): what lands on the tracker, how many requests a
+Bugzilla 5.0.6 (tests/recordings/): what lands on the tracker, how many requests a
 poll takes, and what happens when a write fails or a poll is interrupted. No socket is opened.
 
 `Tracker` is a small stateful stand-in built from the recordings, so that several polls in a

@@ -78,7 +78,8 @@ def edit(path: Path, old: str, new: str) -> None:
 def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        if time.monotonic() > deadline:  # a hang guard, not a figure
+            pytest.fail(f"condition not met within {timeout} s")
         time.sleep(0.02)
 
 
@@ -149,7 +150,6 @@ def test_run_polls_at_start_and_stops_after_the_current_poll(tmp_path: Path) -> 
     poller = SlowPoller(0.3)
     stop = threading.Event()
     bot = stand_in_bot(tmp_path, poller, interval=60.0)  # the next turn would be in an hour
-    began = time.monotonic()
     thread = threading.Thread(target=run_forever, args=(bot, print, stop))
     thread.start()
     try:
@@ -162,8 +162,7 @@ def test_run_polls_at_start_and_stops_after_the_current_poll(tmp_path: Path) -> 
         stop.set()
         thread.join(timeout=5)
     assert not thread.is_alive()
-    ((start, end),) = poller.polls
-    assert start - began < 5
+    ((_start, end),) = poller.polls  # one poll, at start: the next turn was an hour away
     assert poller.active == 0  # the poll under way when told to stop was finished...
     assert stopped_at < end <= returned  # ...before run_forever returned
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -385,26 +384,23 @@ def test_text_index_built_once_per_registry() -> None:
     assert triage.text_index(other) is not triage.text_index(REGISTRY)
 
 
-def test_one_megabyte_description_is_cheap_and_only_its_start_is_scanned() -> None:
+def test_only_the_start_of_a_one_megabyte_description_is_scanned() -> None:
+    """Its cost is measured by bench/triage_bench.py."""
     big = "lorem ipsum dolor " * 60_000  # ~1 MB
-    start = time.perf_counter()
     tail = run(bug("A request", description=big + " MozFr"))
     head = run(bug("A request", description="MozFr " + big))
-    assert time.perf_counter() - start < 1.0
     assert tail.outcome == "unknown"
     assert head.outcome == "needs-endorsement"
 
 
-def test_many_communities_scan_fast() -> None:
+def test_a_name_among_ten_thousand_communities_is_found() -> None:
+    """How fast is measured by bench/triage_bench.py."""
     communities = [
         community(f"c{i}", f"Community Number {i}", (f"Alias{i}",)) for i in range(10_000)
     ]
     registry = Registry.build([], communities)
     text = "Community Number 9999 " + "word " * 4000
-    triage.text_index(registry)
-    start = time.perf_counter()
     found = triage.text_index(registry).find(text)
-    assert time.perf_counter() - start < 0.2
     assert [c.slug for c in found.communities] == ["c9999"]
 
 

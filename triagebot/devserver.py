@@ -1,5 +1,5 @@
 """A loopback stand-in for Bugzilla 5.0's REST API: the subset the bot uses, with the shapes
-recorded from a real 5.0.6 (shared/bugzilla/recordings).
+recorded from a real 5.0.6 (tests/recordings/).
 
 One implementation serves the end-to-end tests, the benchmark and `triagebot demo`, so the
 behaviours that make the bot safe are modelled, not just the happy path: a PUT is validated

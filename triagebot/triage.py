@@ -126,7 +126,7 @@ def analyse(bug: Bug, registry: Registry, day: date) -> Verdict:
 
 
 def classify(day: date, reporter: Person | None, roles: list[Role], mentions: Mentions) -> Verdict:
-    """The outcomes table of design.md as one ordered list of cases."""
+    """The outcomes table (README, "For triagers") as one ordered list of cases."""
     current = _one_role_each(r for r in roles if r.current)
     former = _one_role_each(r for r in roles if not r.current and r.community.slug not in current)
     named = mentions.communities
