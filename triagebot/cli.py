@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from triagebot import __version__, output
+from triagebot import __version__, output, registry_tools
 from triagebot.bugzilla import BugzillaError
 from triagebot.config import Config, ConfigError, load_config
 
@@ -56,9 +56,16 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("slug", help="community slug, name or alias")
     show.add_argument("--dir", help="registry directory")
     render = regsub.add_parser("render", help="the public directory page (public contacts only)")
-    render.add_argument("--format", choices=["markdown", "html"], default="markdown")
+    render.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     render.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     render.add_argument("--dir", help="registry directory")
+    render.add_argument(
+        "--correction-url",
+        metavar="URL",
+        help="where each card's 'Request a correction' points ({slug} and {name} are "
+        "filled in; default: a new bug on the configured Bugzilla)",
+    )
+    registry_tools.add_parsers(regsub)
 
     once = sub.add_parser(
         "once",
@@ -180,6 +187,8 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
         print(f"{path}: the registry has errors; run: triagebot registry check", file=sys.stderr)
         return 2
     registry = result.registry
+    if args.registry_command in registry_tools.COMMANDS:
+        return registry_tools.run(args, config, path, registry, today)
     if args.registry_command == "find":
         text = output.find_person(registry, args.query, today)
         if text is None:
@@ -200,8 +209,12 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
     if args.registry_command == "render":
         from triagebot import directory
 
-        render = directory.render_html if args.format == "html" else directory.render_markdown
-        page = render(registry, today)
+        if args.format == "html":
+            page = directory.render_html(registry, today, _correction_url(args, config))
+        elif args.format == "json":
+            page = directory.render_json(registry, today)
+        else:
+            page = directory.render_markdown(registry, today)
         if args.output:
             Path(args.output).write_text(page, encoding="utf-8")
             print(f"wrote {args.output}", file=sys.stderr)
@@ -209,6 +222,13 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
             sys.stdout.write(page)
         return 0
     raise AssertionError(args.registry_command)
+
+
+def _correction_url(args: argparse.Namespace, config: Config) -> str:
+    if args.correction_url:
+        return args.correction_url
+    base = config.bugzilla_url.rstrip("/")
+    return base + "/enter_bug.cgi?short_desc=Directory%20correction%3A%20{name}"
 
 
 def _default_registry(config: Config) -> Path:

@@ -8,16 +8,24 @@ safe to publish as is. Two rules shape this module:
   fact, never a way to reach someone. The renderers only ever see that view, so a change to
   the layout cannot leak a private value.
 - Registry text is hand-edited and may contain markup characters, so every value is escaped
-  where it is written (`html.escape` for HTML, `_md` for Markdown).
+  where it is written: the HTML page is a Jinja2 template with autoescape on (a value can only
+  become markup through the `addr` filter, which escapes each piece itself), Markdown goes
+  through `_md`.
 """
 
 from __future__ import annotations
 
-import html
+import json
 import re
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
+from typing import Any
+from urllib.parse import quote
 
+import jinja2
+from markupsafe import Markup, escape
+
+from triagebot.history import Event, timeline
 from triagebot.registry import Contact, Delegation, Governance, Registry
 
 TITLE = "Community directory"
@@ -54,6 +62,7 @@ class Entry:
     current: tuple[Holder, ...]
     past: tuple[Holder, ...]
     resources: tuple[tuple[str, str, tuple[str, ...]], ...]  # kind, id, responsible names
+    history: tuple[Event, ...] = ()
 
 
 def _public(contacts: tuple[Contact, ...]) -> tuple[Contact, ...]:
@@ -61,8 +70,12 @@ def _public(contacts: tuple[Contact, ...]) -> tuple[Contact, ...]:
     return tuple(c for c in contacts if c.public is True)
 
 
+STATUS_ORDER = {"active": 0, "dormant": 1, "retired": 2}
+
+
 def public_view(registry: Registry, today: date) -> list[Entry]:
-    """Every community sorted by name, holding only what the page may show on `today`."""
+    """Every community, active ones first and retired ones last, by name within each; holding
+    only what the page may show on `today`."""
 
     def name_of(handle: str) -> str:
         person = registry.people.get(handle)
@@ -73,7 +86,10 @@ def public_view(registry: Registry, today: date) -> list[Entry]:
         contacts = _public(person.contacts) if current and person else ()
         return Holder(name_of(term.person), term.title, term.since, term.until, contacts)
 
-    communities = sorted(registry.communities.values(), key=lambda c: (c.name.casefold(), c.slug))
+    communities = sorted(
+        registry.communities.values(),
+        key=lambda c: (STATUS_ORDER.get(c.status, 1), c.name.casefold(), c.slug),
+    )
     return [
         Entry(
             slug=c.slug,
@@ -87,6 +103,7 @@ def public_view(registry: Registry, today: date) -> list[Entry]:
             resources=tuple(
                 (r.kind, r.id, tuple(name_of(h) for h in r.responsible)) for r in c.resources
             ),
+            history=tuple(timeline(registry, c, today)),
         )
         for c in communities
     ]
@@ -165,112 +182,93 @@ def render_markdown(registry: Registry, today: date) -> str:
 
 
 # -- HTML ------------------------------------------------------------------------------------
-_CSS = """
-:root{color-scheme:light dark;--fg:#1b1b1f;--muted:#55555f;--line:#d7d7db;--card:#fff;
---bg:#f4f4f6;--accent:#0b57d0;--badge:#fde7c7;--badge-fg:#5c3b00}
-@media (prefers-color-scheme:dark){:root{--fg:#ececf0;--muted:#b4b4bd;--line:#3a3a44;
---card:#1f1f25;--bg:#141418;--accent:#8ab4f8;--badge:#4a3510;--badge-fg:#fde7c7}}
-*{box-sizing:border-box}
-body{margin:0;padding:1rem;background:var(--bg);color:var(--fg);
-font:1.0625rem/1.55 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;overflow-wrap:anywhere}
-header,nav,main{max-width:46rem;margin:0 auto}
-h1{font-size:1.6rem;margin:.5rem 0}h2{font-size:1.3rem;margin:0 0 .5rem}
-h3{font-size:1.05rem;margin:1.1rem 0 .3rem}
-.card{background:var(--card);border:1px solid var(--line);border-radius:.75rem;
-padding:1rem 1.25rem;margin:1rem 0}
-dl{margin:.25rem 0}dt{font-weight:600;margin-top:.5rem}dd{margin:0 0 0 1rem}
-ul,ol{padding-left:1.25rem;margin:.3rem 0}li{margin:.2rem 0}
-.muted{color:var(--muted)}a{color:var(--accent)}
-.badge{font-size:.8rem;font-weight:600;padding:.1rem .55rem;border-radius:1rem;
-background:var(--badge);color:var(--badge-fg);white-space:nowrap}
-"""
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("triagebot", "templates"),
+    autoescape=True,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=jinja2.StrictUndefined,
+)
+_BREAK_AFTER = re.compile(r"(?<=[@/])|(?=[.])")
 
 
-def _html_contact(c: Contact) -> str:
-    value = html.escape(c.value)
-    if _URL.fullmatch(c.value):
-        value = f'<a href="{html.escape(c.value)}">{value}</a>'
-    elif _EMAIL.fullmatch(c.value):
-        value = f'<a href="mailto:{html.escape(c.value)}">{value}</a>'
-    return f"<li>{html.escape(c.kind)}: {value}</li>"
+def _addr(value: str) -> Markup:
+    """An address or a date range that may wrap only where a reader expects it: before a dot,
+    after '@' or '/'; never in the middle of a word (the CSS forbids other breaks)."""
+    pieces = [p for p in _BREAK_AFTER.split(value) if p]
+    return Markup("<wbr>").join(escape(p) for p in pieces)
 
 
-def _html_contacts(contacts: tuple[Contact, ...]) -> str:
-    return f"<ul>{''.join(map(_html_contact, contacts))}</ul>" if contacts else ""
+def _href(contact: Contact) -> str | None:
+    """Where a contact links to: URLs as they are, emails as mailto:, Matrix ids and rooms
+    through matrix.to (what Element and other clients open)."""
+    value = contact.value.strip()
+    if _URL.fullmatch(value):
+        return value
+    if _EMAIL.fullmatch(value) and not value.startswith(("@", "#")):
+        return "mailto:" + value
+    if contact.kind == "matrix" and re.fullmatch(r"[@#!][^\s:]+:[^\s]+", value):
+        return "https://matrix.to/#/" + quote(value, safe="@#!:")
+    return None
 
 
-def _badge(status: str) -> str:
-    return "" if status == "active" else f' <span class="badge">{html.escape(status)}</span>'
+def _search_text(e: Entry) -> str:
+    """What the filter box matches: names, aliases, slug, delegates and resource ids; all of
+    it already public on the page."""
+    words = [e.name, e.slug, e.status, *e.aliases, *(h.name for h in e.current)]
+    words += [rid for _, rid, _ in e.resources]
+    return " ".join(words).casefold()
 
 
-def _html_entry(e: Entry) -> str:
-    g = e.governance
-    facts = [("Status", html.escape(e.status)), ("Governance", html.escape(_governance(g)))]
-    if e.aliases:
-        facts.insert(0, ("Also known as", html.escape(", ".join(e.aliases))))
-    if g.charter:
-        link = _URL.fullmatch(g.charter)
-        charter = html.escape(g.charter)
-        facts.append(("Charter", f'<a href="{charter}">{charter}</a>' if link else charter))
-    if g.notes:
-        facts.append(("Notes", html.escape(g.notes)))
-    if e.contacts:
-        facts.append(("Contacts", _html_contacts(e.contacts)))
-    parts = [f'<section class="card" id="{_anchor(e.slug)}">']
-    parts.append(f"<h2>{html.escape(e.name)}{_badge(e.status)}</h2>")
-    if e.status in STATUS_NOTES:
-        parts.append(f'<p class="muted">{html.escape(STATUS_NOTES[e.status])}</p>')
-    parts.append("<dl>" + "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in facts) + "</dl>")
-    parts.append("<h3>Current delegates</h3>")
-    current = [
-        f"<li><strong>{html.escape(h.name)}</strong>, {html.escape(h.title)} "
-        f'· <span class="muted">{_term(h)}</span>{_html_contacts(h.contacts)}</li>'
-        for h in e.current
-    ]
-    parts.append(f"<ul>{''.join(current)}</ul>" if current else "<p>No current delegate.</p>")
-    if e.resources:
-        parts.append("<h3>Resources</h3><dl>")
-        for kind, rid, names in e.resources:
-            who = html.escape(", ".join(names))
-            parts.append(f"<dt>{html.escape(kind)}: {html.escape(rid)}</dt>")
-            parts.append(f"<dd>responsible: {who}</dd>")
-        parts.append("</dl>")
-    if e.past:
-        parts.append("<h3>Past delegates</h3><ul>")
-        parts += [
-            f"<li>{html.escape(h.name)}, {html.escape(h.title)} "
-            f'· <span class="muted">{_term(h)}</span></li>'
-            for h in e.past
-        ]
-        parts.append("</ul>")
-    parts.append("</section>")
-    return "\n".join(parts)
+def _correction(template: str, e: Entry) -> str:
+    return template.replace("{slug}", quote(e.slug)).replace("{name}", quote(e.name))
 
 
-def render_html(registry: Registry, today: date) -> str:
+_ENV.filters["addr"] = _addr
+_ENV.filters["href"] = _href
+_ENV.globals.update(anchor=_anchor, term=_term, governance=_governance, notes=STATUS_NOTES)
+
+
+def render_html(registry: Registry, today: date, correction_url: str | None = None) -> str:
     """The directory as one self-contained HTML file (no external assets) that reads well
-    on a phone: cards and definition lists instead of wide tables."""
+    on a phone: cards and definition lists instead of wide tables.
+
+    `correction_url` is where "Request a correction" points; `{slug}` and `{name}` in it are
+    replaced by the community's (URL-encoded)."""
     entries = public_view(registry, today)
-    toc = "".join(
-        f'<li><a href="#{_anchor(e.slug)}">{html.escape(e.name)}</a>{_badge(e.status)}</li>'
-        for e in entries
+    return _ENV.get_template("directory.html.j2").render(
+        title=TITLE,
+        intro=INTRO,
+        today=today,
+        entries=entries,
+        search={e.slug: _search_text(e) for e in entries},
+        corrections={e.slug: _correction(correction_url, e) for e in entries}
+        if correction_url
+        else {},
     )
-    body = "\n".join(_html_entry(e) for e in entries)
-    return f"""<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{TITLE}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<header><h1>{TITLE}</h1>
-<p>{html.escape(INTRO)} <span class="muted">Generated on {today.isoformat()}.</span></p></header>
-<nav class="card" aria-label="Contents"><h2>Contents</h2><ol>{toc}</ol></nav>
-<main>
-{body}
-</main>
-</body>
-</html>
-"""
+
+
+# -- JSON ------------------------------------------------------------------------------------
+def _plain(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def render_json(registry: Registry, today: date) -> str:
+    """The page's data for other tools: the same public view, nothing more."""
+    communities = []
+    for e in public_view(registry, today):
+        item = asdict(e)
+        item["resources"] = [
+            {"kind": kind, "id": rid, "responsible": list(names)}
+            for kind, rid, names in e.resources
+        ]
+        item["history"] = [{**asdict(ev), "text": ev.describe()} for ev in e.history]
+        communities.append(item)
+    document = {"generated": today, "communities": communities}
+    return json.dumps(_plain(document), ensure_ascii=False, indent=2) + "\n"
