@@ -156,9 +156,10 @@ def test_sorted_with_contents_date_and_status(render: Render, registry: Registry
 
 def test_html_escapes_registry_text(registry: Registry):
     page = render_html(registry, TODAY)
-    assert "<script" not in page
+    assert page.count("<script") == 1  # the page's own filter script, nothing from the data
+    assert "<script>alert" not in page
     assert "<b>boss</b>" not in page
-    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; &quot;Co&quot;" in page
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; &#34;Co&#34;" in page
     assert "Another &lt;Group&gt;" in page
 
 
@@ -174,14 +175,16 @@ def test_html_is_self_contained_and_mobile_friendly(registry: Registry):
     page = render_html(registry, TODAY)
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     assert "<table" not in page
-    for banned in ("<link", "<script", "src=", "@import", "url("):
+    for banned in ("<link", "src=", "@import", "url("):
         assert banned not in page.lower()
-    # The only external links are public contact values and charters, as plain <a href>.
+    # The only external links are public contact values (Matrix ids through matrix.to) and
+    # charters, as plain <a href>.
     external = re.findall(r'href="(https?://[^"]*)"', page)
     assert set(external) == {
         "https://lists.example.org/mozex",
         "https://mozex.example.org/charter",
         "https://evil.example.org",
+        "https://matrix.to/#/@ana:example.org",
     }
 
 
@@ -236,3 +239,66 @@ def registries(draw: st.DrawFn) -> Registry:
 def test_no_private_value_in_any_render(registry: Registry):
     for render in RENDERERS:
         assert MARK not in render(registry, TODAY)
+
+
+# -- the page's layout and extras ------------------------------------------------------------
+def test_active_first_retired_last_whatever_the_names():
+    def community(slug: str, name: str, status: str) -> Community:
+        return Community(slug, name, status, date(2026, 1, 1), Governance("club"))
+
+    registry = Registry.build(
+        [],
+        [
+            community("a", "Aardvark Club", "retired"),
+            community("b", "Beaver Club", "dormant"),
+            community("z", "Zebra Club", "active"),
+        ],
+    )
+    for render in RENDERERS:
+        page = render(registry, TODAY)
+        order = [page.index(f"community-{slug}", page.index("Contents")) for slug in "zba"]
+        assert order == sorted(order), render.__name__
+
+
+def test_html_card_shows_current_delegates_before_governance_notes(registry: Registry):
+    page = render_html(registry, TODAY)
+    card = page[page.index('id="community-mozex"') :]
+    assert card.index("Current delegates") < card.index("Governance") < card.index("History")
+
+
+def test_html_correction_link_is_per_community_and_escaped(registry: Registry):
+    page = render_html(registry, TODAY, "https://bz.example.org/enter_bug.cgi?c={slug}&n={name}")
+    assert 'href="https://bz.example.org/enter_bug.cgi?c=mozex&amp;n=Mozilla%20Example"' in page
+    assert page.count("Request a correction") == 3
+    assert "Request a correction" not in render_html(registry, TODAY)
+
+
+def test_html_history_is_dated_and_names_the_titles(registry: Registry):
+    page = render_html(registry, TODAY)
+    assert "2020-01-01</span> Bob Former became Presidente" in page
+    assert "2025-01-01</span> Bob Former stopped being Presidente" in page
+
+
+def test_json_is_the_public_view(registry: Registry):
+    import json
+
+    from triagebot.directory import render_json
+
+    document = json.loads(render_json(registry, TODAY))
+    assert document["generated"] == "2026-11-24"
+    slugs = [c["slug"] for c in document["communities"]]
+    assert slugs == ["odd", "mozex", "quiet"]
+    mozex = document["communities"][1]
+    assert mozex["current"][0]["name"] == "Ana Example"
+    assert mozex["current"][0]["contacts"] == [
+        {"kind": "matrix", "value": "@ana:example.org", "public": True}
+    ]
+    assert mozex["past"][0]["contacts"] == []
+    assert mozex["resources"][0] == {
+        "kind": "domain",
+        "id": "mozex.example.org",
+        "responsible": ["Carl Admin", "Ana Example"],
+    }
+    text = json.dumps(document)
+    for value in PRIVATE_VALUES + FORMER_PUBLIC:
+        assert value not in text

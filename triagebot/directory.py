@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from triagebot.history import Event, timeline
 from triagebot.registry import Contact, Delegation, Governance, Registry
@@ -196,7 +196,8 @@ def _addr(value: str) -> Markup:
     """An address or a date range that may wrap only where a reader expects it: before a dot,
     after '@' or '/'; never in the middle of a word (the CSS forbids other breaks)."""
     pieces = [p for p in _BREAK_AFTER.split(value) if p]
-    return Markup("<wbr>").join(escape(p) for p in pieces)
+    # Each piece is kept whole (a browser would otherwise break after a hyphen).
+    return Markup("<wbr>").join(Markup('<span class="nowrap">%s</span>') % p for p in pieces)
 
 
 def _href(contact: Contact) -> str | None:
