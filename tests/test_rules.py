@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from triagebot import triage
+from triagebot import followup, triage
 from triagebot.rules import (
     OutcomeAction,
     Rule,
@@ -97,6 +97,14 @@ def test_shipped_rules_load() -> None:
         "unknown": OutcomeAction("unknown.md.j2", ("[endorsement-needed]",), "reporter"),
         "ambiguous": OutcomeAction("ambiguous.md.j2", ("[endorsement-needed]",), "reporter"),
     }
+    assert rule.followup is not None
+    assert (
+        rule.followup.commands,
+        rule.followup.retriage,
+        rule.followup.stale_after_days,
+        rule.followup.remind,
+    ) == (("endorse", "decline"), True, 14, True)
+    assert set(rule.followup.templates) == set(followup.KINDS)
 
 
 def test_a_single_file_loads_with_templates_beside_it() -> None:
@@ -266,7 +274,7 @@ def test_every_problem_at_once_in_line_order(tmp_path: Path) -> None:
         "r.toml:1: product: must not be empty",
         "r.toml:4: needinfo_cap: expected a whole number from 0 to 10, got integer -1",
         "r.toml:5: colour: unknown key; expected product, components, directory_url, "
-        "needinfo_cap, outcomes",
+        "needinfo_cap, outcomes, followup",
         "r.toml:21: outcomes.unknown.needinfo: required key is missing; "
         "expected one of delegates, reporter, nobody",
     ]
@@ -380,3 +388,65 @@ def test_no_html_escaping(tmp_path: Path) -> None:
 
 def test_tidy() -> None:
     assert tidy("\n\na  \n\n\n\nb\t\n\n") == "a\n\nb"
+
+
+# -- [followup] ----------------------------------------------------------------------------------
+FOLLOWUP_TEMPLATES = {f"{kind}.md.j2": f"{kind}\n" for kind in followup.KINDS}
+
+
+def test_no_followup_table_no_followup(tmp_path: Path) -> None:
+    (rule,) = load_rules(write_rules(tmp_path))
+    assert rule.followup is None
+
+
+def test_followup_defaults(tmp_path: Path) -> None:
+    templates = {"t.md.j2": TEMPLATE, **FOLLOWUP_TEMPLATES}
+    (rule,) = load_rules(write_rules(tmp_path, {"r": VALID + "\n[followup]\n"}, templates))
+    assert rule.followup is not None
+    assert (rule.followup.commands, rule.followup.stale_after_days, rule.followup.remind) == (
+        ("endorse", "decline"),
+        14,
+        False,
+    )
+    assert rule.render_followup("reminder", {}) == "reminder"
+
+
+def test_followup_problems_at_their_lines(tmp_path: Path) -> None:
+    text = VALID + (
+        "\n[followup]\n"  # line 29
+        'commands = ["endorse", "approve"]\n'
+        "stale_after_days = 0\n"
+        'remind = "yes"\n'
+        "remnid = true\n"
+        "[followup.templates]\n"
+        'reminder = "remind.md.j2"\n'
+    )
+    templates = {"t.md.j2": TEMPLATE, "reminder.md.j2": "x\n"}
+    assert problems(write_rules(tmp_path, {"r": text}, templates)) == [
+        "r.toml:29: followup: no template 'confirmation.md.j2' in "
+        "templates (templates.confirmation)",
+        "r.toml:29: followup: no template 'decline.md.j2' in templates (templates.decline)",
+        "r.toml:29: followup: no template 'who-can-endorse.md.j2' in "
+        "templates (templates.who-can-endorse)",
+        "r.toml:29: followup: no template 'retriage.md.j2' in templates (templates.retriage)",
+        "r.toml:30: followup.commands[1]: expected 'endorse', 'decline', got 'approve'",
+        "r.toml:31: followup.stale_after_days: expected a whole number of days from 1 to 365, "
+        "got integer 0",
+        "r.toml:32: followup.remind: expected true or false, got string 'yes'",
+        "r.toml:33: followup.remnid: unknown key; did you mean 'remind'?",
+        "r.toml:35: followup.templates.reminder: no template 'remind.md.j2' in "
+        "templates; did you mean 'reminder.md.j2'?",
+    ]
+
+
+def test_followup_template_checked_with_its_sample(tmp_path: Path) -> None:
+    templates = {
+        "t.md.j2": TEMPLATE,
+        **FOLLOWUP_TEMPLATES,
+        "decline.md.j2": "Declined by {{ decider.nmae }}\n",
+    }
+    root = write_rules(tmp_path, {"r": VALID + "\n[followup]\n"}, templates)
+    assert problems(root) == [
+        "templates/decline.md.j2:1: template: 'dict object' has no attribute 'nmae' "
+        "(rendering a sample 'decline' comment)"
+    ]

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from triagebot import triage
+from triagebot import followup, triage
 from triagebot.bugs import OUTCOMES
 from triagebot.tomlpos import Locator, decode_error_line, decode_error_message
 
@@ -40,8 +40,11 @@ DEFAULT_NEEDINFO_CAP = 2
 MAX_NEEDINFO_CAP = 10  # more pings than this on one bug is noise, whatever the rule says
 PLACEHOLDER = "community"
 
-RULE_KEYS = ("product", "components", "directory_url", "needinfo_cap", "outcomes")
+RULE_KEYS = ("product", "components", "directory_url", "needinfo_cap", "outcomes", "followup")
 OUTCOME_KEYS = ("template", "whiteboard", "needinfo")
+FOLLOWUP_KEYS = ("commands", "retriage", "stale_after_days", "remind", "templates")
+DEFAULT_STALE_AFTER_DAYS = 14
+MAX_STALE_AFTER_DAYS = 365
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
@@ -83,6 +86,18 @@ class OutcomeAction:
 
 
 @dataclass(frozen=True)
+class Followup:
+    """What a rule does after its first comment (`[followup]`; absent: nothing)."""
+
+    commands: tuple[str, ...] = followup.COMMANDS  # which of /endorse, /decline count
+    retriage: bool = True  # the reporter's answer naming one community re-decides the bug
+    stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
+    remind: bool = False  # post one reminder when the bug turns stale
+    templates: Mapping[str, Template] = field(default_factory=dict, repr=False, compare=False)
+    template_names: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Rule:
     name: str
     path: Path
@@ -93,6 +108,7 @@ class Rule:
     outcomes: dict[str, OutcomeAction]
     # Compiled at load, by outcome; templates never see anything but the context passed in.
     templates: Mapping[str, Template] = field(default_factory=dict, repr=False, compare=False)
+    followup: Followup | None = None
 
     def watches(self, product: str, component: str) -> bool:
         return product == self.product and component in self.components
@@ -100,6 +116,11 @@ class Rule:
     def render(self, outcome: str, context: dict[str, Any]) -> str:
         """The comment body for `outcome`: the template's output, tidied."""
         return tidy(self.templates[outcome].render(context))
+
+    def render_followup(self, kind: str, context: dict[str, Any]) -> str:
+        """The comment body of follow-up `kind` (confirmation, decline, ...)."""
+        assert self.followup is not None
+        return tidy(self.followup.templates[kind].render(context))
 
 
 def load_rules(path: str | Path) -> list[Rule]:
@@ -215,6 +236,8 @@ class _Loader:
         self.shown_templates = {shown for _, shown in sources.values()}
         self.env = template_environment(sources)
         known = set(triage.sample_context("unknown", "nobody", "x", None)) | set(self.env.globals)
+        for kind in followup.KINDS:
+            known |= set(followup.sample_context(kind, "x", None))
         for name, (text, shown) in sources.items():
             try:
                 self.compiled[name] = self.env.get_template(name)
@@ -283,6 +306,20 @@ class _Loader:
                 file, line = _render_position(exc, self.shown_templates, shown)
                 message = f"{exc} (rendering a sample '{outcome}' comment)"
                 self.problem(file, line, "template", message)
+        settings = rule.followup
+        for kind, template in (settings.templates if settings else {}).items():
+            name = settings.template_names[kind] if settings else ""
+            if name in self.flagged:
+                continue
+            try:
+                rule.render_followup(
+                    kind, followup.sample_context(kind, rule.name, rule.directory_url)
+                )
+            except Exception as exc:
+                self.flagged.add(name)
+                file, line = _render_position(exc, self.shown_templates, template.filename or name)
+                message = f"{exc} (rendering a sample '{kind}' comment)"
+                self.problem(file, line, "template", message)
 
 
 def _render_position(exc: BaseException, templates: set[str], default: str) -> tuple[str, int]:
@@ -325,9 +362,12 @@ class _RuleChecker:
         directory_url = self.url(raw.get("directory_url", _MISSING))
         cap = self.cap(raw.get("needinfo_cap", _MISSING))
         outcomes, templates = self.outcomes(raw.get("outcomes", _MISSING))
+        settings = self.followup(raw.get("followup", _MISSING))
         if self.failed or product is None or components is None:
             return None
-        return Rule(name, self.file, product, components, directory_url, cap, outcomes, templates)
+        return Rule(
+            name, self.file, product, components, directory_url, cap, outcomes, templates, settings
+        )
 
     # shared value checks
     def unknown_keys(self, raw: dict[str, Any], allowed: tuple[str, ...], base: tuple[Key, ...]):
@@ -483,6 +523,63 @@ class _RuleChecker:
                 "use 'reporter' or 'nobody'",
             )
             return None
+        return value
+
+    # follow-up
+    def followup(self, value: Any) -> Followup | None:
+        """`[followup]`: every key optional; the templates default to `KIND.md.j2`."""
+        base: tuple[Key, ...] = ("followup",)
+        if value is _MISSING:
+            return None
+        if type(value) is not dict:
+            self.error(base, f"expected a table, got {describe(value)}")
+            return None
+        self.unknown_keys(value, FOLLOWUP_KEYS, base)
+        commands = followup.COMMANDS
+        if "commands" in value:
+            items = self.strings(value["commands"], (*base, "commands"))
+            for index, item in items or ():
+                if item not in followup.COMMANDS:
+                    hint = _did_you_mean(item, followup.COMMANDS)
+                    listed = ", ".join(f"'{c}'" for c in followup.COMMANDS)
+                    self.error((*base, "commands", index), f"expected {listed}, got {item!r}{hint}")
+            commands = tuple(dict.fromkeys(i for _, i in items or () if i in followup.COMMANDS))
+        retriage = self.boolean(value, (*base, "retriage"), True)
+        remind = self.boolean(value, (*base, "remind"), False)
+        days = value.get("stale_after_days", DEFAULT_STALE_AFTER_DAYS)
+        if type(days) is not int or not 1 <= days <= MAX_STALE_AFTER_DAYS:
+            message = (
+                f"expected a whole number of days from 1 to {MAX_STALE_AFTER_DAYS}, "
+                f"got {describe(days)}"
+            )
+            self.error((*base, "stale_after_days"), message)
+            days = DEFAULT_STALE_AFTER_DAYS
+        names: dict[str, str] = {k: f"{k}.md.j2" for k in followup.KINDS}
+        raw_names = value.get("templates", {})
+        if type(raw_names) is not dict:
+            self.error((*base, "templates"), f"expected a table, got {describe(raw_names)}")
+            raw_names = {}
+        self.unknown_keys(raw_names, followup.KINDS, (*base, "templates"))
+        compiled: dict[str, Template] = {}
+        for kind in followup.KINDS:
+            path = (*base, "templates", kind)
+            if kind in raw_names:
+                found = self.template(raw_names, path)
+            elif names[kind] not in self.loader.template_names:
+                where = self.loader.templates_dir
+                self.error(base, f"no template '{names[kind]}' in {where} (templates.{kind})")
+                continue
+            else:
+                found = self.template({kind: names[kind]}, path)
+            if found is not None:
+                names[kind], compiled[kind] = found
+        return Followup(commands, retriage, days, remind, compiled, names)
+
+    def boolean(self, raw: dict[str, Any], path: tuple[Key, ...], default: bool) -> bool:
+        value = raw.get(path[-1], default)
+        if type(value) is not bool:
+            self.error(path, f"expected true or false, got {describe(value)}")
+            return default
         return value
 
 
