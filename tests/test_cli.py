@@ -366,6 +366,22 @@ def test_explain_prints_decision_and_exact_comment_and_writes_nothing(
     assert fake.counts["update"] == updates
 
 
+def test_explain_flags_a_lookalike_reporter(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    code, out, err = run(capsys, "--config", str(config), "explain", "6")
+    assert code == 0, err
+    lines = out.splitlines()
+    at = lines.index("  look-alike: the reporter's login lucіа@example.org resembles")
+    assert lines[at : at + 4] == [
+        "  look-alike: the reporter's login lucіа@example.org resembles",
+        "    lucia@example.org, a login of Lucía Ferreyra (lucia) in the registry, but",
+        "    is another account: it contains Cyrillic 'і' U+0456 and Cyrillic 'а'",
+        "    U+0430; never endorsed",
+    ]
+    assert "    **Look-alike login**: the reporter's login lucіа@example.org resembles " in out
+
+
 def test_explain_missing_invisible_and_unwatched_bugs(
     capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
 ) -> None:

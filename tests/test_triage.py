@@ -320,6 +320,41 @@ def test_look_alike_login_is_not_endorsed(login: str) -> None:
     assert d.needinfo == ("jane@example.org", "nadia@example.org")  # ...and asked
 
 
+def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None:
+    d = run(bug("Transfer the MozFr domain to me", "jane@examp1e.org"))
+    assert d.outcome == "needs-endorsement"
+    assert d.lookalike == (
+        "the reporter's login jane@examp1e.org resembles jane@example.org, a login of Jane Doe "
+        "(jdoe) in the registry, but is another account: it contains the digit '1' where the "
+        "registry has 'l'; never endorsed"
+    )
+    assert d.comment == (
+        "**Look-alike login**: the reporter's login jane@examp1e.org resembles "
+        "jane@example.org, a login of Jane Doe in the delegate registry, but it is another "
+        "account: it contains the digit '1' where the registry has 'l'. Nothing in this "
+        "comment endorses the reporter.\n"
+        "\n"
+        "**Endorsement needed**: this request is about Mozilla Francophone, and the reporter "
+        "is not one of its current delegates.\n"
+        "\n"
+        "Current delegates of Mozilla Francophone:\n"
+        "- Jane Doe, Présidente since 2023-06-01 (matrix: @jdoe:example.org)\n"
+        "- Nadia Benslimane, Trésorière since 2023-06-01 (email: tresorerie@mozfr.example.org)\n"
+        "\n"
+        "Community contacts: mailing-list: https://lists.example.org/mozfr\n"
+        "\n"
+        "Jane Doe, Nadia Benslimane: does Mozilla Francophone support this request?"
+    )
+    # the real delegate, not the look-alike, is asked
+    assert d.needinfo == ("jane@example.org", "nadia@example.org")
+
+
+def test_a_stranger_with_no_lookalike_gets_no_such_paragraph() -> None:
+    d = run(bug("Need a server", "stranger@example.net"))
+    assert d.lookalike is None
+    assert "Look-alike" not in (d.comment or "")
+
+
 # -- whiteboard ------------------------------------------------------------------------------------
 def test_skip_tag_means_untouched() -> None:
     d = run(bug("MozFr", "jane@example.org", whiteboard="[foo] [TriageBot-Skip]"))

@@ -70,6 +70,7 @@ class Decision:
     comment: str | None = None  # body, without the footer (see `comment_text`)
     whiteboard: str | None = None  # the full new whiteboard, or None to leave it alone
     needinfo: tuple[str, ...] = ()  # Bugzilla logins to ask
+    lookalike: str | None = None  # the reporter's login resembles a registry login: why
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -281,6 +281,12 @@ def explain(
         f"  reporter: {bug.creator}" + (f" (id {bug.creator_id})" if bug.creator_id else ""),
         f"  rule {rule}: {decision.outcome} — {decision.reason}",
     ]
+    if decision.lookalike:
+        lines.extend(
+            _wrap(
+                f"look-alike: {decision.lookalike}", initial_indent="  ", subsequent_indent="    "
+            )
+        )
     if start is not None and bug.creation_time < start:
         lines.append(
             f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before [poll] start "

@@ -2,7 +2,8 @@
 
 `decide` is pure: no I/O, no clock, no logging. It answers two questions and keeps them apart:
 
-- *Who is the reporter?* Exact only (`Registry.identify`): a look-alike login is a stranger.
+- *Who is the reporter?* Exact only (`Registry.identify`): a look-alike login is a stranger,
+  and one whose login is confusable with a registry login (`lookalike`) is flagged as such.
 - *Which community is the bug about?* Fuzzy is fine here: community names, aliases and slugs
   as whole words, and resource ids (domains, also inside URLs and addresses) found in the
   summary and the start of the description.
@@ -24,12 +25,13 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cache
 from sys import intern
 from typing import TYPE_CHECKING, Any
 
+from triagebot import lookalike
 from triagebot.bugs import SKIP_TAG, Bug, Decision
 from triagebot.registry import (
     Community,
@@ -84,6 +86,7 @@ def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
         comment=rule.render(verdict.outcome, context),
         whiteboard=new_whiteboard(bug.whiteboard, action.whiteboard, slug),
         needinfo=needinfo,
+        lookalike=lookalike_sentence(verdict.lookalike),
     )
 
 
@@ -107,6 +110,7 @@ class Verdict:
     role: Role | None = None  # endorsed: the current term; former-delegate: the ended one
     candidates: tuple[Community, ...] = ()  # ambiguous: the communities to choose from
     mentions: Mentions = field(default_factory=Mentions)
+    lookalike: lookalike.Lookalike | None = None  # a stranger whose login resembles a known one
 
     @property
     def matched(self) -> tuple[Community, ...]:
@@ -122,7 +126,12 @@ def analyse(bug: Bug, registry: Registry, day: date) -> Verdict:
     reporter = registry.identify(bug.creator_id, bug.creator)
     roles = registry.roles_of(reporter.handle, day) if reporter else []
     mentions = text_index(registry).find(scan_text(bug))
-    return classify(day, reporter, roles, mentions)
+    verdict = classify(day, reporter, roles, mentions)
+    if reporter is None and bug.creator:
+        found = lookalike.find(registry, bug.creator)
+        if found is not None:
+            verdict = replace(verdict, lookalike=found)
+    return verdict
 
 
 def classify(day: date, reporter: Person | None, roles: list[Role], mentions: Mentions) -> Verdict:
@@ -366,6 +375,17 @@ def reason(verdict: Verdict, bug: Bug) -> str:
     return f"reporter {who} holds no delegate role and the bug names no community"
 
 
+def lookalike_sentence(found: lookalike.Lookalike | None) -> str | None:
+    """What a triager is told about a look-alike login, in one line (explain, logs)."""
+    if found is None:
+        return None
+    return (
+        f"the reporter's login {sanitize(found.login, 80)} resembles {found.resembles}, a login "
+        f"of {found.person.name} ({found.person.handle}) in the registry, but is another "
+        f"account: it {found.why}; never endorsed"
+    )
+
+
 # -- the template context -------------------------------------------------------------------------
 def build_context(
     bug: Bug,
@@ -398,6 +418,18 @@ def build_context(
             _resource(c, r, people, day) for c, r in verdict.mentions.resources[:LIST_LIMIT]
         ),
         "asked": asked,
+        "lookalike": _lookalike(verdict.lookalike),
+    }
+
+
+def _lookalike(found: lookalike.Lookalike | None) -> dict[str, str] | None:
+    if found is None:
+        return None
+    return {
+        "login": sanitize(found.login),
+        "resembles": found.resembles,
+        "name": found.person.name,
+        "why": found.why,
     }
 
 
@@ -500,9 +532,10 @@ _SAMPLE_NOW = datetime(2026, 1, 1, 12, 0)
 _SAMPLE_TEXT = {
     "endorsed": ("ana@example.org", "Sample Community A with Sample Community B: a.example.org"),
     "former-delegate": ("ben@example.org", "renew https://a.example.org/wiki"),
-    "needs-endorsement": ("zed@example.net", "Sample Community A: https://a.example.org/"),
-    "unknown": ("zed@example.net", "a new mailing list, please"),
-    "ambiguous": ("zed@example.net", "Sample Community A or Sample Community B? a.example.org"),
+    # Strangers with look-alike logins, so that the look-alike paragraph is checked too.
+    "needs-endorsement": ("dee@examp1e.org", "Sample Community A: https://a.example.org/"),
+    "unknown": ("dee@examp1e.org", "a new mailing list, please"),
+    "ambiguous": ("dee@examp1e.org", "Sample Community A or Sample Community B? a.example.org"),
 }
 
 
