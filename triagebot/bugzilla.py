@@ -28,7 +28,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, quote_plus, urlsplit
@@ -739,6 +739,19 @@ class Client:
             raise
         users = answer.get("users") or []
         return users[0] if users else None
+
+    def users(self, *, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[dict[str, Any]]:
+        """Many accounts in one GET /rest/user (id, name, real_name, can_login...).
+
+        Bugzilla 5.0 answers the whole request with error 51 when one of `names` has no
+        account (User.get has no `permissive`; the message names the login), and silently
+        leaves out ids it does not know: the caller sees both."""
+        params: dict[str, Any] = {}
+        if names:
+            params["names"] = list(names)
+        if ids:
+            params["ids"] = [int(i) for i in ids]
+        return list(self._get("/user", params).get("users") or [])
 
     def valid_login(self, login: str) -> bool:
         """Does the API key belong to `login`? (5.0 has no /rest/whoami.)"""

@@ -804,11 +804,12 @@ class FakeBugzilla:
                     "has not yet registered for a Bugzilla account.",
                 )
             found.append(dict(user))
+        # Like 5.0 (Bugzilla::User->new_from_list): an unknown id is left out, no error; a
+        # user named and given by id is listed once.
         for value in query.get("ids", []):
             user = next((u for u in self.users.values() if str(u["id"]) == value), None)
-            if user is None:
-                raise ApiError(404, 51, f"There is no user with the id '{value}'.")
-            found.append(dict(user))
+            if user is not None and all(u["id"] != user["id"] for u in found):
+                found.append(dict(user))
         return {"users": found}
 
     # -- helpers -------------------------------------------------------------------------
