@@ -286,6 +286,31 @@ def test_update_without_whiteboard_or_needinfo_sends_only_the_comment(mocked, cl
     assert json.loads(call.request.body) == {"ids": [8], "comment": {"body": "hello"}}
 
 
+def test_a_follow_up_clears_flags_by_id_in_the_same_put(mocked, client):
+    reply(mocked, "PUT", "/bug/8", "put_comment_whiteboard")
+    client.update(
+        8, comment="ok", whiteboard="[endorsed]", needinfo=["a@example.org"], clear_flags=[5, 6]
+    )
+    (call,) = calls_to(mocked, "PUT", "/bug/8")
+    assert json.loads(call.request.body) == {
+        "ids": [8],
+        "comment": {"body": "ok"},
+        "whiteboard": "[endorsed]",
+        "flags": [
+            {"id": 5, "status": "X"},
+            {"id": 6, "status": "X"},
+            {"name": "needinfo", "status": "?", "requestee": "a@example.org", "new": True},
+        ],
+    }
+
+
+def test_a_tag_only_change_has_no_comment(mocked, client):
+    reply(mocked, "PUT", "/bug/8", "put_comment_whiteboard")
+    client.update(8, comment=None, whiteboard="[endorsement-stale]", needinfo=[])
+    (call,) = calls_to(mocked, "PUT", "/bug/8")
+    assert json.loads(call.request.body) == {"ids": [8], "whiteboard": "[endorsement-stale]"}
+
+
 @pytest.mark.parametrize(
     ("name", "code", "status"),
     [

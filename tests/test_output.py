@@ -11,7 +11,7 @@ import pytest
 from triagebot import output
 from triagebot.bugs import Bug, Decision
 from triagebot.poller import BugResult, PollReport
-from triagebot.store import Intent, Seen, Store
+from triagebot.store import Followed, Intent, Seen, Store
 from triagebot.validate import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -169,20 +169,29 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
     store.finish_writes("community-it", [8])
     store.mark_seen("community-it", [Seen(9, "skipped", None)])
     store.mark_failed("community-it", 10, "HTTP 400", write_may_have_landed=False)
+    # Awaiting: 11 and 12 were asked; a delegate's /endorse on 12 was recorded since.
+    for bug_id in (11, 12):
+        intent = Intent(bug_id, f"ref{bug_id}", "needs-endorsement", "c", "comment")
+        store.begin_writes("community-it", [intent])
+        store.finish_writes("community-it", [bug_id])
+    store.record_followups("community-it", [Followed(12, "endorsed", "c", "followup:confirmation")])
     store.set_reload_problems("registry", ["data/people.toml:3: bad"])
-    text = output.status(store, ["rules/x.toml:1: worse"])
+    later = T0 + timedelta(days=14, seconds=11)  # 14 days after bug 11 was done
+    text = output.status(store, ["rules/x.toml:1: worse"], {"community-it": 14}, later)
     assert text.splitlines() == [
         "last polls:",
         "  2026-11-20 08:00:00Z community-it (live, 1.0 s): 3 bugs, 1 acted on,"
         " 1 failed, 1 skipped",
         "outcomes:",
-        "  done/endorsed: 1",
+        "  done/endorsed: 2",
+        "  done/needs-endorsement: 1",
         "  seen/skipped: 1",
+        "awaiting endorsement: 1 (1 stale); `triagebot queue` lists them from Bugzilla",
         "writes not confirmed (checked against Bugzilla next poll): 1",
         "  bug 7 rule community-it ref ref7 since 2026-11-20 08:00:02Z",
         "failed (retried next poll): 1",
         "  bug 10 rule community-it: HTTP 400",
-        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:07Z; it keeps its last good "
+        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:12Z; it keeps its last good "
         "version:",
         "  data/people.toml:3: bad",
         "REGISTRY/RULES FILES HAVE ERRORS: 1 (a running bot keeps its last good version; a "

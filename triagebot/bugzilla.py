@@ -670,6 +670,30 @@ class Client:
             offset += page_size
             expected = raw[page_size].get("id")
 
+    def search_tagged(
+        self, product: str, components: list[str], tag: str, *, page_size: int = 500
+    ) -> Iterator[list[Bug]]:
+        """Open or closed bugs whose whiteboard holds `tag` (Bugzilla's `whiteboard` search is
+        a substring match), in bug id order: one request per page, a page asking for one bug
+        more to know whether another follows. For the triagers' queue; a bug that shifts
+        between pages shows next time."""
+        offset = 0
+        while True:
+            params: dict[str, Any] = {
+                "product": product,
+                "component": list(components),
+                "whiteboard": tag,
+                "include_fields": SEARCH_FIELDS,
+                "order": "bug_id",
+                "limit": page_size + 1,
+                "offset": offset,
+            }
+            raw = self._get("/bug", params).get("bugs") or []
+            yield [parse_bug(b) for b in raw[:page_size]]
+            if len(raw) <= page_size:
+                return
+            offset += page_size
+
     def get_bug(self, bug_id: int) -> Bug | None:
         """One bug with the fields a search returns, or None when it does not exist or this
         account cannot see it: `GET /rest/bug?id=N` is a search, so either is an empty answer,
@@ -759,20 +783,29 @@ class Client:
 
     # -- the write -----------------------------------------------------------------------
     def update(
-        self, bug_id: int, *, comment: str, whiteboard: str | None, needinfo: list[str]
+        self,
+        bug_id: int,
+        *,
+        comment: str | None,
+        whiteboard: str | None,
+        needinfo: list[str],
+        clear_flags: Sequence[int] = (),
     ) -> int | None:
         """Comment, whiteboard and needinfo flags in ONE PUT, so they land together or not at
         all (Bugzilla rejects the whole PUT if any part is bad: nothing was posted). Never
         retried once sent. Returns the comment id when the server says it (5.0 does not)."""
-        flags = [
+        flags: list[dict[str, Any]] = [{"id": i, "status": "X"} for i in dict.fromkeys(clear_flags)]
+        flags += [
             {"name": "needinfo", "status": "?", "requestee": login, "new": True}
             for login in dict.fromkeys(needinfo)
         ]
         bz = self.library
         update = bz.build_update(whiteboard=whiteboard, flags=flags or None)
         # build_update gives {"comment": {"comment": text}}, which Bugzilla renames for
-        # back-compat; send the documented {"body": text}.
-        update["comment"] = {"body": comment}
+        # back-compat; send the documented {"body": text}. A tag-only change has none.
+        update.pop("comment", None)
+        if comment is not None:
+            update["comment"] = {"body": comment}
         answer = self._call(
             f"PUT /rest/bug/{bug_id}", lambda: bz.update_bugs([bug_id], update), bug_id
         )

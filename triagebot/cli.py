@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         "per outcome, writes not yet confirmed, failed bugs, and problems in the registry "
         "and rules files, including those a running bot could not reload.",
     )
+    queue = sub.add_parser(
+        "queue",
+        help="bugs awaiting endorsement, per community",
+        description="Ask Bugzilla (one search per page and rule) for the bugs tagged "
+        "[endorsement-needed]: per community, each bug's age, who the bot asked and whether "
+        "it is stale. --format markdown for a weekly triage post, --json for scripts. "
+        "Never writes.",
+    )
+    queue.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    queue.add_argument("--json", action="store_true", help="same as --format json")
     demo = sub.add_parser(
         "demo", help="the whole job offline, against a built-in loopback Bugzilla"
     )
@@ -165,6 +175,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return explain_command(args, config)
     if args.command == "status":
         return status_command(config)
+    if args.command == "queue":
+        return queue_command(args, config)
     raise AssertionError(args.command)
 
 
@@ -292,19 +304,40 @@ def explain_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
+def queue_command(args: argparse.Namespace, config: Config) -> int:
+    """Reads only: one search per page and rule."""
+    from triagebot import awaiting
+    from triagebot.followup import AWAITING
+    from triagebot.service import build_bot
+
+    bot = build_bot(config, live=False)
+    now, rows = datetime.now(UTC), []
+    for rule in bot.rules.current():
+        pages = bot.client.search_tagged(rule.product, list(rule.components), AWAITING)
+        bugs = [bug for page in pages for bug in page]
+        login = bot.poller.settings.bot_login
+        rows += awaiting.entries(bugs, bot.registry.current(), rule, now, login, bot.client.url)
+    fmt = "json" if args.json else args.format
+    render = {"json": awaiting.render_json, "markdown": awaiting.render_markdown}
+    sys.stdout.write(render.get(fmt, awaiting.render_text)(rows))
+    return 0
+
+
 def status_command(config: Config) -> int:
     from triagebot.service import load_registry_strict, rules_loader
     from triagebot.store import Store
 
     problems: list[str] = []
-    for load in (
-        lambda: load_registry_strict(config.registry_path),
-        rules_loader(config.rules_path),
-    ):
-        try:
-            load()
-        except ConfigError as exc:
-            problems.extend(exc.problems)
+    stale_days: dict[str, int] = {}
+    try:
+        load_registry_strict(config.registry_path)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    try:
+        rules = rules_loader(config.rules_path)()
+        stale_days = {r.name: r.followup.stale_after_days for r in rules if r.followup}
+    except ConfigError as exc:
+        problems.extend(exc.problems)
     with Store(config.database_url) as store:
-        print(output.status(store, problems))
+        print(output.status(store, problems, stale_days))
     return 0

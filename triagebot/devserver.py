@@ -577,6 +577,9 @@ class FakeBugzilla:
         if matches is None:
             matches = self._match(key[0], key[1], since, ids)
             self._search_cache = {key: matches}  # one query is paged at a time
+        if query.get("whiteboard"):  # a substring, case aside, as Bugzilla's search does
+            wanted = query["whiteboard"][0].casefold()
+            matches = [i for i in matches if wanted in self.bugs[i]["whiteboard"].casefold()]
         start = offset or 0
         end = None if limit is None or limit == 0 else start + limit
         fields = _fields(query)

@@ -9,7 +9,7 @@ import difflib
 import os
 import textwrap
 import unicodedata
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -326,7 +326,12 @@ def _record_state(record: Any) -> str:
     return f"failed at {_when(record.updated_at)}: {record.last_error}; retried next poll"
 
 
-def status(store: Any, problems: list[str]) -> str:
+def status(
+    store: Any,
+    problems: list[str],
+    stale_days: dict[str, int] | None = None,
+    now: datetime | None = None,
+) -> str:
     lines = ["last polls:"]
     polls = store.recent_polls(10)
     for p in polls:
@@ -347,6 +352,7 @@ def status(store: Any, problems: list[str]) -> str:
     lines.extend(f"  {k}: {v}" for k, v in sorted(counts.items()))
     if not counts:
         lines.append("  none yet")
+    lines.extend(_awaiting_lines(store, stale_days or {}, now or datetime.now(UTC)))
     pending = store.pending_intents()
     lines.append(f"writes not confirmed (checked against Bugzilla next poll): {len(pending)}")
     lines.extend(
@@ -370,3 +376,18 @@ def status(store: Any, problems: list[str]) -> str:
     else:
         lines.append("registry and rules files: OK")
     return "\n".join(lines)
+
+
+def _awaiting_lines(store: Any, stale_days: dict[str, int], now: datetime) -> list[str]:
+    """How many bugs await endorsement as the database last saw them, and how many of those
+    were asked longer ago than their rule's stale_after_days (default 14)."""
+    records = store.awaiting()
+    stale = sum(
+        1
+        for r in records
+        if r.done_at is not None and now - r.done_at >= timedelta(days=stale_days.get(r.rule, 14))
+    )
+    return [
+        f"awaiting endorsement: {len(records)} ({stale} stale); `triagebot queue` lists them "
+        "from Bugzilla"
+    ]

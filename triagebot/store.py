@@ -57,6 +57,8 @@ STATES = ("seen", "intent", "done", "failed")
 # SQLite builds before 3.32 allow 999 bound variables per statement; stay under that.
 IN_CHUNK = 900
 MAX_ERROR_CHARS = 4000
+# Outcomes that leave a bug awaiting endorsement (until a follow-up changes the outcome).
+AWAITING_OUTCOMES = ("former-delegate", "needs-endorsement", "unknown", "ambiguous")
 # Dialects whose DATETIME column has no time zone: store naive UTC there.
 _NAIVE_DATETIME_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
 _RETRIES = 3
@@ -201,6 +203,16 @@ class Seen:
     outcome: str | None
     community: str | None
     action: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """A follow-up write that landed: the bug's endorsement state after it."""
+
+    bug_id: int
+    outcome: str | None
+    community: str | None
+    action: str  # "followup:KIND"
 
 
 @dataclass(frozen=True, slots=True)
@@ -644,6 +656,73 @@ class Store:
             stmt = stmt.where(_bug.c.rule == rule)
         with self._engine.connect() as conn:
             return {f"{state}/{outcome or '-'}": n for state, outcome, n in conn.execute(stmt)}
+
+    def awaiting(self, rule: str | None = None) -> list[BugRecord]:
+        """Bugs the bot asked about and, as far as the database knows, still awaiting an
+        answer: done, with an outcome that asks for endorsement (follow-ups update it)."""
+        stmt = (
+            select(_bug)
+            .where(_bug.c.state == "done", _bug.c.outcome.in_(AWAITING_OUTCOMES))
+            .order_by(_bug.c.rule, _bug.c.bug_id)
+        )
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return [_to_record(row) for row in conn.execute(stmt)]
+
+    def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
+        """A follow-up write landed: the bug's outcome and community are now these (a bug
+        the database never saw is recorded done). Bugzilla stays the record of what was
+        posted; this keeps `status` and the next poll's look-ups current."""
+        by_id = {item.bug_id: item for item in items}
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            existing = self._existing(conn, rule, by_id)
+            params = [
+                {
+                    "p_bug_id": f.bug_id,
+                    "p_outcome": f.outcome,
+                    "p_community": f.community,
+                    "p_action": f.action,
+                }
+                for f in by_id.values()
+                if f.bug_id in existing
+            ]
+            if params:
+                conn.execute(
+                    update(_bug)
+                    .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
+                    .values(
+                        state="done",
+                        outcome=bindparam("p_outcome"),
+                        community=bindparam("p_community"),
+                        action=bindparam("p_action"),
+                        updated_at=now,
+                        last_error=None,
+                    ),
+                    params,
+                )
+            new = [
+                _row(
+                    f.bug_id,
+                    rule,
+                    "done",
+                    outcome=f.outcome,
+                    community=f.community,
+                    action=f.action,
+                    done_at=now,
+                    updated_at=now,
+                )
+                for f in by_id.values()
+                if f.bug_id not in existing
+            ]
+            if new:
+                conn.execute(insert(_bug), new)
+
+        self._write(work)
 
     # -- polls ---------------------------------------------------------------------------------
     def start_poll(self, rule: str, dry_run: bool) -> int:
