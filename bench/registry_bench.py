@@ -1,10 +1,12 @@
-"""Benchmark: load+validate a large generated registry, then time each look-up kind.
+"""Benchmark: load+validate generated registries, then time each look-up kind.
 
-The targets (from the issue): 10,000 communities and 100,000 people load and validate in
-under 2 s; each look-up takes under 5 µs. The data is fictional (example.org) and shaped like
-the real files: one people.toml, one file per community, every person referenced somewhere.
+The goal (issue 14): 1,000 communities and 10,000 people (ten times the largest real
+programme) load and validate in under 1 s; each look-up takes under 5 µs. 10,000 communities
+and 100,000 people are measured too, as a figure, not a goal. The data is fictional
+(example.org) and shaped like the real files: one people.toml, one file per community, every
+person referenced somewhere.
 
-    .venv/bin/python bench/registry_bench.py [--communities N] [--people N]
+    .venv/bin/python bench/registry_bench.py [--communities N --people N]
 """
 
 from __future__ import annotations
@@ -17,14 +19,19 @@ import timeit
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from triagebot import lookalike, validate
+import rtoml
+
+from triagebot import lookalike
 from triagebot.validate import load_registry
 
 TODAY = date(2026, 6, 1)
-LOAD_TARGET_S = 2.0
+LOAD_TARGET_S = 1.0
+GOAL = (1_000, 10_000)  # communities, people
+FIGURE = (10_000, 100_000)
 LOOKUP_TARGET_US = 5.0
 LOOKALIKE_TARGET_US = 100.0  # per bug with an unknown reporter, against a 1 ms CPU budget
 PEOPLE_PER_COMMUNITY = 10
@@ -117,40 +124,60 @@ def per_call_us(func: Callable[[object], object], keys: list[object]) -> float:
         for key in keys:
             func(key)
 
-    best = min(timeit.repeat(run, number=1, repeat=5))
+    best = min(timeit.repeat(run, number=1, repeat=5, timer=time.process_time))
     return best / len(keys) * 1e6
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--communities", type=int, default=10_000)
-    parser.add_argument("--people", type=int, default=100_000)
-    args = parser.parse_args(argv)
-    communities, people = max(1, args.communities), max(1, args.people)
-
+def load_seconds(communities: int, people: int) -> tuple[float, float, float, Any]:
+    """Best of 3 load+validate CPU and wall times of a generated registry, its size in MB and
+    the result. The goal is judged on CPU time: on a machine shared with other work, wall
+    time measures the neighbours too."""
     with tempfile.TemporaryDirectory(prefix="registry-bench-") as tmp:
         root = Path(tmp) / "data"
         generate(root, communities, people)
         size_mb = sum(f.stat().st_size for f in root.rglob("*.toml")) / 1e6
-        times = []
+        cpu, wall = [], []
         result = None
         for _ in range(3):
             del result  # each run starts from the same memory state
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             result = load_registry(root, today=TODAY)
-            times.append(time.perf_counter() - start)
-    load_s = min(times)
-    print(f"registry: {communities} communities, {people} people, {size_mb:.1f} MB of TOML")
-    fast = validate._fast_toml
-    print(f"parser: {f'rtoml {fast.__version__}' if fast else 'tomllib (rtoml is not installed)'}")
-    print(f"problems: {len(result.errors)} errors, {len(result.warnings)} warnings")
-    for problem in result.problems[:5]:
-        print(f"  {problem}")
-    registry = result.registry
-    if registry is None:
-        print("the generated registry did not validate")
-        return 1
+            cpu.append(time.process_time() - start_cpu)
+            wall.append(time.perf_counter() - start)
+    return min(cpu), min(wall), size_mb, result
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--communities", type=int, help="one size only (with --people)")
+    parser.add_argument("--people", type=int)
+    args = parser.parse_args(argv)
+    sizes = [GOAL, FIGURE]
+    if args.communities or args.people:
+        sizes = [(max(1, args.communities or 1), max(1, args.people or 1))]
+    print(
+        f"parser: rtoml {rtoml.__version__}; goal: load+validate of {GOAL[0]:,} communities "
+        f"and {GOAL[1]:,} people under {LOAD_TARGET_S:g} s of CPU"
+    )
+    ok = True
+    registry = None
+    for communities, people in sizes:
+        load_s, wall_s, size_mb, result = load_seconds(communities, people)
+        if result.registry is None:
+            print(f"the generated registry did not validate: {result.errors[:3]}")
+            return 1
+        goal = (communities, people) == GOAL
+        verdict = ("ok" if load_s < LOAD_TARGET_S else "MISSED") if goal else "figure, no goal"
+        ok = ok and (not goal or load_s < LOAD_TARGET_S)
+        print(
+            f"load+validate {communities:>6,} communities {people:>7,} people "
+            f"({size_mb:4.1f} MB): CPU {load_s * 1000:5.0f} ms, wall {wall_s * 1000:5.0f} ms "
+            f"(best of 3)  {verdict}"
+        )
+        if registry is None:
+            registry, registry_size = result.registry, (communities, people)
+    assert registry is not None
+    communities, people = registry_size
     n = min(people, 10_000)
     step = max(1, people // n)
     ids = [i for i in range(0, people, step) if i % 5][:n] or [1]
@@ -172,21 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     # explains the difference in words (rare: only actual look-alikes pay it).
     strangers = [f"Stranger{i}@example.net" for i in ids]
     lookalikes = [f"person{i}@examp1e.org" for i in ids]
-    rows = [("load+validate (best of 3)", load_s * 1000, "ms", load_s < LOAD_TARGET_S)]
-    rows.append(("look-alike index (once)", index_s * 1000, "ms", True))
+    print(
+        f"look-ups in the {communities:,}/{people:,} registry, goal under {LOOKUP_TARGET_US:g} µs:"
+    )
+    print(f"  {'look-alike index (once)':<26}{index_s * 1000:>8.2f} ms")
     for name, func, keys in lookups:
         us = per_call_us(func, keys)
-        rows.append((name, us, "µs/call", us < LOOKUP_TARGET_US))
+        ok = ok and us < LOOKUP_TARGET_US
+        print(f"  {name:<26}{us:>8.2f} µs/call  {'ok' if us < LOOKUP_TARGET_US else 'MISSED'}")
+    print(f"look-alike checks, goal under {LOOKALIKE_TARGET_US:g} µs:")
     for name, func, keys in [
         ("look-alike check (stranger)", index.find, strangers),
         ("look-alike check (hit)", index.find, lookalikes),
     ]:
         us = per_call_us(func, keys)
-        rows.append((name, us, "µs/call", us < LOOKALIKE_TARGET_US))
-    print(f"{'measure':<28}{'value':>10}  {'unit':<8}target")
-    for name, value, unit, ok in rows:
-        print(f"{name:<28}{value:>10.2f}  {unit:<8}{'ok' if ok else 'MISSED'}")
-    return 0 if all(ok for *_, ok in rows) else 1
+        ok = ok and us < LOOKALIKE_TARGET_US
+        print(f"  {name:<26}{us:>8.2f} µs/call  {'ok' if us < LOOKALIKE_TARGET_US else 'MISSED'}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

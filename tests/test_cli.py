@@ -5,6 +5,7 @@ Polling commands run against the loopback FakeBugzilla seeded with the demo's re
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tomllib
@@ -115,16 +116,50 @@ def test_registry_check_broken_copy_reports_file_and_line(
     shutil.copytree(ROOT / "data", data)
     people = data / "people.toml"
     tamil = data / "communities" / "mozilla-tamil.toml"
-    edit(people, '"camille@example.org"', '"camille@example"')  # line 28
-    edit(tamil, 'person = "meena"', 'persn = "meena"')  # line 19
+    edit(people, '"camille@example.org"', '"camille@example"')  # line 29
+    edit(tamil, 'person = "meena"', 'persn = "meena"')  # line 20
     code, out, err = run(capsys, "registry", "check", str(data))
     assert code == 1
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
-    assert any(line.startswith(f"error: {people}:28: camille.emails[0]: ") for line in errors)
-    assert any(line.startswith(f"error: {tamil}:19: delegates[0].persn: ") for line in errors)
+    assert any(line.startswith(f"error: {people}:29: camille.emails[0]: ") for line in errors)
+    assert any(line.startswith(f"error: {tamil}:20: delegates[0].persn: ") for line in errors)
     assert any("did you mean 'person'" in line for line in errors)
     match = SUMMARY.match(out.strip())
     assert match and int(match.group(5)) == len(errors) >= 2
+
+
+def test_registry_check_takes_dir_like_the_other_commands_and_counts_in_words(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(ROOT / "data", data)
+    edit(data / "people.toml", '"camille@example.org"', '"camille@example"')
+    code, out, err = run(capsys, "registry", "check", "--dir", str(data))
+    assert code == 1
+    assert out.strip().endswith(": 1 error, 0 warnings")
+    assert [line for line in err.splitlines() if line.startswith("error: ")] == [
+        f"error: {data / 'people.toml'}:29: camille.emails[0]: malformed email "
+        "'camille@example' (expected local@domain.tld, no spaces)"
+    ]
+
+
+def test_registry_schema_prints_one_schema_per_file_kind(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, _ = run(capsys, "registry", "schema")
+    assert code == 0
+    schemas = json.loads(out)
+    assert sorted(schemas) == ["community", "people"]
+    assert schemas["community"]["additionalProperties"] is False
+    assert "delegates" in schemas["community"]["properties"]
+    code, _, _ = run(capsys, "registry", "schema", "--out", str(tmp_path / "s"))
+    assert code == 0
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
+        "community.schema.json",
+        "people.schema.json",
+    ]
+    written = json.loads((tmp_path / "s" / "people.schema.json").read_text(encoding="utf-8"))
+    assert written == schemas["people"]
 
 
 def test_registry_check_uses_config_registry_path(

@@ -98,7 +98,7 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
             "[poll]\ninterval_minutes = -5\n",
             "2: poll.interval_minutes: expected a number above 0, got -5",
         ),
-        ("[run]\ndry_run = \n", "2: Invalid value"),
+        ("[run]\ndry_run = \n", "2: invalid TOML: string values must be quoted"),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:

@@ -250,7 +250,10 @@ MALFORMED = [
     ),
     pytest.param(
         ("needinfo_cap = 2", "needinfo_cap = "),
-        ["r.toml:4: invalid TOML: Invalid value (column 16)"],
+        [
+            "r.toml:4: invalid TOML: string values must be quoted, expected literal string "
+            "(column 16)"
+        ],
         id="toml-syntax",
     ),
 ]

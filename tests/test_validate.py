@@ -11,11 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triagebot import tomlpos, validate
-from triagebot.tomlpos import Locator, locate
+from triagebot import model, problems
+from triagebot.problems import Problem, format_path
+from triagebot.tomlpos import Locator
 from triagebot.validate import (
     LoadResult,
-    Problem,
     RegistryError,
     load_registry,
     load_registry_or_raise,
@@ -86,16 +86,6 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Work from tmp_path so that problems read `data/...`, as a maintainer would see them."""
     monkeypatch.chdir(tmp_path)
     return tmp_path
-
-
-@pytest.fixture(params=["rtoml", "tomllib"])
-def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the compiled parser and with tomllib alone: reports must not differ."""
-    if request.param == "tomllib":
-        monkeypatch.setattr(validate, "_fast_toml", None)
-    elif validate._fast_toml is None:
-        pytest.skip("rtoml is not installed")
-    return request.param
 
 
 def load(people: str | bytes | None = PEOPLE, **communities: str | bytes | None) -> LoadResult:
@@ -251,12 +241,15 @@ MALFORMED = {
     "person-defined-twice": (
         PEOPLE + '\n[jdoe]\nname = "Other Jane"\n',
         {},
-        [f"{P}:10: invalid TOML: Cannot declare ('jdoe',) twice (column 6)"],
+        [
+            f"{P}:1: jdoe: table [jdoe] is defined twice (again at line 10)",
+            f"{P}:10: jdoe: table [jdoe] is defined twice (first at line 1)",
+        ],
     ),
     "people-syntax-error-no-reference-noise": (
         people('name = "Jane Doe"', 'name = "Jane Doe'),
         {},
-        [f"{P}:2: invalid TOML: Illegal character '\\n' (column 17)"],
+        [f'{P}:2: invalid TOML: invalid basic string, expected `"` (column 17)'],
     ),
     "people-not-utf8": (
         PEOPLE.encode().replace(b"Bob Martin", b"Bob Mart\xefn"),
@@ -452,7 +445,7 @@ MALFORMED = {
     "community-syntax-error": (
         PEOPLE,
         {"mozfr": mozfr("since = 2023-06-01", "since = 2023-06-01\nuntil =")},
-        [f"{M}:11: invalid TOML: Invalid value (column 8)"],
+        [f"{M}:11: invalid TOML: string values must be quoted, expected literal string (column 8)"],
     ),
     "alias-empty": (
         PEOPLE,
@@ -488,7 +481,6 @@ MALFORMED = {
 )
 def test_malformed_input_is_reported_exactly(
     in_tmp: Path,
-    parser: str,
     people_toml: str | bytes | None,
     communities: dict[str, str | bytes | None],
     expected: list[str],
@@ -631,12 +623,35 @@ def test_not_a_toml_file_is_a_warning(in_tmp: Path) -> None:
     assert warnings(result) == ["data/communities/notes.md:1: not a .toml file; ignored"]
 
 
+def test_a_sub_folder_of_communities_is_ignored_and_says_why(in_tmp: Path) -> None:
+    write_registry(Path("data"), PEOPLE, {"mozfr": MOZFR})
+    Path("data/communities/europe").mkdir()
+    Path("data/communities/europe/mozit.toml").write_text(MOZFR, encoding="utf-8")
+    result = load_registry("data", today=TODAY)
+    assert result.ok
+    assert warnings(result) == [
+        "data/communities/europe:1: a folder; ignored with everything in it: a community is "
+        "one file, communities/SLUG.toml, directly in communities/"
+    ]
+
+
+def test_a_term_not_started_yet_is_reported_at_its_since(in_tmp: Path) -> None:
+    """The only delegate's term starts next month: the error at `status` says there is no
+    current delegate, and the `since` line shows why."""
+    result = load(PEOPLE, mozfr=mozfr("since = 2023-06-01", "since = 2026-07-01"))
+    assert errors(result) == [
+        f"{M}:3: status: community is active but has no current delegate on 2026-06-01",
+        f"{M}:10: delegates[0].since: since 2026-07-01 is after today (2026-06-01): this term "
+        "has not started, so 'jdoe' is not a current delegate yet",
+    ]
+
+
 def test_load_registry_or_raise(in_tmp: Path) -> None:
     write_registry(Path("data"), people("Jane Doe", ""), {"mozfr": MOZFR})
     with pytest.raises(RegistryError) as raised:
         load_registry_or_raise("data", today=TODAY)
     assert [str(p) for p in raised.value.problems] == [f"{P}:2: jdoe.name: must not be empty"]
-    assert str(raised.value).splitlines()[1:] == [f"{P}:2: jdoe.name: must not be empty"]
+    assert str(raised.value).splitlines() == [f"{P}:2: jdoe.name: must not be empty"]
     Path("data/people.toml").write_text(PEOPLE, encoding="utf-8")
     assert load_registry_or_raise(Path("data"), today=TODAY).community("MozFr") is not None
 
@@ -658,14 +673,14 @@ def test_a_valid_registry_never_looks_for_lines(
     def no_locator(text: str) -> None:
         raise AssertionError("a line was looked up")
 
-    monkeypatch.setattr(validate, "Locator", no_locator)
+    monkeypatch.setattr(problems, "Locator", no_locator)
     assert load().ok
 
 
 def test_problem_rendering() -> None:
     assert str(Problem("a.toml", 3, "x[0].y", "bad")) == "a.toml:3: x[0].y: bad"
     assert str(Problem("a.toml", 1, "", "bad", "warning")) == "a.toml:1: bad"
-    assert validate.format_path(("j.doe", "emails", 0)) == '"j.doe".emails[0]'
+    assert format_path(("j.doe", "emails", 0)) == '"j.doe".emails[0]'
 
 
 # -- the locator ---------------------------------------------------------------------------------
@@ -714,7 +729,7 @@ emails = [
 )
 def test_locator(path: tuple[str | int, ...], line: int) -> None:
     assert tomllib.loads(LOCATOR_DOC)  # the document is valid TOML
-    assert locate(LOCATOR_DOC, path) == line
+    assert Locator(LOCATOR_DOC).line(path) == line
 
 
 def test_locator_on_odd_text_falls_back() -> None:
@@ -723,115 +738,14 @@ def test_locator_on_odd_text_falls_back() -> None:
     assert locator.line(("b", "y")) == 4
 
 
-def test_syntax_error_helpers() -> None:
-    """tomllib's "(at line N, column M)" becomes `file:N` plus "(column M)"."""
-    with pytest.raises(tomllib.TOMLDecodeError) as raised:
-        tomllib.loads("[run]\ndry_run = \n")
-    assert tomlpos.decode_error_line(raised.value) == 2
-    assert tomlpos.decode_error_message(raised.value) == "Invalid value (column 11)"
-    source = "[run]\nretries = [1,\n"
-    with pytest.raises(tomllib.TOMLDecodeError) as raised:
-        tomllib.loads(source)
-    assert tomlpos.decode_error_line(raised.value, source) == 3
-    assert tomlpos.decode_error_message(raised.value) == "Invalid value (at end of file)"
-    assert tomlpos.find_line("[run]\ndry_run = 1\n", ("run", "dry_run")) == 2
-
-
-# -- parsing in pieces ---------------------------------------------------------------------------
-def _filler(size: int) -> str:
-    """People tables filling just under `size` characters."""
-    parts, length, i = [], 0, 0
-    while length < size - 120:
-        part = f'[p{i}]\nname = "P {i}"\nemails = ["p{i}@example.org"]\n\n'
-        parts.append(part)
-        length += len(part)
-        i += 1
-    return "".join(parts)
-
-
-TAIL = "".join(f'[q{i}]\nname = "Q {i}"\n\n' for i in range(3000))
-PAD = "# padding\n" * 30  # pushes what follows past the first cut
-
-
-@pytest.mark.parametrize(
-    ("middle", "cut_is_safe"),
-    [
-        ("", True),
-        ('[odd]\nname = """\n' + PAD + '[fake]\nname = "no"\n"""\n\n', False),
-        ("[split]\nname = 'x'\n" + PAD + "[[split.contacts]]\nkind = 'a'\n\n", False),
-    ],
-    ids=["plain", "header-inside-a-string", "table-across-the-cut"],
-)
-def test_parsing_in_pieces_gives_what_tomllib_gives(middle: str, cut_is_safe: bool) -> None:
-    if validate._fast_toml is None:
-        pytest.skip("rtoml is not installed")
-    text = _filler(validate._CHUNK) + middle + TAIL
-    if cut_is_safe:
-        assert validate._parse_in_chunks(text) == tomllib.loads(text)
-    else:
-        with pytest.raises(Exception):  # noqa: B017 - any parser error: the caller falls back
-            validate._parse_in_chunks(text)
-    assert validate._parse_toml(text) == tomllib.loads(text)
-
-
-BIG_MIDDLES = {
-    "plain": "",
-    "errors-far-down": '[bad]\nname = "Bad"\nemails = ["bad@example"]\nnmae = "x"\n\n',
-    "header-inside-a-string": '[odd]\nname = """\n' + PAD * 400 + '[fake]\nname = "no"\n"""\n\n',
-    "table-across-a-cut": "[split]\nname = 'x'\n" + PAD * 400 + "[[split.contacts]]\n"
-    "kind = 'a'\nvalue = 'b'\npublic = true\n\n",
-    "duplicate-table-in-two-pieces": "[p3]\nname = 'again'\n\n",
-}
-
-
-@pytest.mark.parametrize("middle", BIG_MIDDLES.values(), ids=BIG_MIDDLES.keys())
-def test_a_large_people_file_streamed_in_pieces_loads_as_a_whole_parse_does(
-    in_tmp: Path, monkeypatch: pytest.MonkeyPatch, middle: str
-) -> None:
-    """people.toml above one piece is parsed and checked piece by piece; whatever falls on a
-    cut, the people and every problem (with its line) are what tomllib alone gives."""
-    if validate._fast_toml is None:
-        pytest.skip("rtoml is not installed")
-    people = PEOPLE + _filler(3 * validate._CHUNK) + middle + TAIL
-    assert len(people) > 3 * validate._CHUNK
-    streamed_whole: list[bool] = []
-    stream_people = validate._Loader._stream_people
-
-    def spy(loader: validate._Loader, file: validate._File) -> bool:
-        streamed_whole.append(stream_people(loader, file))
-        return streamed_whole[-1]
-
-    monkeypatch.setattr(validate._Loader, "_stream_people", spy)
-
-    def run() -> tuple[list[str], list[str], set[str]]:
-        result = load(people)
-        found = set(result.registry.people) if result.registry else set()
-        return [str(p) for p in result.errors], [str(p) for p in result.warnings], found
-
-    streamed = run()
-    if middle in (BIG_MIDDLES["plain"], BIG_MIDDLES["errors-far-down"]):
-        assert streamed_whole == [True]  # no fallback to a whole parse
-    if middle == BIG_MIDDLES["duplicate-table-in-two-pieces"]:
-        assert streamed_whole == [False]  # fell back: tomllib reports the duplicate
-    monkeypatch.setattr(validate, "_fast_toml", None)
-    assert streamed == run()
-    if middle == BIG_MIDDLES["errors-far-down"]:
-        line = people.splitlines().index('emails = ["bad@example"]') + 1
-        assert streamed[0] == [
-            f"{P}:{line}: bad.emails[0]: malformed email 'bad@example' "
-            "(expected local@domain.tld, no spaces)",
-            f"{P}:{line + 1}: bad.nmae: unknown key; did you mean 'name'?",
-        ]
-
-
 # -- no traceback, whatever the data --------------------------------------------------------------
 KEYS = [
-    *validate.PERSON_KEYS,
-    *validate.COMMUNITY_KEYS,
-    *validate.DELEGATE_KEYS,
-    *validate.RESOURCE_KEYS,
-    *validate.CONTACT_KEYS,
-    *validate.GOVERNANCE_KEYS,
+    *model.Person.model_fields,
+    *model.CommunityFile.model_fields,
+    *model.Delegation.model_fields,
+    *model.Resource.model_fields,
+    *model.Contact.model_fields,
+    *model.Governance.model_fields,
     "jdoe",
     "bob",
     "x y",
@@ -905,119 +819,6 @@ def test_any_data_gives_problems_not_tracebacks(
     for problem in result.problems:
         assert problem.line >= 1 and problem.message
     assert (result.registry is None) == bool(result.errors)
-
-
-@st.composite
-def near(draw: st.DrawFn, valid: dict, edges: dict[str, st.SearchStrategy]) -> dict:
-    """A valid table with up to three changes: a key dropped, a value set to an edge case or
-    to anything at all, an unknown key added. Random tables are almost never valid; these
-    probe the boundary between valid and not, where the two paths could disagree."""
-    table = dict(valid)
-    for _ in range(draw(st.integers(0, 3))):
-        key = draw(st.sampled_from([*dict.fromkeys([*valid, *edges]), "x"]))
-        action = draw(st.sampled_from(["drop", "edge", "edge", "any"]))
-        if action == "drop":
-            table.pop(key, None)
-        elif action == "edge" and key in edges:
-            table[key] = draw(edges[key])
-        else:
-            table[key] = draw(SCALARS)
-    return table
-
-
-def or_anything(strategy: st.SearchStrategy) -> st.SearchStrategy:
-    """Mostly `strategy`, sometimes any scalar (one_of would weigh each scalar kind alike)."""
-    return st.integers(0, 4).flatmap(lambda pick: strategy if pick else SCALARS)
-
-
-TEXT = st.sampled_from(["Lead", "x", " ", "", "\t", 1])
-EDGE_DATES = st.sampled_from(
-    [date(2024, 1, 1), date(2026, 6, 1), date(2026, 6, 2), date(2027, 6, 1), date(2027, 6, 2)]
-)
-CONTACT_LIKE = near(
-    {"kind": "matrix", "value": "@jdoe:example.org", "public": True},
-    {"kind": TEXT, "value": TEXT, "public": st.sampled_from([False, 1, "true"])},
-)
-PERSON_LIKE = near(
-    {
-        "name": "Jane",
-        "bugzilla_id": 1,
-        "emails": ["jane@example.org"],
-        "contacts": [{"kind": "matrix", "value": "@jdoe:example.org", "public": True}],
-    },
-    {
-        "name": TEXT,
-        "bugzilla_id": st.sampled_from([123456, 0, -1, True, 1.0]),
-        "emails": st.lists(
-            st.sampled_from(["a@example.org", "A@example.org", "b@example", "c d@e.org", 3]),
-            max_size=3,
-        ),
-        "contacts": st.lists(or_anything(CONTACT_LIKE), max_size=2),
-    },
-)
-
-
-@settings(max_examples=400, deadline=None)
-@given(handle=st.sampled_from(["jdoe", "jdoe", "j doe", ""]), raw=or_anything(PERSON_LIKE))
-def test_fast_path_agrees_with_the_diagnosis_on_people(handle: str, raw: object) -> None:
-    """The fast path must never accept what the diagnosing code refuses (and should not
-    refuse what it accepts, or it would be slow for nothing)."""
-    fast_loader = validate._Loader(Path("."), TODAY)
-    slow_loader = validate._Loader(Path("."), TODAY)
-    fast = validate._FastPath(fast_loader, {}).person(handle, raw)
-    slow = slow_loader._check_person(validate._File("p"), handle, raw)
-    assert fast == slow
-    assert (slow is None) == (slow_loader.errors > 0)
-
-
-HANDLES = st.sampled_from(["jdoe", "bob", "zed", 1])
-DELEGATION_LIKE = near(
-    {"person": "jdoe", "title": "Lead", "since": date(2024, 1, 1), "source": "https://x"},
-    {
-        "person": HANDLES,
-        "title": TEXT,
-        "since": EDGE_DATES,
-        "until": EDGE_DATES,
-        "source": TEXT,
-    },
-)
-RESOURCE_LIKE = near(
-    {"kind": "domain", "id": "x.example.org", "responsible": ["jdoe"]},
-    {
-        "kind": st.sampled_from(["repo", "domian", ""]),
-        "id": TEXT,
-        "responsible": st.lists(HANDLES, max_size=3),
-    },
-)
-
-
-@settings(max_examples=400, deadline=None)
-@given(
-    delegation=or_anything(DELEGATION_LIKE),
-    resource=or_anything(RESOURCE_LIKE),
-    former=st.sets(st.sampled_from(["jdoe", "bob"])),
-)
-def test_fast_path_agrees_with_the_diagnosis_on_delegates_and_resources(
-    delegation: object, resource: object, former: set[str]
-) -> None:
-    handles = {"jdoe": "jdoe", "bob": "bob"}  # handle -> itself, as the loader builds it
-    loader = validate._Loader(Path("."), TODAY)
-    loader.handles = handles
-    fast = validate._FastPath(loader, handles)
-    file = validate._File("c")
-    assert fast.delegation(delegation) == loader._delegation(file, delegation, ("delegates", 0))
-    errors = loader.errors
-    slow = loader._resource(file, resource, 0, validate._Draft(file, "c"), former)
-    assert fast.resource(resource, former) == slow
-    assert (slow is None) == (loader.errors > errors)
-
-
-@settings(max_examples=300, deadline=None)
-@given(contacts=st.lists(or_anything(CONTACT_LIKE), max_size=2))
-def test_fast_path_agrees_with_the_diagnosis_on_contacts(contacts: list) -> None:
-    loader = validate._Loader(Path("."), TODAY)
-    slow = loader._contacts(validate._File("p"), contacts, ("contacts",))
-    assert validate._FastPath.contacts(contacts) == (None if loader.errors else slow)
 
 
 # -- the locator against a writer that knows where it put everything --------------------------

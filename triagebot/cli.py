@@ -48,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     check = regsub.add_parser(
         "check", help="validate the registry files; exit 1 on any error, warnings on stderr"
     )
-    check.add_argument("dir", nargs="?", help="registry directory (default: config or ./data)")
+    check.add_argument(
+        "dir_positional", nargs="?", metavar="DIR", help="registry directory (same as --dir)"
+    )
+    check.add_argument("--dir", help="registry directory (default: config or ./data)")
     find = regsub.add_parser("find", help="who is this email or Bugzilla id, and what roles")
     find.add_argument("query", help="an email (Bugzilla login) or a numeric Bugzilla user id")
     find.add_argument("--dir", help="registry directory")
@@ -66,6 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
         "filled in; default: a new bug on the configured Bugzilla)",
     )
     registry_tools.add_parsers(regsub)
+    schema = regsub.add_parser(
+        "schema",
+        help="the JSON Schemas of people.toml and community files, for editors",
+        description="Print the JSON Schemas generated from the registry's model, one per "
+        'file kind ({"people": ..., "community": ...}); with --out DIR, write them as '
+        "people.schema.json and community.schema.json. A `#:schema` line at the top of a "
+        "file points Even Better TOML and taplo at them.",
+    )
+    schema.add_argument("--out", metavar="DIR", help="write the schema files into DIR")
 
     once = sub.add_parser(
         "once",
@@ -184,7 +196,11 @@ def dispatch(args: argparse.Namespace) -> int:
 def registry_command(args: argparse.Namespace, config: Config) -> int:
     from triagebot.validate import load_registry
 
-    explicit = getattr(args, "dir", None)
+    if args.registry_command == "schema":
+        from triagebot.schema import schema_command
+
+        return schema_command(args.out)
+    explicit = getattr(args, "dir", None) or getattr(args, "dir_positional", None)
     path = Path(explicit) if explicit else _default_registry(config)
     today = date.today()
     result = load_registry(path, today)

@@ -10,14 +10,13 @@ from __future__ import annotations
 import difflib
 import os
 import stat
-import tomllib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from triagebot import tomlpos
+from triagebot.problems import TomlFile
 
 DEFAULT_FILE = "triagebot.toml"
 ENV_VAR = "TRIAGEBOT_CONFIG"
@@ -142,17 +141,16 @@ def load_config(explicit: str | Path | None = None) -> Config:
 
 
 def parse_config(source: str, path: Path) -> Config:
-    try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as exc:
-        line = tomlpos.decode_error_line(exc)
-        raise ConfigError([f"{path}:{line}: {tomlpos.decode_error_message(exc)}"]) from None
+    parsed = TomlFile(str(path), source)
+    data = parsed.parse()
+    if data is None:
+        raise ConfigError([str(p) for p in parsed.problems()])
     base = path.resolve().parent
     problems: list[str] = []
     values: dict[str, Any] = {}
 
     def problem(keys: tuple[str, ...], message: str) -> None:
-        line = tomlpos.find_line(source, keys)
+        line = parsed.line(keys)
         problems.append(f"{path}:{line}: {'.'.join(keys)}: {message}")
 
     for section, table in data.items():

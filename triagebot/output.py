@@ -44,9 +44,14 @@ def _paint(text: str, code: str, color: bool) -> str:
 # -- registry ------------------------------------------------------------------------------
 def check_summary(path: Path, result: Any) -> str:
     return (
-        f"{path}: {result.communities} communities, {result.people} people in "
-        f"{result.files} files: {len(result.errors)} errors, {len(result.warnings)} warnings"
+        f"{path}: {_count(result.communities, 'community', 'communities')}, "
+        f"{_count(result.people, 'person', 'people')} in {_count(result.files, 'file')}: "
+        f"{_count(len(result.errors), 'error')}, {_count(len(result.warnings), 'warning')}"
     )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 def _person_line(person: Person) -> str:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import difflib
 import re
 import string
-import tomllib
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +29,8 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from triagebot import followup, triage
 from triagebot.bugs import OUTCOMES
-from triagebot.tomlpos import Locator, decode_error_line, decode_error_message
+from triagebot.problems import TomlFile
+from triagebot.tomlpos import Locator
 
 TEMPLATES_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
@@ -273,11 +273,11 @@ class _Loader:
             return None
         source = _Source(shown, text)
         self.sources[file.stem] = source
-        try:
-            raw = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            line = decode_error_line(exc, text)
-            self.problem(shown, line, "", f"invalid TOML: {decode_error_message(exc)}")
+        parsed = TomlFile(shown, text)
+        raw = parsed.parse()
+        if raw is None:
+            for problem in parsed.problems():
+                self.problem(problem.file, problem.line, problem.field, problem.message)
             return None
         return _RuleChecker(self, source, file).check(raw)
 

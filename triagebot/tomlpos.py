@@ -1,8 +1,9 @@
 """Find the line a value came from in a TOML document.
 
-tomllib returns plain dicts without positions, yet a maintainer needs `file:line` to fix a
-hand-edited file. Rather than keep a second full parser in step with tomllib, this module
-re-reads the text only when a problem is reported: one fast regex pass finds the table headers
+The parser (rtoml) returns plain dicts without positions, yet a maintainer needs `file:line`
+to fix a hand-edited file. Rather than parse every file a second time with a parser that
+keeps positions (tomlkit takes seconds on a large registry), this locator re-reads the text
+only when a problem is reported: one fast regex pass finds the table headers
 (skipping strings and comments), then a small tolerant scanner reads just the one table that
 holds the value. It assumes the text already parsed; on anything odd it falls back to the
 nearest enclosing header instead of failing.
@@ -325,36 +326,10 @@ def _indexed_path(keys: tuple[str, ...], is_array: bool, counts: dict[PathKey, i
     return tuple(path)
 
 
-def locate(source: str, path: Sequence[str | int]) -> int:
-    """One-off form of `Locator(source).line(path)`."""
-    return Locator(source).line(path)
-
-
-def find_line(source: str, keys: Sequence[str | int]) -> int:
-    """Alias of `locate`, the name the configuration loader uses."""
-    return Locator(source).line(keys)
-
-
-# -- syntax errors: tomllib puts the position at the end of its message ------------------------
-_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)$")
-
-
-def decode_error_line(exc: ValueError, source: str | None = None) -> int:
-    """The line a tomllib.TOMLDecodeError names; at the end of the document, the last line of
-    `source` (1 without it)."""
-    match = _POSITION.search(str(exc))
-    if match is not None and match.group(1):
-        return int(match.group(1))
-    return source.count("\n") + 1 if source else 1
-
-
-def decode_error_message(exc: ValueError) -> str:
-    """The message of a tomllib.TOMLDecodeError without the position, which the caller shows
-    as `file:line`; the column stays: "Invalid value (column 10)"."""
-    message = str(exc)
-    match = _POSITION.search(message)
-    if match is None:
-        return message
-    if match.group(2):
-        return f"{message[: match.start()]} (column {match.group(2)})"
-    return f"{message[: match.start()]} (at end of file)"
+def header_keys(line: str) -> tuple[str, ...] | None:
+    """The keys of a `[a.b]` table header line, or None for any other line."""
+    start = len(line) - len(line.lstrip(" \t"))
+    if not line.startswith("[", start) or line.startswith("[[", start):
+        return None
+    parsed = _parse_header(line, start + 1, is_array=False)
+    return parsed[0] if parsed else None
