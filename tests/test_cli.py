@@ -271,7 +271,7 @@ def test_registry_commands_on_a_broken_registry_exit_2(
     edit(data / "people.toml", '"camille@example.org"', '"camille@example"')
     code, _, err = run(capsys, "registry", "show", "mozilla-tamil", "--dir", str(data))
     assert code == 2
-    assert f"error: {data / 'people.toml'}:28:" in err
+    assert f"error: {data / 'people.toml'}:29:" in err
     assert "run: triagebot registry check" in err
 
 
@@ -340,7 +340,7 @@ def test_broken_registry_or_rules_at_start_exit_2(
     edit(base / "data" / "people.toml", '"camille@example.org"', '"camille@example"')
     code, _, err = run(capsys, "--config", str(config), "once")
     assert code == 2
-    assert f"error: {base / 'data' / 'people.toml'}:28:" in err
+    assert f"error: {base / 'data' / 'people.toml'}:29:" in err
     assert re.search(rf"error: {re.escape(str(base / 'rules' / 'community-it.toml'))}:\d+: ", err)
 
 

@@ -251,7 +251,7 @@ def test_run_rereads_registry_keeps_last_good_version_and_status_shows_problems(
 
         # a maintainer's typo, then a new request from a delegate
         people = base / "data" / "people.toml"
-        edit(people, '"camille@example.org"', '"camille@example"')  # line 28
+        edit(people, '"camille@example.org"', '"camille@example"')  # line 29
         bug = fake.add_bug(
             "Another list for Mozilla Hispano",
             "One more list, please.",
@@ -269,13 +269,13 @@ def test_run_rereads_registry_keeps_last_good_version_and_status_shows_problems(
 
         (problems,) = bot.store.reload_problems()
         assert problems.source == "registry"
-        assert any(p.startswith(f"{people}:28: camille.emails[0]: ") for p in problems.problems)
-        assert f"registry: {people}:28: camille.emails[0]: " in caplog.text
+        assert any(p.startswith(f"{people}:29: camille.emails[0]: ") for p in problems.problems)
+        assert f"registry: {people}:29: camille.emails[0]: " in caplog.text
 
         text = status()
         assert "RUNNING BOT: registry reload failed at " in text
         assert "it keeps its last good version:" in text
-        assert text.count(f"  {people}:28: camille.emails[0]: ") == 2  # the bot's, the files'
+        assert text.count(f"  {people}:29: camille.emails[0]: ") == 2  # the bot's, the files'
         assert "REGISTRY/RULES FILES HAVE ERRORS: 1 " in text
 
         # fixed: the next poll uses it, and status is clear again
@@ -370,7 +370,7 @@ def test_run_with_broken_files_at_start_exits_2(
     edit(people, '"camille@example.org"', '"camille@example"')
     assert main(["--config", str(config_path), "run", "--live"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: {people}:28: camille.emails[0]: ")
+    assert err.startswith(f"error: {people}:29: camille.emails[0]: ")
     assert fake.counts["search"] == 0
 
     edit(config_path, "[poll]\n", "[poll]\ninterval_minute = 1\n")

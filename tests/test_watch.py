@@ -177,11 +177,11 @@ def test_registry_reload(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> No
     good = reloader.current()
 
     people = data / "people.toml"
-    edit(people, '"camille@example.org"', '"camille@example"')  # line 28
+    edit(people, '"camille@example.org"', '"camille@example"')  # line 29
     edit(hispano, "[[delegates]]\nperson = ", "[[delegates]]\npersn = ")
     assert reloader.refresh() is False
     assert reloader.current() is good
-    assert any(e.startswith(f"{people}:28: camille.emails[0]: ") for e in reloader.errors)
+    assert any(e.startswith(f"{people}:29: camille.emails[0]: ") for e in reloader.errors)
     assert any(e.startswith(f"{hispano}:") and "persn" in e for e in reloader.errors)
     for error in reloader.errors:  # each one logged, with its file and line
         assert f"registry: {error}" in caplog.text
