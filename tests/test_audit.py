@@ -146,7 +146,7 @@ def test_no_policy_no_finding(tmp_path: Path):
         ("[review]\nmax_age_month = 12\n", "policy.toml:2: review.max_age_month: unknown key"),
         (
             "[handover]\nlevel = 'fatal'\n",
-            "policy.toml:2: handover.level: Input should be 'error' or 'warning'",
+            "policy.toml:2: handover.level: expected one of 'error', 'warning', got string 'fatal'",
         ),
         ("[reveiw]\n", "policy.toml:1: reveiw: unknown key"),
         ("[review\n", "policy.toml:1: "),

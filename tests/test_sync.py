@@ -117,18 +117,18 @@ def test_a_missing_login_a_mismatched_id_and_a_disabled_account_need_a_decision(
     assert code == 1
     errors = [line for line in lines if line.startswith("error:")]
     assert errors == [
-        "error: people.toml:27: camille.bugzilla_id: Bugzilla account 799999 has the login "
+        "error: people.toml:28: camille.bugzilla_id: Bugzilla account 799999 has the login "
         "'stranger@example.org', which is not "
         "one of camille's emails: a mistyped id (which would endorse "
         "someone else) or a login changed since",
-        "error: people.toml:46: bastien.emails[0]: the Bugzilla account 'bastien@example.org' "
+        "error: people.toml:47: bastien.emails[0]: the Bugzilla account 'bastien@example.org' "
         "(id 710002) is disabled",
         # The id still leads to the real login, which the typo no longer lists.
-        "error: people.toml:73: rodrigo.bugzilla_id: Bugzilla account 700102 has the login "
+        "error: people.toml:74: rodrigo.bugzilla_id: Bugzilla account 700102 has the login "
         "'rodrigo@example.org', which is not "
         "one of rodrigo's emails: a mistyped id (which would endorse "
         "someone else) or a login changed since",
-        "error: people.toml:74: rodrigo.emails[0]: no Bugzilla account has the login "
+        "error: people.toml:75: rodrigo.emails[0]: no Bugzilla account has the login "
         "'rodirgo@example.org': a typo, or an account not created (or renamed) since",
     ]
     # One request more for the unknown login (dropped from its batch, the batch asked again).

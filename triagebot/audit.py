@@ -11,19 +11,19 @@ format declared once as pydantic models.
 from __future__ import annotations
 
 import calendar
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from triagebot.history import handovers, name_of
+from triagebot.problems import Problem, ProblemError, TomlFile
 from triagebot.registry import Community, Registry
-from triagebot.tomlpos import decode_error_line, decode_error_message, locate
-from triagebot.validate import COMMUNITIES_DIR, Problem
+from triagebot.tomlpos import Locator
+from triagebot.validate import COMMUNITIES_DIR
 
 POLICY_FILE = "policy.toml"
 Level = Literal["error", "warning"]
@@ -79,34 +79,19 @@ class Policy(BaseModel):
     public_contact: PublicContact | None = None
 
 
-class PolicyError(Exception):
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(map(str, problems)))
+PolicyError = ProblemError
 
 
 def load_policy(path: Path) -> Policy:
     """The policy in `path`; an absent file is the empty policy (nothing to audit)."""
     if not path.exists():
         return Policy()
-    text = path.read_text(encoding="utf-8")
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = decode_error_line(exc, text)
-        raise PolicyError([Problem(str(path), line, "", decode_error_message(exc))]) from None
-    try:
-        return Policy.model_validate(raw)
-    except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            field = ".".join(str(k) for k in loc)
-            message = err["msg"]
-            if err["type"] == "extra_forbidden":
-                message = "unknown key"
-            problems.append(Problem(str(path), locate(text, loc), field, message))
-        raise PolicyError(problems) from None
+    file = TomlFile(str(path))
+    raw = file.read()
+    policy = None if raw is None else file.validate(Policy, raw)
+    if policy is None:
+        raise PolicyError(file.problems())
+    return policy
 
 
 def add_months(day: date, months: int) -> date:
@@ -134,7 +119,7 @@ class _Where:
                 self._text = self.path.read_text(encoding="utf-8")
             except OSError:
                 self._text = ""
-        return locate(self._text, keys)
+        return Locator(self._text).line(keys)
 
 
 def audit(registry: Registry, root: Path, policy: Policy, today: date) -> list[Problem]:

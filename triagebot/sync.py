@@ -27,9 +27,10 @@ import tomlkit
 
 from triagebot.bugzilla import BugzillaError, Client
 from triagebot.config import Config
+from triagebot.problems import Problem, format_path
 from triagebot.registry import Registry, normalize_email
-from triagebot.tomlpos import locate
-from triagebot.validate import PEOPLE_FILE, Problem, format_path
+from triagebot.tomlpos import Locator
+from triagebot.validate import PEOPLE_FILE
 
 _NO_SUCH_USER = re.compile(r"There is no user named '(.+?)'")
 
@@ -112,7 +113,7 @@ def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report
     notes: list[str] = []
 
     def problem(path: tuple[str | int, ...], message: str) -> None:
-        problems.append(Problem(where, locate(text, path), format_path(path), message))
+        problems.append(Problem(where, Locator(text).line(path), format_path(path), message))
 
     for handle, person in registry.people.items():
         listed = {normalize_email(e) for e in person.emails}
@@ -156,7 +157,7 @@ def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report
         if len(ids_seen) > 1:  # several accounts of one person: any may be the id
             numbers = ", ".join(map(str, sorted(ids_seen)))
             notes.append(
-                f"{where}:{locate(text, (handle, 'emails'))}: {handle}.emails: "
+                f"{where}:{Locator(text).line((handle, 'emails'))}: {handle}.emails: "
                 f"{len(ids_seen)} Bugzilla accounts ({numbers}); bugzilla_id left for you "
                 "to choose"
             )
@@ -165,7 +166,7 @@ def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report
             if account.can_login:
                 to_fill[handle] = account.id
                 fill_lines.append(
-                    f"{where}:{locate(text, (handle, 'name'))}: {handle}.bugzilla_id: "
+                    f"{where}:{Locator(text).line((handle, 'name'))}: {handle}.bugzilla_id: "
                     f"{account.id} (Bugzilla login '{account.login}')"
                 )
     problems.sort(key=lambda p: p.line)
@@ -186,7 +187,7 @@ def fill_ids(text: str, to_fill: dict[str, int]) -> str:
     lines = text.splitlines(keepends=True)
     inserts: list[tuple[int, str]] = []
     for handle, bugzilla_id in to_fill.items():
-        line = locate(text, (handle, "name"))  # 1-based: insert after it
+        line = Locator(text).line((handle, "name"))  # 1-based: insert after it
         newline = "\r\n" if lines[line - 1].endswith("\r\n") else "\n"
         inserts.append((line, f"bugzilla_id = {bugzilla_id}{newline}"))
     for line, added in sorted(inserts, reverse=True):
