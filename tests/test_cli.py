@@ -414,7 +414,7 @@ def test_explain_flags_a_lookalike_reporter(
         "    is another account: it contains Cyrillic 'і' U+0456 and Cyrillic 'а'",
         "    U+0430; never endorsed",
     ]
-    assert "    **Look-alike login**: the reporter's login lucіа@example.org resembles " in out
+    assert "    Look-alike login: the reporter's login lucіа@example.org resembles " in out
 
 
 def test_explain_missing_invisible_and_unwatched_bugs(

@@ -99,6 +99,10 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
             "2: poll.interval_minutes: expected a number above 0, got -5",
         ),
         ("[run]\ndry_run = \n", "2: invalid TOML: string values must be quoted"),
+        (
+            '[bugzilla]\nmarkdown = "yes"\n',
+            """2: bugzilla.markdown: expected "auto", true or false, got string 'yes'""",
+        ),
     ],
 )
 def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
@@ -148,6 +152,17 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
         f"{key_file}: the API key file is readable by other users (mode 644); "
         f"run: chmod 600 {key_file}"
     ]
+
+
+def test_markdown_comments_per_server(tmp_path: Path) -> None:
+    """Markdown on bugzilla.mozilla.org only, unless the file says otherwise."""
+    assert Config(bugzilla_url="https://bugzilla.mozilla.org").markdown_comments is True
+    assert Config(bugzilla_url="https://bugs.example.org").markdown_comments is False
+    assert load_config(ROOT / "config.example.toml").markdown_comments is True
+    forced = write(tmp_path, '[bugzilla]\nurl = "https://bugs.example.org"\nmarkdown = true\n')
+    assert load_config(forced).markdown_comments is True
+    plain = write(tmp_path, '[bugzilla]\nmarkdown = false\n')
+    assert load_config(plain).markdown_comments is False
 
 
 def test_key_placement_per_server() -> None:

@@ -484,13 +484,14 @@ OUTCOME_CASES = [
 def test_each_outcome_is_one_put_with_the_exact_comment_whiteboard_and_needinfo(
     tracker, make_poller, store, creator, summary, whiteboard, outcome, new_whiteboard, asked, body
 ):
+    """In Markdown, as for bugzilla.mozilla.org (plain text: the next test)."""
     bug = tracker.add_bug(summary, creator, whiteboard=whiteboard)
 
-    report = poll_once(make_poller())
+    report = poll_once(make_poller(markdown=True))
 
     expected: dict[str, Any] = {
         "ids": [bug],
-        "comment": {"body": body + FOOTER.format(ref="R1")},
+        "comment": {"body": body + FOOTER.format(ref="R1"), "is_markdown": True},
         "whiteboard": new_whiteboard,
     }
     if asked:
@@ -514,6 +515,47 @@ def test_each_outcome_is_one_put_with_the_exact_comment_whiteboard_and_needinfo(
     # nothing private, nothing about a former delegate's contacts
     for secret in ("+1-555-0101", "bureau@mozfr.example.org", "email: bastien@"):
         assert secret not in body
+
+
+def test_a_server_without_markdown_gets_plain_text_and_no_is_markdown(tracker, make_poller):
+    bug = tracker.add_bug("A wiki for Mozilla Hispano", "lucia@examp1e.org")
+
+    poll_once(make_poller(markdown=False))
+
+    body = (
+        "Look-alike login: the reporter's login lucia@examp1e.org resembles lucia@example.org, "
+        "a login of Lucía Ferreyra in the delegate registry, but it is another account: it "
+        "contains the digit '1' where the registry has 'l'. Nothing in this comment endorses "
+        "the reporter.\n"
+        "\n"
+        "Endorsement needed: this request is about Mozilla Hispano, and the reporter is not "
+        "one of its current delegates.\n"
+        "\n"
+        "Current delegates of Mozilla Hispano:\n"
+        "- Lucía Ferreyra, Coordinadora general since 2026-01-15 (matrix: @lucia:example.org)\n"
+        "\n"
+        "Community contacts: matrix: #hispano:example.org\n"
+        "\n"
+        "Lucía Ferreyra: does Mozilla Hispano support this request?"
+        + FOOTER.format(ref="R1")
+    )
+    ((_, change),) = tracker.puts()
+    assert change["comment"] == {"body": body}  # no is_markdown: 5.0 takes the same request
+    assert tracker.bot_comments(bug) == [body]
+
+
+@pytest.mark.parametrize("markdown", [True, False])
+def test_a_lost_answer_is_reconciled_in_either_format(tracker, make_poller, clock, markdown):
+    """The footer and its ref are the same text in both formats: never a second comment."""
+    bug = tracker.add_bug("Need a server", "a@example.org")
+    tracker.put_faults.append(LOSE_ANSWER)
+    poller = make_poller(markdown=markdown)
+    assert actions(poll_once(poller)) == {bug: "failed"}
+    (posted,) = tracker.bot_comments(bug)
+    assert posted.startswith("**Which community?**" if markdown else "Which community?")
+    clock.advance(minutes=5)
+    assert actions(poll_once(poller)) == {bug: "reconciled"}
+    assert tracker.bot_comments(bug) == [posted]
 
 
 def test_a_needinfo_already_open_is_not_asked_again(tracker, make_poller):

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triagebot import triage
+from triagebot import markup, triage
 from triagebot.bugs import OUTCOMES, Bug, Flag
 from triagebot.registry import (
     Community,
@@ -132,8 +132,9 @@ def bug(summary: str, creator: str = "someone@example.net", **kw: Any) -> Bug:
     return Bug(7, summary, creator, NOW, **kw)
 
 
-def run(b: Bug, rule: Rule = RULE, registry: Registry = REGISTRY):
-    return decide(b, registry, rule, NOW)
+def run(b: Bug, rule: Rule = RULE, registry: Registry = REGISTRY, markdown: bool = True):
+    """Markdown comments, as on bugzilla.mozilla.org; plain text is tested on its own below."""
+    return decide(b, registry, rule, NOW, markdown=markdown)
 
 
 # -- each outcome: exact comment, whiteboard, needinfo ---------------------------------------------
@@ -328,9 +329,10 @@ def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None
         "(jdoe) in the registry, but is another account: it contains the digit '1' where the "
         "registry has 'l'; never endorsed"
     )
+    assert d.markdown
     assert d.comment == (
-        "**Look-alike login**: the reporter's login jane@examp1e.org resembles "
-        "jane@example.org, a login of Jane Doe in the delegate registry, but it is another "
+        "**Look-alike login**: the reporter's login `jane@examp1e.org` resembles "
+        "`jane@example.org`, a login of Jane Doe in the delegate registry, but it is another "
         "account: it contains the digit '1' where the registry has 'l'. Nothing in this "
         "comment endorses the reporter.\n"
         "\n"
@@ -347,6 +349,45 @@ def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None
     )
     # the real delegate, not the look-alike, is asked
     assert d.needinfo == ("jane@example.org", "nadia@example.org")
+
+
+def test_plain_text_comments_for_a_server_without_markdown() -> None:
+    """Upstream Bugzilla shows comments as typed: no `**`, no backticks, same words."""
+    d = run(bug("Renew TLS on https://mozfr.example.org/wiki", "jane@example.org"), markdown=False)
+    assert not d.markdown
+    assert d.comment == (
+        "Endorsed: Jane Doe is Présidente of Mozilla Francophone (since 2023-06-01).\n"
+        "Community contacts: mailing-list: https://lists.example.org/mozfr\n"
+        "\n"
+        "Mentioned resources:\n"
+        "- mozfr.example.org (domain of Mozilla Francophone): Yann Kerbrat "
+        "(matrix: @yann:example.org), Bastien Morvan"
+    )
+    assert d.comment_text("r1").endswith("\n\n-- triagebot (rule community-it; ref r1)")
+    d = run(bug("Need a server", "jane@examp1e.org"), markdown=False)
+    assert d.comment == (
+        "Look-alike login: the reporter's login jane@examp1e.org resembles jane@example.org, "
+        "a login of Jane Doe in the delegate registry, but it is another account: it contains "
+        "the digit '1' where the registry has 'l'. Nothing in this comment endorses the "
+        "reporter.\n"
+        "\n"
+        "Which community? This request names no community we know of, and the reporter is not "
+        "a delegate of one.\n"
+        "\n"
+        "Could you tell us which community this request is for, and who there supports it? "
+        "The community directory lists them all, with their contacts: "
+        "https://community.example.org/directory"
+    )
+
+
+@pytest.mark.parametrize("outcome", OUTCOMES)
+def test_the_plain_text_is_the_markdown_without_its_markers(outcome: str) -> None:
+    context = triage.sample_context(outcome, RULE.outcomes[outcome].needinfo, "r", None)
+    markdown = RULE.render(outcome, context)
+    assert "**" in markdown
+    plain = markup.plain_text(markdown)
+    assert "**" not in plain and "`" not in plain
+    assert plain == markdown.replace("**", "").replace("`", "")
 
 
 def test_a_stranger_with_no_lookalike_gets_no_such_paragraph() -> None:
@@ -547,7 +588,7 @@ def test_bug_text_is_never_evaluated() -> None:
 
 def test_echoed_text_is_sanitised() -> None:
     evil = "Re\u202eset\x1b[31m\u200b MozFr\nFAKE: **Endorsed**" + "x" * 300
-    d = run(bug(evil), rule=echo_rule())
+    d = run(bug(evil), rule=echo_rule(), markdown=True)
     assert d.comment is not None
     assert d.comment.startswith("Summary: Re set [31m  MozFr FAKE:".replace("  ", " "))
     assert "\u202e" not in d.comment and "\x1b" not in d.comment and "\n" not in d.comment

@@ -71,6 +71,7 @@ class Decision:
     whiteboard: str | None = None  # the full new whiteboard, or None to leave it alone
     needinfo: tuple[str, ...] = ()  # Bugzilla logins to ask
     lookalike: str | None = None  # the reporter's login resembles a registry login: why
+    markdown: bool = False  # the comment is Markdown, sent with is_markdown (markup.py)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -790,10 +790,13 @@ class Client:
         whiteboard: str | None,
         needinfo: list[str],
         clear_flags: Sequence[int] = (),
+        markdown: bool = False,
     ) -> int | None:
         """Comment, whiteboard and needinfo flags in ONE PUT, so they land together or not at
         all (Bugzilla rejects the whole PUT if any part is bad: nothing was posted). Never
-        retried once sent. Returns the comment id when the server says it (5.0 does not)."""
+        retried once sent. Returns the comment id when the server says it (5.0 does not).
+        `markdown`: sent with `is_markdown: true` (bugzilla.mozilla.org renders it); the key
+        is left out otherwise, so a plain comment is the same request on every version."""
         flags: list[dict[str, Any]] = [{"id": i, "status": "X"} for i in dict.fromkeys(clear_flags)]
         flags += [
             {"name": "needinfo", "status": "?", "requestee": login, "new": True}
@@ -806,6 +809,8 @@ class Client:
         update.pop("comment", None)
         if comment is not None:
             update["comment"] = {"body": comment}
+            if markdown:
+                update["comment"]["is_markdown"] = True
         answer = self._call(
             f"PUT /rest/bug/{bug_id}", lambda: bz.update_bugs([bug_id], update), bug_id
         )

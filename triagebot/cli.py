@@ -313,7 +313,9 @@ def explain_command(args: argparse.Namespace, config: Config) -> int:
             continue
         matched = True
         record = bot.store.records(rule.name, [bug.id]).get(bug.id)
-        decision = decide(bug, bot.registry.current(), rule, now)
+        decision = decide(
+            bug, bot.registry.current(), rule, now, markdown=bot.config.markdown_comments
+        )
         print(output.explain(bug, rule.name, decision, record, start))
     if not matched:
         print(f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule")

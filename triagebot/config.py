@@ -43,6 +43,7 @@ class Config:
     timeout_seconds: float = 30.0
     requests_per_minute: int | None = 60
     page_size: int = 500
+    markdown: str | bool = "auto"  # auto | true | false: see markup.py
     # [registry] / [rules] / [database]
     registry_path: Path = Path("data")
     rules_path: Path = Path("rules")
@@ -63,6 +64,13 @@ class Config:
             return self.api_key_in
         host = urlsplit(self.bugzilla_url).hostname or ""
         return "header" if host.endswith("bugzilla.mozilla.org") else "query"
+
+    @property
+    def markdown_comments(self) -> bool:
+        """Comments are sent as Markdown (`is_markdown: true`), or as plain text."""
+        from triagebot.markup import use_markdown
+
+        return use_markdown(self.markdown, self.bugzilla_url)
 
     def api_key(self) -> str | None:
         """The key from the environment, else from `api_key_file`. Never logged or printed."""
@@ -98,6 +106,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "timeout_seconds": ("timeout_seconds", "positive"),
         "requests_per_minute": ("requests_per_minute", "rate"),
         "page_size": ("page_size", "positive_int"),
+        "markdown": ("markdown", "markdown"),
     },
     "registry": {"path": ("registry_path", "path")},
     "rules": {"path": ("rules_path", "path")},
@@ -191,6 +200,10 @@ def _convert(kind: str, value: Any, base: Path) -> Any:
         if not isinstance(value, str) or not value:
             raise ValueError(f"expected a path string, got {_show(value)}")
         return (base / value).resolve()
+    if kind == "markdown":
+        if value != "auto" and not isinstance(value, bool):
+            raise ValueError(f'expected "auto", true or false, got {_show(value)}')
+        return value
     if kind == "bool":
         if not isinstance(value, bool):
             raise ValueError(f"expected true or false, got {_show(value)}")

@@ -100,6 +100,7 @@ class PollSettings:
     page_size: int = 500
     intent_grace: timedelta = timedelta(seconds=60)  # a write may still land this long after
     bot_login: str | None = None
+    markdown: bool = False  # comments in Markdown, sent with is_markdown (markup.py)
 
 
 class Poller:
@@ -240,7 +241,7 @@ class Poller:
             if own is not None:
                 found = replace(bug, description="")
                 return BugResult(found, None, "reconciled", comment_id=own.id), None
-        decision = decide(bug, registry, rule, self.clock())
+        decision = decide(bug, registry, rule, self.clock(), markdown=self.settings.markdown)
         action = "would-comment" if decision.acts else "skipped"
         # Decided: nothing later reads the description, and a poll holds every bug it found
         # until it has acted (the action cap counts them first), so do not hold their text.
@@ -321,7 +322,11 @@ class Poller:
         while True:
             try:
                 self.client.update(
-                    bug.id, comment=text, whiteboard=decision.whiteboard, needinfo=needinfo
+                    bug.id,
+                    comment=text,
+                    whiteboard=decision.whiteboard,
+                    needinfo=needinfo,
+                    markdown=decision.markdown,
                 )
                 return BugResult(bug, decision, "commented", None, ref, tuple(needinfo))
             except BugzillaError as exc:

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from triagebot import followup, triage
+from triagebot import followup, markup, triage
 from triagebot.bugs import OUTCOMES
 from triagebot.problems import TomlFile
 from triagebot.tomlpos import Locator
@@ -151,7 +151,7 @@ def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSan
         found = sources.get(name)
         return (found[0], found[1], lambda: True) if found else None
 
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=FunctionLoader(source),
         undefined=StrictUndefined,
         autoescape=False,
@@ -161,6 +161,8 @@ def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSan
         auto_reload=False,
         cache_size=-1,
     )
+    env.filters["code"] = markup.code  # `{{ login | code }}`: shown exactly (markup.py)
+    return env
 
 
 # -- loading ---------------------------------------------------------------------------------------

@@ -111,6 +111,7 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
         page_size=config.page_size,
         intent_grace=timedelta(seconds=2 * config.timeout_seconds),
         bot_login=config.bot_login,
+        markdown=config.markdown_comments,
     )
     poller = Poller(client, store, registry.current, rules.current, settings)
     bot = Bot(config, client, store, registry, rules, poller)

@@ -31,7 +31,7 @@ from functools import cache
 from sys import intern
 from typing import TYPE_CHECKING, Any
 
-from triagebot import lookalike
+from triagebot import lookalike, markup
 from triagebot.bugs import SKIP_TAG, Bug, Decision
 from triagebot.registry import (
     Community,
@@ -67,8 +67,11 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 # -- the entry point ----------------------------------------------------------------------------
-def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
-    """What to do with `bug` under `rule`, as of `now` (the caller's clock)."""
+def decide(
+    bug: Bug, registry: Registry, rule: Rule, now: datetime, *, markdown: bool = False
+) -> Decision:
+    """What to do with `bug` under `rule`, as of `now` (the caller's clock). The comment is
+    Markdown for a server that renders it (`markdown`), else plain text (see markup.py)."""
     if SKIP_TAG.casefold() in bug.whiteboard.casefold():
         return Decision(bug.id, rule.name, "skipped", f"whiteboard has {SKIP_TAG}")
     verdict = analyse(bug, registry, now.date())
@@ -76,6 +79,7 @@ def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
     needinfo, asked = plan_needinfo(bug, registry, verdict, action.needinfo, rule.needinfo_cap)
     context = build_context(bug, registry, verdict, asked, rule.name, rule.directory_url)
     slug = verdict.community.slug if verdict.community else None
+    comment = rule.render(verdict.outcome, context)
     return Decision(
         bug_id=bug.id,
         rule=rule.name,
@@ -83,10 +87,11 @@ def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
         reason=reason(verdict, bug),
         community=slug,
         communities=tuple(c.slug for c in verdict.matched),
-        comment=rule.render(verdict.outcome, context),
+        comment=comment if markdown else markup.plain_text(comment),
         whiteboard=new_whiteboard(bug.whiteboard, action.whiteboard, slug),
         needinfo=needinfo,
         lookalike=lookalike_sentence(verdict.lookalike),
+        markdown=markdown,
     )
 
 
