@@ -161,7 +161,7 @@ def test_markdown_comments_per_server(tmp_path: Path) -> None:
     assert load_config(ROOT / "config.example.toml").markdown_comments is True
     forced = write(tmp_path, '[bugzilla]\nurl = "https://bugs.example.org"\nmarkdown = true\n')
     assert load_config(forced).markdown_comments is True
-    plain = write(tmp_path, '[bugzilla]\nmarkdown = false\n')
+    plain = write(tmp_path, "[bugzilla]\nmarkdown = false\n")
     assert load_config(plain).markdown_comments is False
 
 
