@@ -190,3 +190,15 @@ def test_fill_ids_keeps_comments_blank_lines_and_crlf():
         '# people\r\n\r\n[ana]  # note\r\nname = "Ana"\r\nbugzilla_id = 7\r\n'
         'emails = ["a@example.org"]\r\n'
     )
+
+
+def test_without_an_api_key_nothing_is_asked(
+    fake: FakeBugzilla, data: Path, capsys: pytest.CaptureFixture[str]
+):
+    config = data.parent / "nokey.toml"
+    config.write_text(f'[bugzilla]\nurl = "{fake.url}"\n', encoding="utf-8")
+    fake.counts.clear()
+    code = main(["--config", str(config), "registry", "sync", "--dir", str(data)])
+    assert code == 2
+    assert "registry sync needs an API key ($TRIAGEBOT_API_KEY" in capsys.readouterr().err
+    assert sum(fake.counts.values()) == 0

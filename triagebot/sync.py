@@ -213,10 +213,20 @@ def sync_command(config: Config, path: Path, registry: Registry, *, write: bool,
     if batch < 1:
         print("error: --batch must be at least 1", file=sys.stderr)
         return 2
+    api_key = config.api_key()
+    if not api_key:
+        # Logged out, Bugzilla refuses look-ups by id and leaves out `can_login`.
+        print(
+            f"error: registry sync needs an API key (${config.api_key_env} or "
+            "[bugzilla] api_key_file): Bugzilla shows ids and disabled accounts only to "
+            "a logged-in user",
+            file=sys.stderr,
+        )
+        return 2
     people_file = path / PEOPLE_FILE
     client = Client(
         config.bugzilla_url,
-        config.api_key(),
+        api_key,
         key_in=config.key_in,
         timeout=config.timeout_seconds,
         requests_per_minute=config.requests_per_minute,
