@@ -76,27 +76,28 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         ('[run]\ndry_run = "no"\n', "2: run.dry_run: expected true or false, got string 'no'"),
         (
             "[run]\nmax_actions_per_run = 0\n",
-            "2: run.max_actions_per_run: expected a number above 0, got 0",
+            "2: run.max_actions_per_run: expected a whole number above 0, got integer 0",
         ),
         (
             "[run]\nmax_actions_per_run = 2.5\n",
-            "2: run.max_actions_per_run: expected a whole number, got 2.5",
+            "2: run.max_actions_per_run: expected a whole number above 0, got float 2.5",
         ),
         (
             '[bugzilla]\nurl = "bugzilla.example.org"\n',
-            "2: bugzilla.url: expected an http(s) URL, got 'bugzilla.example.org'",
+            "2: bugzilla.url: expected an http(s) URL, got string 'bugzilla.example.org'",
         ),
         (
             '[bugzilla]\napi_key_in = "cookie"\n',
-            "2: bugzilla.api_key_in: expected one of 'auto', 'header', 'query', got 'cookie'",
+            "2: bugzilla.api_key_in: expected one of 'auto', 'header', 'query', "
+            "got string 'cookie'",
         ),
         (
             '[poll]\nstart = "yesterday"\n',
-            "2: poll.start: expected an ISO time like 2026-11-01T00:00:00Z, got 'yesterday'",
+            "2: poll.start: expected an ISO time like 2026-11-01T00:00:00Z, got string 'yesterday'",
         ),
         (
             "[poll]\ninterval_minutes = -5\n",
-            "2: poll.interval_minutes: expected a number above 0, got -5",
+            "2: poll.interval_minutes: expected a number above 0, got integer -5",
         ),
         ("[run]\ndry_run = \n", "2: invalid TOML: string values must be quoted"),
         (
@@ -109,14 +110,14 @@ def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str)
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert caught.value.problems[0].startswith(f"{path}:{expected}")
+    assert str(caught.value.problems[0]).startswith(f"{path}:{expected}")
 
 
 def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
     path = write(tmp_path, "[run]\ndry_run = 1\n[poll]\noverlap = 3\n[bugzilla]\nurl = 5\n")
     with pytest.raises(ConfigError) as caught:
         load_config(path)
-    assert [p.split(": ")[0] for p in caught.value.problems] == [
+    assert [str(p).split(": ")[0] for p in caught.value.problems] == [
         f"{path}:2",
         f"{path}:4",
         f"{path}:6",
@@ -148,7 +149,7 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     config = Config(api_key_file=key_file, api_key_env="TRIAGEBOT_TEST_UNSET")
     with pytest.raises(ConfigError) as caught:
         config.api_key()
-    assert caught.value.problems == [
+    assert [str(p) for p in caught.value.problems] == [
         f"{key_file}: the API key file is readable by other users (mode 644); "
         f"run: chmod 600 {key_file}"
     ]

@@ -350,12 +350,12 @@ def status_command(config: Config) -> int:
     try:
         load_registry_strict(config.registry_path)
     except ConfigError as exc:
-        problems.extend(exc.problems)
+        problems.extend(str(p) for p in exc.problems)
     try:
         rules = rules_loader(config.rules_path)()
         stale_days = {r.name: r.followup.stale_after_days for r in rules if r.followup}
     except ConfigError as exc:
-        problems.extend(exc.problems)
+        problems.extend(str(p) for p in exc.problems)
     with Store(config.database_url) as store:
         print(output.status(store, problems, stale_days))
     return 0

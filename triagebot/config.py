@@ -7,27 +7,31 @@ any directory. Every error names file, line and key, like the registry's.
 
 from __future__ import annotations
 
-import difflib
+import contextlib
 import os
 import stat
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from triagebot.problems import TomlFile
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    create_model,
+)
+
+from triagebot.problems import ProblemError, Say, Table, TomlFile, describe, invalid
 
 DEFAULT_FILE = "triagebot.toml"
 ENV_VAR = "TRIAGEBOT_CONFIG"
 
 
-class ConfigError(Exception):
-    """Bad configuration; `problems` are `FILE:LINE: key: message` strings."""
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
-        self.problems = problems
+ConfigError = ProblemError  # a bad configuration; `problems` are each at FILE:LINE: key
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class Config:
         return self.api_key_file.read_text(encoding="utf-8").strip() or None
 
 
-# key -> (Config attribute, kind). Kinds are checked by `_convert`.
+# key -> (Config attribute, kind). Kinds are the types in KINDS.
 SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "bugzilla": {
         "url": ("bugzilla_url", "url"),
@@ -150,93 +154,92 @@ def load_config(explicit: str | Path | None = None) -> Config:
 
 
 def parse_config(source: str, path: Path) -> Config:
-    parsed = TomlFile(str(path), source)
-    data = parsed.parse()
-    if data is None:
-        raise ConfigError([str(p) for p in parsed.problems()])
+    file = TomlFile(str(path), source)
+    data = file.parse()
     base = path.resolve().parent
-    problems: list[str] = []
-    values: dict[str, Any] = {}
-
-    def problem(keys: tuple[str, ...], message: str) -> None:
-        line = parsed.line(keys)
-        problems.append(f"{path}:{line}: {'.'.join(keys)}: {message}")
-
-    for section, table in data.items():
-        if section not in SCHEMA:
-            problem((section,), f"unknown section{_did_you_mean(section, SCHEMA)}")
-            continue
-        if not isinstance(table, dict):
-            problem((section,), "expected a table like [" + section + "]")
-            continue
-        for key, value in table.items():
-            spec = SCHEMA[section].get(key)
-            if spec is None:
-                problem((section, key), f"unknown key{_did_you_mean(key, SCHEMA[section])}")
-                continue
-            attr, kind = spec
-            try:
-                values[attr] = _convert(kind, value, base)
-            except ValueError as exc:
-                problem((section, key), str(exc))
-    if problems:
-        raise ConfigError(problems)
+    checked = None if data is None else file.validate(ConfigFile, data, {"base": base})
+    if checked is None:
+        raise ConfigError(file.problems())
+    values = {
+        attr: getattr(getattr(checked, section), key)
+        for section, keys in SCHEMA.items()
+        for key, (attr, _) in keys.items()
+        if key in getattr(checked, section).model_fields_set
+    }
     config = replace(Config(path=path, base_dir=base), **values)
     return replace(config, database_url=_resolve_sqlite(config.database_url, base))
 
 
-def _convert(kind: str, value: Any, base: Path) -> Any:
-    if kind in ("str", "url", "key_in"):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"expected a non-empty string, got {_show(value)}")
-        if kind == "url":
-            if urlsplit(value).scheme not in ("http", "https"):
-                raise ValueError(f"expected an http(s) URL, got {value!r}")
-            return value.rstrip("/")
-        if kind == "key_in" and value not in ("auto", "header", "query"):
-            raise ValueError(f"expected one of 'auto', 'header', 'query', got {value!r}")
-        return value
-    if kind == "path":
-        if not isinstance(value, str) or not value:
-            raise ValueError(f"expected a path string, got {_show(value)}")
-        return (base / value).resolve()
-    if kind == "markdown":
-        if value != "auto" and not isinstance(value, bool):
-            raise ValueError(f'expected "auto", true or false, got {_show(value)}')
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise ValueError(f"expected true or false, got {_show(value)}")
-        return value
-    if kind in ("positive", "non_negative", "positive_int", "rate"):
-        if kind == "rate" and value == 0:
-            return None  # 0 lifts the request budget (a local server)
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ValueError(f"expected a number, got {_show(value)}")
-        if kind in ("positive_int", "rate") and not isinstance(value, int):
-            raise ValueError(f"expected a whole number, got {value!r}")
-        if value < 0 or (value == 0 and kind != "non_negative"):
-            raise ValueError(f"expected a number above 0, got {value!r}")
-        return value
-    if kind == "datetime":
-        return _to_datetime(value)
-    raise AssertionError(kind)
+# -- the file's format, declared from SCHEMA ---------------------------------------------------
+def _http_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise invalid(f"expected an http(s) URL, got {describe(value)}")
+    return value.rstrip("/")
+
+
+def _resolve(value: str, info: ValidationInfo) -> Path:
+    return ((info.context or {}).get("base", Path.cwd()) / value).resolve()
+
+
+def _markdown(value: Any) -> str | bool:
+    if value != "auto" and not isinstance(value, bool):
+        raise invalid(f'expected "auto", true or false, got {describe(value)}')
+    return value
 
 
 def _to_datetime(value: Any) -> datetime:
     """TOML datetimes and dates, or ISO strings; naive times are taken as UTC."""
     if isinstance(value, str):
-        try:
+        with contextlib.suppress(ValueError):
             value = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError(
-                f"expected an ISO time like 2026-11-01T00:00:00Z, got {value!r}"
-            ) from None
     if isinstance(value, datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if hasattr(value, "year") and not isinstance(value, datetime):  # a TOML date
+    if isinstance(value, date):  # a TOML date
         return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise ValueError(f"expected an ISO time like 2026-11-01T00:00:00Z, got {_show(value)}")
+    raise invalid(f"expected an ISO time like 2026-11-01T00:00:00Z, got {describe(value)}")
+
+
+KINDS: dict[str, Any] = {
+    "str": Annotated[str, Field(pattern=r"\S"), Say("a non-empty string")],
+    "url": Annotated[str, AfterValidator(_http_url), Say("an http(s) URL")],
+    "key_in": Literal["auto", "header", "query"],
+    "path": Annotated[str, Field(min_length=1), AfterValidator(_resolve), Say("a path string")],
+    "bool": bool,
+    "markdown": Annotated[
+        Any, AfterValidator(_markdown), WithJsonSchema({"enum": ["auto", True, False]})
+    ],
+    "positive": Annotated[float, Field(gt=0), Say("a number above 0")],
+    "non_negative": Annotated[float, Field(ge=0), Say("a number, 0 or more")],
+    "positive_int": Annotated[int, Field(gt=0), Say("a whole number above 0")],
+    # 0 lifts the request budget (a local server)
+    "rate": Annotated[
+        int, Field(ge=0), AfterValidator(lambda n: n or None), Say("a whole number, 0 for none")
+    ],
+    "datetime": Annotated[
+        datetime | date | str,
+        WithJsonSchema({"type": "string", "format": "date-time"}),
+        BeforeValidator(_to_datetime),
+    ],
+}
+
+
+class _File(Table):
+    unknown: ClassVar[str] = "section"
+
+
+def _section(name: str, keys: dict[str, tuple[str, str]]) -> type[Table]:
+    fields: dict[str, Any] = {key: (KINDS[kind] | None, None) for key, (_, kind) in keys.items()}
+    return create_model(f"{name.title()}Section", __base__=Table, **fields)
+
+
+ConfigFile = create_model(
+    "ConfigFile",
+    __base__=_File,
+    **{
+        name: (section, Field(default_factory=section))  # type: ignore[call-overload]
+        for name, section in ((name, _section(name, keys)) for name, keys in SCHEMA.items())
+    },
+)
 
 
 def _resolve_sqlite(url: str, base: Path) -> str:
@@ -245,13 +248,3 @@ def _resolve_sqlite(url: str, base: Path) -> str:
     if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
         return prefix + str((base / url[len(prefix) :]).resolve())
     return url
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1)
-    return f"; did you mean '{close[0]}'?" if close else ""
-
-
-def _show(value: Any) -> str:
-    kind = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array"}
-    return f"{kind.get(type(value), type(value).__name__)} {value!r}"

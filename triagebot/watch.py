@@ -60,8 +60,8 @@ class Reloader(Generic[T]):
         try:
             self._value = self._load()
         except ConfigError as exc:
-            self.errors = exc.problems
-            return exc.problems
+            self.errors = [str(p) for p in exc.problems]
+            return self.errors
         self.errors = []
         return []
 
@@ -86,7 +86,7 @@ class Reloader(Generic[T]):
             log.warning("%s changed but cannot be checked now (%s); trying again", self.what, exc)
             return False
         except ConfigError as exc:
-            problems = list(exc.problems)
+            problems = [str(p) for p in exc.problems]
         except Exception as exc:  # a loader bug or an I/O error: the service must go on
             log.exception("%s changed but could not be loaded", self.what)
             problems = [f"{self.what}: {type(exc).__name__}: {exc}"]
