@@ -14,7 +14,6 @@ a crash on the first matching bug.
 
 from __future__ import annotations
 
-import difflib
 import re
 import string
 import traceback
@@ -29,8 +28,14 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from triagebot import followup, markup, triage
 from triagebot.bugs import OUTCOMES
-from triagebot.problems import TomlFile
-from triagebot.tomlpos import Locator
+from triagebot.problems import (
+    Problem,
+    ProblemError,
+    TomlFile,
+    describe,
+    did_you_mean,
+    format_path,
+)
 
 TEMPLATES_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
@@ -46,7 +51,6 @@ FOLLOWUP_KEYS = ("commands", "retriage", "stale_after_days", "remind", "template
 DEFAULT_STALE_AFTER_DAYS = 14
 MAX_STALE_AFTER_DAYS = 365
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _BLANK_LINES = re.compile(r"\n{3,}")
 _MISSING: Any = object()
 
@@ -54,26 +58,8 @@ Key = str | int
 
 
 # -- public API ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RuleProblem:
-    """One thing wrong in the rules, placed where the maintainer must look."""
-
-    file: str
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
-
-
-class RulesError(Exception):
-    """The rules have problems; `problems` lists every one, and str() shows one per line."""
-
-    def __init__(self, problems: list[RuleProblem]) -> None:
-        self.problems = problems
-        super().__init__("\n".join(str(p) for p in problems))
+RuleProblem = Problem
+RulesError = ProblemError  # the rules have problems; `problems` lists every one
 
 
 @dataclass(frozen=True)
@@ -166,23 +152,6 @@ def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSan
 
 
 # -- loading ---------------------------------------------------------------------------------------
-class _Source:
-    """One rule file: its shown name, text and a line finder built on first use."""
-
-    def __init__(self, shown: str, text: str) -> None:
-        self.shown = shown
-        self.text = text
-        self._locator: Locator | None = None
-
-    def line(self, path: tuple[Key, ...]) -> int:
-        if self._locator is None:
-            self._locator = Locator(self.text)
-        try:
-            return self._locator.line(path)
-        except Exception:  # a best-effort position must never hide the problem itself
-            return 1
-
-
 class _Loader:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -192,14 +161,14 @@ class _Loader:
         self.shown_templates: set[str] = set()
         self.env = template_environment({})
         self.compiled: dict[str, Template] = {}
-        self.sources: dict[str, _Source] = {}  # rule name -> its file
+        self.sources: dict[str, TomlFile] = {}  # rule name -> its file
         self.flagged: set[str] = set()  # templates with a problem reported already
 
     def problem(self, file: str, line: int, field_: str, message: str) -> None:
         self.problems.append(RuleProblem(file, line, field_, message))
 
-    def error(self, source: _Source, path: tuple[Key, ...], message: str) -> None:
-        self.problem(source.shown, source.line(path), format_path(path), message)
+    def error(self, source: TomlFile, path: tuple[Key, ...], message: str) -> None:
+        self.problem(source.name, source.line(path), format_path(path), message)
 
     def run(self) -> list[Rule]:
         files = self._rule_files()
@@ -261,7 +230,7 @@ class _Loader:
             if node.name in unknown:
                 first.setdefault(node.name, node.lineno)
         for name in sorted(unknown, key=lambda n: (first.get(n, 1), n)):
-            hint = _did_you_mean(name, sorted(known))
+            hint = did_you_mean(name, sorted(known))
             self.problem(shown, first.get(name, 1), "template", f"unknown variable '{name}'{hint}")
         return False
 
@@ -273,13 +242,11 @@ class _Loader:
         except (OSError, UnicodeDecodeError) as exc:
             self.problem(shown, 1, "", f"cannot read: {exc}")
             return None
-        source = _Source(shown, text)
+        source = TomlFile(shown, text)
         self.sources[file.stem] = source
-        parsed = TomlFile(shown, text)
-        raw = parsed.parse()
+        raw = source.parse()
         if raw is None:
-            for problem in parsed.problems():
-                self.problem(problem.file, problem.line, problem.field, problem.message)
+            self.problems.extend(source.problems())
             return None
         return _RuleChecker(self, source, file).check(raw)
 
@@ -337,7 +304,7 @@ def _render_position(exc: BaseException, templates: set[str], default: str) -> t
 class _RuleChecker:
     """Checks one parsed rule file and builds its Rule, reporting every problem."""
 
-    def __init__(self, loader: _Loader, source: _Source, file: Path) -> None:
+    def __init__(self, loader: _Loader, source: TomlFile, file: Path) -> None:
         self.loader = loader
         self.source = source
         self.file = file
@@ -352,7 +319,7 @@ class _RuleChecker:
         if not _NAME_RE.fullmatch(name):
             self.failed = True
             self.loader.problem(
-                self.source.shown,
+                self.source.name,
                 1,
                 "",
                 f"file name '{name}' is not a valid rule name "
@@ -375,7 +342,7 @@ class _RuleChecker:
     def unknown_keys(self, raw: dict[str, Any], allowed: tuple[str, ...], base: tuple[Key, ...]):
         for key in raw:
             if key not in allowed:
-                hint = _did_you_mean(key, allowed) or "; expected " + ", ".join(allowed)
+                hint = did_you_mean(key, allowed) or "; expected " + ", ".join(allowed)
                 self.error((*base, key), f"unknown key{hint}")
 
     def string(self, raw: dict[str, Any], path: tuple[Key, ...], required: bool) -> str | None:
@@ -486,7 +453,7 @@ class _RuleChecker:
         loader = self.loader
         if name not in loader.template_names:
             where = loader.templates_dir
-            hint = _did_you_mean(name, loader.template_names)
+            hint = did_you_mean(name, loader.template_names)
             plain = "/" not in name and "\\" not in name and not name.startswith(".")
             if not plain:
                 hint = f"; give a file name in {where}" + hint
@@ -514,7 +481,7 @@ class _RuleChecker:
             self.error(path, f"required key is missing; expected one of {listed}")
             return None
         if type(value) is not str or value not in NEEDINFO_MODES:
-            hint = _did_you_mean(value, NEEDINFO_MODES) if type(value) is str else ""
+            hint = did_you_mean(value, NEEDINFO_MODES) if type(value) is str else ""
             choices = ", ".join(f"'{m}'" for m in NEEDINFO_MODES)
             self.error(path, f"expected one of {choices}, got {describe(value)}{hint}")
             return None
@@ -542,7 +509,7 @@ class _RuleChecker:
             items = self.strings(value["commands"], (*base, "commands"))
             for index, item in items or ():
                 if item not in followup.COMMANDS:
-                    hint = _did_you_mean(item, followup.COMMANDS)
+                    hint = did_you_mean(item, followup.COMMANDS)
                     listed = ", ".join(f"'{c}'" for c in followup.COMMANDS)
                     self.error((*base, "commands", index), f"expected {listed}, got {item!r}{hint}")
             commands = tuple(dict.fromkeys(i for _, i in items or () if i in followup.COMMANDS))
@@ -607,36 +574,3 @@ def _tag_problem(tag: str, outcome: str) -> str | None:
     except ValueError as exc:
         return f"{exc}; write {{{{ and }}}} for literal braces"
     return None
-
-
-# -- messages --------------------------------------------------------------------------------------
-def format_path(path: tuple[Key, ...]) -> str:
-    """("outcomes", "endorsed", "whiteboard", 1) -> "outcomes.endorsed.whiteboard[1]"."""
-    out = ""
-    for key in path:
-        if isinstance(key, int):
-            out += f"[{key}]"
-            continue
-        text = key if _BARE_KEY.fullmatch(key) else '"' + key.replace('"', '\\"') + '"'
-        out += f".{text}" if out else text
-    return out
-
-
-def describe(value: Any) -> str:
-    """A value as the maintainer wrote it, in TOML terms: `string 'x'`, `integer 3`, `table`."""
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return f"string {value if len(value) <= 40 else value[:37] + '...'!r}"
-    if isinstance(value, int | float):
-        return f"{'integer' if isinstance(value, int) else 'float'} {value}"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "table"
-    return f"{type(value).__name__} {value}"
-
-
-def _did_you_mean(word: str, choices: Any) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
