@@ -18,7 +18,7 @@ TAPLO = shutil.which("taplo", path=str(Path(sys.executable).parent)) or shutil.w
 
 
 def data_files() -> list[tuple[str, Path]]:
-    return [("people", DATA / "people.toml")] + [
+    return [("people", DATA / "people.toml"), ("policy", DATA / "policy.toml")] + [
         ("community", path) for path in sorted((DATA / "communities").glob("*.toml"))
     ]
 
@@ -67,3 +67,15 @@ def test_taplo_accepts_the_shipped_data_and_rejects_an_unknown_key(tmp_path: Pat
     assert checked.returncode == 1
     assert "'stauts' was unexpected" in checked.stderr
     assert "'nmae' was unexpected" in checked.stderr
+
+
+def test_taplo_rejects_an_unknown_policy_key(tmp_path: Path) -> None:
+    assert TAPLO, "taplo is in the test extra: pip install -e '.[test]'"
+    copy = tmp_path / "data"
+    shutil.copytree(DATA, copy)
+    policy = copy / "policy.toml"
+    text = policy.read_text(encoding="utf-8")
+    policy.write_text(text.replace("max_age_months = ", "max_age_month = ", 1), "utf-8")
+    checked = taplo_check(copy)
+    assert checked.returncode == 1
+    assert "'max_age_month' was unexpected" in checked.stderr

@@ -71,10 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     registry_tools.add_parsers(regsub)
     schema = regsub.add_parser(
         "schema",
-        help="the JSON Schemas of people.toml and community files, for editors",
+        help="the JSON Schemas of people.toml, community files and policy.toml, for editors",
         description="Print the JSON Schemas generated from the registry's model, one per "
-        'file kind ({"people": ..., "community": ...}); with --out DIR, write them as '
-        "people.schema.json and community.schema.json. A `#:schema` line at the top of a "
+        'file kind ({"people": ..., "community": ..., "policy": ...}); with --out DIR, write '
+        "them as people.schema.json, community.schema.json and policy.schema.json. A "
+        "`#:schema` line at the top of a "
         "file points Even Better TOML and taplo at them.",
     )
     schema.add_argument("--out", metavar="DIR", help="write the schema files into DIR")

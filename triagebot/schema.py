@@ -16,13 +16,19 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from triagebot import model
+from triagebot.audit import Policy
 from triagebot.problems import TomlJsonSchema
 
-FILES = {"people": "people.schema.json", "community": "community.schema.json"}
+FILES = {
+    "people": "people.schema.json",
+    "community": "community.schema.json",
+    "policy": "policy.schema.json",
+}
 SCHEMA_DIR = "schema"  # beside people.toml and communities/ in the shipped data
 DIRECTIVES = {
     "people": f"#:schema ./{SCHEMA_DIR}/{FILES['people']}",
     "community": f"#:schema ../{SCHEMA_DIR}/{FILES['community']}",
+    "policy": f"#:schema ./{SCHEMA_DIR}/{FILES['policy']}",
 }
 
 
@@ -33,7 +39,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     people["description"] = "A table per person, under the handle community files refer to."
     community = model.CommunityFile.model_json_schema(schema_generator=TomlJsonSchema)
     community["title"] = "triagebot community file (communities/SLUG.toml)"
-    return {"people": people, "community": community}
+    policy = Policy.model_json_schema(schema_generator=TomlJsonSchema)
+    policy["title"] = "triagebot policy.toml (registry audit)"
+    return {"people": people, "community": community, "policy": policy}
 
 
 def schema_text(schema: dict[str, Any]) -> str:
