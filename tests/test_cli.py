@@ -149,7 +149,7 @@ def test_registry_schema_prints_one_schema_per_file_kind(
     code, out, _ = run(capsys, "registry", "schema")
     assert code == 0
     schemas = json.loads(out)
-    assert sorted(schemas) == ["community", "people"]
+    assert sorted(schemas) == ["community", "people", "policy"]
     assert schemas["community"]["additionalProperties"] is False
     assert "delegates" in schemas["community"]["properties"]
     code, _, _ = run(capsys, "registry", "schema", "--out", str(tmp_path / "s"))
@@ -157,6 +157,7 @@ def test_registry_schema_prints_one_schema_per_file_kind(
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
         "community.schema.json",
         "people.schema.json",
+        "policy.schema.json",
     ]
     written = json.loads((tmp_path / "s" / "people.schema.json").read_text(encoding="utf-8"))
     assert written == schemas["people"]
