@@ -124,6 +124,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     queue.add_argument("--format", choices=["text", "markdown", "json"], default="text")
     queue.add_argument("--json", action="store_true", help="same as --format json")
+    init = sub.add_parser(
+        "init",
+        help="scaffold a deployment: triagebot.toml, rules/, an empty registry",
+        description="Write triagebot.toml (dry run, commented), rules/ (the shipped rule and "
+        "templates, directory link to fill in) and data/ (an empty registry with a commented "
+        "example) into DIR, overwriting nothing. --live is refused until data/ lists real "
+        "delegates and the link is set. Exit 0, or 2 when something is in the way.",
+    )
+    init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="default: here")
     demo = sub.add_parser(
         "demo", help="the whole job offline, against a built-in loopback Bugzilla"
     )
@@ -179,6 +188,16 @@ def dispatch(args: argparse.Namespace) -> int:
         from triagebot.demo import run_demo
 
         return run_demo(serve=args.serve, port=args.port, keep=args.keep)
+    if args.command == "init":
+        from triagebot import scaffold
+
+        try:
+            scaffold.init(Path(args.dir))
+        except scaffold.InitError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(scaffold.next_steps(Path(args.dir)))
+        return 0
     config = load_config(args.config)
     if args.command == "registry":
         return registry_command(args, config)

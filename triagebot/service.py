@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from triagebot import golive
 from triagebot.bugs import Bug
 from triagebot.bugzilla import BugzillaError, Client
 from triagebot.config import Config, ConfigError
@@ -89,6 +90,12 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     problems = registry.load_first() + rules.load_first()
     if problems:
         raise ConfigError(problems)
+    if live:  # not with the shipped example registry or a placeholder link (golive.py)
+        problems = golive.live_problems(
+            config.bugzilla_url, registry.current(), config.registry_path, rules.current()
+        )
+        if problems:
+            raise ConfigError(problems)
     # What is loaded so far lives as long as the process: keep it out of every later cyclic
     # collection, which would otherwise walk a large registry's millions of objects each
     # time (a tenth of a big poll's CPU). Refcounting still frees a registry replaced by a
