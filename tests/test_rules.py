@@ -171,14 +171,18 @@ MALFORMED = [
     ),
     pytest.param(
         ('[outcomes.ambiguous]\ntemplate = "t.md.j2"\nneedinfo = "reporter"\n', ""),
-        ["r.toml:6: outcomes: missing outcome 'ambiguous'; add an [outcomes.ambiguous] table"],
+        [
+            "r.toml:6: outcomes.ambiguous: missing outcome 'ambiguous'; "
+            "add an [outcomes.ambiguous] table"
+        ],
         id="missing-outcome",
     ),
     pytest.param(
         ("[outcomes.endorsed]", "[outcomes.endorse]"),
         [
             "r.toml:6: outcomes.endorse: unknown key; did you mean 'endorsed'?",
-            "r.toml:6: outcomes: missing outcome 'endorsed'; add an [outcomes.endorsed] table",
+            "r.toml:6: outcomes.endorsed: missing outcome 'endorsed'; "
+            "add an [outcomes.endorsed] table",
         ],
         id="misspelt-outcome",
     ),
@@ -432,7 +436,8 @@ def test_followup_problems_at_their_lines(tmp_path: Path) -> None:
         "r.toml:29: followup: no template 'who-can-endorse.md.j2' in "
         "templates (templates.who-can-endorse)",
         "r.toml:29: followup: no template 'retriage.md.j2' in templates (templates.retriage)",
-        "r.toml:30: followup.commands[1]: expected 'endorse', 'decline', got 'approve'",
+        "r.toml:30: followup.commands[1]: expected one of 'endorse', 'decline', "
+        "got string 'approve'",
         "r.toml:31: followup.stale_after_days: expected a whole number of days from 1 to 365, "
         "got integer 0",
         "r.toml:32: followup.remind: expected true or false, got string 'yes'",

@@ -169,7 +169,7 @@ def _spot(root: Any, loc: Sequence[Key]) -> _Spot:
         parent = None
         says: list[Say] = []
         if isinstance(tp, type) and issubclass(tp, BaseModel):
-            info = tp.model_fields.get(str(key))
+            info = _fields(tp).get(str(key))
             if info is None:
                 return _Spot(None, [], tp)
             says = [m for m in info.metadata if isinstance(m, Say)]
@@ -184,6 +184,11 @@ def _spot(root: Any, loc: Sequence[Key]) -> _Spot:
         spot = _Spot(tp, says, parent)
     spot.tp = _unwrap(spot.tp, spot.says)
     return spot
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key written in the file (its alias, if any)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
 def _noun(tp: Any, says: list[Say]) -> str:
@@ -217,7 +222,7 @@ def error_message(root: Any, error: Any) -> tuple[FieldPath, str]:
         return path, "required key is missing"
     if kind == "extra_forbidden":
         parent = _spot(root, loc[:-1]).tp
-        allowed = list(parent.model_fields) if isinstance(parent, type) else []
+        allowed = list(_fields(parent)) if isinstance(parent, type) else []
         unknown = getattr(parent, "unknown", "key")
         hint = did_you_mean(str(loc[-1]), allowed)
         return path, f"unknown {unknown}" + (hint or "; expected " + ", ".join(allowed))

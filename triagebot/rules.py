@@ -17,24 +17,28 @@ from __future__ import annotations
 import re
 import string
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import AfterValidator, Field, create_model
 
 from triagebot import followup, markup, triage
 from triagebot.bugs import OUTCOMES
 from triagebot.problems import (
     Problem,
     ProblemError,
+    Say,
+    Table,
     TomlFile,
     describe,
     did_you_mean,
     format_path,
+    invalid,
 )
 
 TEMPLATES_DIR = "templates"
@@ -45,14 +49,10 @@ DEFAULT_NEEDINFO_CAP = 2
 MAX_NEEDINFO_CAP = 10  # more pings than this on one bug is noise, whatever the rule says
 PLACEHOLDER = "community"
 
-RULE_KEYS = ("product", "components", "directory_url", "needinfo_cap", "outcomes", "followup")
-OUTCOME_KEYS = ("template", "whiteboard", "needinfo")
-FOLLOWUP_KEYS = ("commands", "retriage", "stale_after_days", "remind", "templates")
 DEFAULT_STALE_AFTER_DAYS = 14
 MAX_STALE_AFTER_DAYS = 365
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 _BLANK_LINES = re.compile(r"\n{3,}")
-_MISSING: Any = object()
 
 Key = str | int
 
@@ -301,8 +301,96 @@ def _render_position(exc: BaseException, templates: set[str], default: str) -> t
     return found
 
 
+# -- the rule file's format ---------------------------------------------------------------------
+Text = Annotated[str, Field(pattern=r"\S"), Say(string_pattern_mismatch="must not be empty")]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid(f"expected an http(s) URL, got {describe(value)}")
+    return value
+
+
+def _named(
+    names: tuple[str, ...], field_type: Any, say: Callable[[str], Say], **default: Any
+) -> dict[str, Any]:
+    """Fields named like TOML keys ('former-delegate'), each under a Python name."""
+    return {
+        n.replace("-", "_"): (Annotated[field_type, say(n)], Field(alias=n, **default))
+        for n in names
+    }
+
+
+class OutcomeTable(Table):
+    """What the rule does for one outcome."""
+
+    template: Text = Field(description="a file in templates/: the comment posted")
+    whiteboard: list[Text] = Field(
+        default_factory=list, description="tags to add; '{community}' is the community's slug"
+    )
+    needinfo: Annotated[
+        Literal[*NEEDINFO_MODES],  # type: ignore[valid-type]
+        Say(missing="required key is missing; expected one of " + ", ".join(NEEDINFO_MODES)),
+    ] = Field(description="whom to ask: the community's delegates, the reporter, or nobody")
+
+
+def _outcome_say(name: str) -> Say:
+    return Say(missing=f"missing outcome '{name}'; add an [outcomes.{name}] table")
+
+
+Outcomes = create_model("Outcomes", __base__=Table, **_named(OUTCOMES, OutcomeTable, _outcome_say))
+FollowupTemplates = create_model(
+    "FollowupTemplates",
+    __base__=Table,
+    **_named(followup.KINDS, Text | None, lambda n: Say(), default=None),
+)
+_ALL_OUTCOMES = ", ".join(OUTCOMES)
+
+
+class FollowupTable(Table):
+    """What the rule does after its first comment."""
+
+    commands: list[Literal[*followup.COMMANDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(followup.COMMANDS),
+        description="which of /endorse and /decline a current delegate may use",
+    )
+    retriage: bool = Field(True, description="the reporter's answer re-decides the bug")
+    stale_after_days: Annotated[
+        int,
+        Field(ge=1, le=MAX_STALE_AFTER_DAYS),
+        Say(f"a whole number of days from 1 to {MAX_STALE_AFTER_DAYS}"),
+    ] = DEFAULT_STALE_AFTER_DAYS
+    remind: bool = Field(False, description="post one reminder when the bug turns stale")
+    templates: FollowupTemplates = Field(  # type: ignore[valid-type]
+        default_factory=FollowupTemplates, description="template per kind (default KIND.md.j2)"
+    )
+
+
+class RuleFile(Table):
+    """rules/NAME.toml: which bugs a rule watches and what it does per outcome."""
+
+    product: Text
+    components: Annotated[
+        list[Text], Field(min_length=1), Say(too_short="must list at least one component")
+    ]
+    directory_url: Annotated[str, AfterValidator(_http_url), Say("an http(s) URL")] | None = None
+    needinfo_cap: Annotated[
+        int,
+        Field(ge=0, le=MAX_NEEDINFO_CAP),
+        Say(f"a whole number from 0 to {MAX_NEEDINFO_CAP}"),
+    ] = DEFAULT_NEEDINFO_CAP
+    outcomes: Annotated[
+        Outcomes,  # type: ignore[valid-type]
+        Say(missing="required key is missing; add an [outcomes.NAME] table for " + _ALL_OUTCOMES),
+    ]
+    followup: FollowupTable | None = None
+
+
 class _RuleChecker:
-    """Checks one parsed rule file and builds its Rule, reporting every problem."""
+    """Checks one parsed rule file against RuleFile, then by hand what the model cannot
+    know: templates that exist, tags and needinfo that make sense for their outcome,
+    components listed twice. Those checks run on whatever parts are valid."""
 
     def __init__(self, loader: _Loader, source: TomlFile, file: Path) -> None:
         self.loader = loader
@@ -325,130 +413,65 @@ class _RuleChecker:
                 f"file name '{name}' is not a valid rule name "
                 "(lowercase letters, digits and '-', starting with a letter or digit)",
             )
-        self.unknown_keys(raw, RULE_KEYS, ())
-        product = self.string(raw, ("product",), required=True)
-        components = self.components(raw.get("components", _MISSING))
-        directory_url = self.url(raw.get("directory_url", _MISSING))
-        cap = self.cap(raw.get("needinfo_cap", _MISSING))
-        outcomes, templates = self.outcomes(raw.get("outcomes", _MISSING))
-        settings = self.followup(raw.get("followup", _MISSING))
-        if self.failed or product is None or components is None:
+        checked = self.source.validate(RuleFile, raw)
+        self.loader.problems.extend(self.source.problems())
+        self.components(raw.get("components"))
+        outcomes = raw.get("outcomes")
+        templates: dict[str, Template] = {}
+        for outcome in OUTCOMES:
+            table = outcomes.get(outcome) if isinstance(outcomes, dict) else None
+            if isinstance(table, dict):
+                found = self.outcome(outcome, table)
+                if found is not None:
+                    templates[outcome] = found
+        settings = None
+        if isinstance(raw.get("followup"), dict):
+            settings = self.followup(raw["followup"], checked)
+        if checked is None or self.failed:
             return None
+        actions = {
+            outcome: OutcomeAction(table.template, tuple(table.whiteboard), table.needinfo)
+            for outcome in OUTCOMES
+            if (table := getattr(checked.outcomes, outcome.replace("-", "_")))
+        }
         return Rule(
-            name, self.file, product, components, directory_url, cap, outcomes, templates, settings
+            name,
+            self.file,
+            checked.product,
+            tuple(dict.fromkeys(checked.components)),
+            checked.directory_url,
+            checked.needinfo_cap,
+            actions,
+            templates,
+            settings,
         )
 
-    # shared value checks
-    def unknown_keys(self, raw: dict[str, Any], allowed: tuple[str, ...], base: tuple[Key, ...]):
-        for key in raw:
-            if key not in allowed:
-                hint = did_you_mean(key, allowed) or "; expected " + ", ".join(allowed)
-                self.error((*base, key), f"unknown key{hint}")
-
-    def string(self, raw: dict[str, Any], path: tuple[Key, ...], required: bool) -> str | None:
-        value = raw.get(path[-1], _MISSING)
-        if value is _MISSING:
-            if required:
-                self.error(path, "required key is missing")
-            return None
-        if type(value) is not str:
-            self.error(path, f"expected a string, got {describe(value)}")
-            return None
-        if not value.strip():
-            self.error(path, "must not be empty")
-            return None
-        return value
-
-    def strings(self, value: Any, path: tuple[Key, ...]) -> list[tuple[int, str]] | None:
-        """A list of non-empty strings, as (index, text); wrong items are reported."""
-        if type(value) is not list:
-            self.error(path, f"expected an array of strings, got {describe(value)}")
-            return None
-        good: list[tuple[int, str]] = []
-        for index, item in enumerate(value):
-            if type(item) is not str:
-                self.error((*path, index), f"expected a string, got {describe(item)}")
-            elif not item.strip():
-                self.error((*path, index), "must not be empty")
-            else:
-                good.append((index, item))
-        return good
-
-    # top-level keys
-    def components(self, value: Any) -> tuple[str, ...] | None:
-        path: tuple[Key, ...] = ("components",)
-        if value is _MISSING:
-            self.error(path, "required key is missing")
-            return None
-        items = self.strings(value, path)
-        if items is None:
-            return None
-        if not value:
-            self.error(path, "must list at least one component")
+    def components(self, value: Any) -> None:
         seen: dict[str, int] = {}
-        for index, item in items:
-            first = seen.setdefault(item, index)
-            if first != index:
-                self.error((*path, index), f"'{item}' is listed twice (also components[{first}])")
-        return tuple(seen)
+        for index, item in enumerate(value if isinstance(value, list) else ()):
+            if isinstance(item, str) and (first := seen.setdefault(item, index)) != index:
+                self.error(
+                    ("components", index), f"'{item}' is listed twice (also components[{first}])"
+                )
 
-    def url(self, value: Any) -> str | None:
-        path: tuple[Key, ...] = ("directory_url",)
-        if value is _MISSING:
-            return None
-        parts = urlsplit(value) if type(value) is str else None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-            self.error(path, f"expected an http(s) URL, got {describe(value)}")
-            return None
-        return value
-
-    def cap(self, value: Any) -> int:
-        if value is _MISSING:
-            return DEFAULT_NEEDINFO_CAP
-        if type(value) is not int or not 0 <= value <= MAX_NEEDINFO_CAP:
-            message = f"expected a whole number from 0 to {MAX_NEEDINFO_CAP}, got {describe(value)}"
-            self.error(("needinfo_cap",), message)
-            return DEFAULT_NEEDINFO_CAP
-        return value
-
-    # outcomes
-    def outcomes(self, value: Any) -> tuple[dict[str, OutcomeAction], dict[str, Template]]:
-        path: tuple[Key, ...] = ("outcomes",)
-        actions: dict[str, OutcomeAction] = {}
-        templates: dict[str, Template] = {}
-        if value is _MISSING:
-            listed = ", ".join(OUTCOMES)
-            self.error(path, f"required key is missing; add an [outcomes.NAME] table for {listed}")
-            return actions, templates
-        if type(value) is not dict:
-            self.error(path, f"expected a table, got {describe(value)}")
-            return actions, templates
-        self.unknown_keys(value, OUTCOMES, path)
-        for outcome in OUTCOMES:
-            if outcome not in value:
-                self.error(path, f"missing outcome '{outcome}'; add an [outcomes.{outcome}] table")
-                continue
-            checked = self.outcome(outcome, value[outcome])
-            if checked is not None:
-                actions[outcome], templates[outcome] = checked
-        return actions, templates
-
-    def outcome(self, outcome: str, value: Any) -> tuple[OutcomeAction, Template] | None:
+    def outcome(self, outcome: str, table: dict[str, Any]) -> Template | None:
         base: tuple[Key, ...] = ("outcomes", outcome)
-        if type(value) is not dict:
-            self.error(base, f"expected a table, got {describe(value)}")
-            return None
-        self.unknown_keys(value, OUTCOME_KEYS, base)
-        template = self.template(value, (*base, "template"))
-        tags = self.tags(value.get("whiteboard", []), outcome, (*base, "whiteboard"))
-        needinfo = self.needinfo(value.get("needinfo", _MISSING), outcome, (*base, "needinfo"))
-        if template is None or tags is None or needinfo is None:
-            return None
-        return OutcomeAction(template[0], tags, needinfo), template[1]
+        for index, tag in enumerate(table.get("whiteboard") or ()):
+            message = _tag_problem(tag, outcome) if isinstance(tag, str) else None
+            if message:
+                self.error((*base, "whiteboard", index), message)
+        if table.get("needinfo") == "delegates" and outcome in NO_COMMUNITY:
+            self.error(
+                (*base, "needinfo"),
+                f"'delegates' needs a community, and outcome '{outcome}' has none; "
+                "use 'reporter' or 'nobody'",
+            )
+        return self.template(table.get("template"), (*base, "template"))
 
-    def template(self, raw: dict[str, Any], path: tuple[Key, ...]) -> tuple[str, Template] | None:
-        name = self.string(raw, path, required=True)
-        if name is None:
+    def template(self, name: Any, path: tuple[Key, ...]) -> Template | None:
+        """The compiled template a rule names; None when it is not there (reported) or
+        not a name at all (the model reports that)."""
+        if not isinstance(name, str) or not name.strip():
             return None
         loader = self.loader
         if name not in loader.template_names:
@@ -462,94 +485,39 @@ class _RuleChecker:
         compiled = loader.compiled.get(name)
         if compiled is None:
             self.failed = True  # its own syntax error is already reported
-            return None
-        return name, compiled
+        return compiled
 
-    def tags(self, value: Any, outcome: str, path: tuple[Key, ...]) -> tuple[str, ...] | None:
-        items = self.strings(value, path)
-        if items is None:
-            return None
-        for index, tag in items:
-            message = _tag_problem(tag, outcome)
-            if message:
-                self.error((*path, index), message)
-        return tuple(tag for _, tag in items)
-
-    def needinfo(self, value: Any, outcome: str, path: tuple[Key, ...]) -> str | None:
-        if value is _MISSING:
-            listed = ", ".join(NEEDINFO_MODES)
-            self.error(path, f"required key is missing; expected one of {listed}")
-            return None
-        if type(value) is not str or value not in NEEDINFO_MODES:
-            hint = did_you_mean(value, NEEDINFO_MODES) if type(value) is str else ""
-            choices = ", ".join(f"'{m}'" for m in NEEDINFO_MODES)
-            self.error(path, f"expected one of {choices}, got {describe(value)}{hint}")
-            return None
-        if value == "delegates" and outcome in NO_COMMUNITY:
-            self.error(
-                path,
-                f"'delegates' needs a community, and outcome '{outcome}' has none; "
-                "use 'reporter' or 'nobody'",
-            )
-            return None
-        return value
-
-    # follow-up
-    def followup(self, value: Any) -> Followup | None:
-        """`[followup]`: every key optional; the templates default to `KIND.md.j2`."""
+    def followup(self, value: dict[str, Any], checked: RuleFile | None) -> Followup | None:
+        """`[followup]`: the templates default to `KIND.md.j2`."""
         base: tuple[Key, ...] = ("followup",)
-        if value is _MISSING:
-            return None
-        if type(value) is not dict:
-            self.error(base, f"expected a table, got {describe(value)}")
-            return None
-        self.unknown_keys(value, FOLLOWUP_KEYS, base)
-        commands = followup.COMMANDS
-        if "commands" in value:
-            items = self.strings(value["commands"], (*base, "commands"))
-            for index, item in items or ():
-                if item not in followup.COMMANDS:
-                    hint = did_you_mean(item, followup.COMMANDS)
-                    listed = ", ".join(f"'{c}'" for c in followup.COMMANDS)
-                    self.error((*base, "commands", index), f"expected {listed}, got {item!r}{hint}")
-            commands = tuple(dict.fromkeys(i for _, i in items or () if i in followup.COMMANDS))
-        retriage = self.boolean(value, (*base, "retriage"), True)
-        remind = self.boolean(value, (*base, "remind"), False)
-        days = value.get("stale_after_days", DEFAULT_STALE_AFTER_DAYS)
-        if type(days) is not int or not 1 <= days <= MAX_STALE_AFTER_DAYS:
-            message = (
-                f"expected a whole number of days from 1 to {MAX_STALE_AFTER_DAYS}, "
-                f"got {describe(days)}"
-            )
-            self.error((*base, "stale_after_days"), message)
-            days = DEFAULT_STALE_AFTER_DAYS
-        names: dict[str, str] = {k: f"{k}.md.j2" for k in followup.KINDS}
-        raw_names = value.get("templates", {})
-        if type(raw_names) is not dict:
-            self.error((*base, "templates"), f"expected a table, got {describe(raw_names)}")
-            raw_names = {}
-        self.unknown_keys(raw_names, followup.KINDS, (*base, "templates"))
+        raw_names = value.get("templates")
+        raw_names = raw_names if isinstance(raw_names, dict) else {}
+        names: dict[str, str] = {}
         compiled: dict[str, Template] = {}
         for kind in followup.KINDS:
-            path = (*base, "templates", kind)
             if kind in raw_names:
-                found = self.template(raw_names, path)
-            elif names[kind] not in self.loader.template_names:
+                found = self.template(raw_names[kind], (*base, "templates", kind))
+                names[kind] = raw_names[kind]
+            elif f"{kind}.md.j2" not in self.loader.template_names:
                 where = self.loader.templates_dir
-                self.error(base, f"no template '{names[kind]}' in {where} (templates.{kind})")
+                self.error(base, f"no template '{kind}.md.j2' in {where} (templates.{kind})")
                 continue
             else:
-                found = self.template({kind: names[kind]}, path)
+                names[kind] = f"{kind}.md.j2"
+                found = self.template(names[kind], (*base, "templates", kind))
             if found is not None:
-                names[kind], compiled[kind] = found
-        return Followup(commands, retriage, days, remind, compiled, names)
-
-    def boolean(self, raw: dict[str, Any], path: tuple[Key, ...], default: bool) -> bool:
-        value = raw.get(path[-1], default)
-        if type(value) is not bool:
-            self.error(path, f"expected true or false, got {describe(value)}")
-            return default
-        return value
+                compiled[kind] = found
+        settings = checked.followup if checked is not None else None
+        if settings is None:
+            return None
+        return Followup(
+            tuple(dict.fromkeys(settings.commands)),
+            settings.retriage,
+            settings.stale_after_days,
+            settings.remind,
+            compiled,
+            names,
+        )
 
 
 def _tag_problem(tag: str, outcome: str) -> str | None:

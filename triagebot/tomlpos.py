@@ -256,8 +256,12 @@ class Locator:
             offset = found.get(rest[:size])
             if offset is not None:
                 return offset
-        below = self._first_below.get(path)  # e.g. ("delegates",) -> the first [[delegates]]
-        return (below or header).line_offset
+        # e.g. ("delegates",) -> the first [[delegates]]; ("outcomes", "x") -> [outcomes.a]
+        for size in range(len(path), cut, -1):
+            below = self._first_below.get(path[:size])
+            if below is not None:
+                return below.line_offset
+        return header.line_offset
 
     def _region(self, key: PathKey, header: _Header) -> dict[PathKey, int]:
         found = self._regions.get(key)
