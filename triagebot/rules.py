@@ -4,6 +4,8 @@ One TOML file per rule under `rules/` (the rule's name is the file's stem), with
 templates under `rules/templates/`. Maintainers edit these by hand, so loading reports every
 problem at once as `FILE:LINE: field.path: message`, the way a compiler does, and refuses to
 start on any of them: a typo found at start-up is better than a wrong comment on a live bug.
+The file's format is declared once, as pydantic models (`RuleFile`), worded by
+`triagebot.problems`; what needs the templates or the outcome is checked by hand.
 
 Templates are compiled once, at load, in a sandbox with strict undefined variables and no
 HTML escaping (Bugzilla comments are plain text). Each template is also rendered at load with
