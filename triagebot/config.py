@@ -224,7 +224,7 @@ KINDS: dict[str, Any] = {
 
 
 class _File(Table):
-    unknown: ClassVar[str] = "section"
+    extra_name: ClassVar[str] = "section"
 
 
 def _section(name: str, keys: dict[str, tuple[str, str]]) -> type[Table]:

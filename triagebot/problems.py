@@ -129,11 +129,11 @@ class Say:
 
 
 class Table(BaseModel):
-    """A TOML table: strict types (TOML has them), no unknown key. `unknown` names what an
+    """A TOML table: strict types (TOML has them), no unknown key. `extra_name` says what an
     unknown key is (a "section" at the top of a config)."""
 
     model_config = {"extra": "forbid", "strict": True, "frozen": True}
-    unknown: ClassVar[str] = "key"
+    extra_name: ClassVar[str] = "key"
 
 
 @dataclass
@@ -223,7 +223,7 @@ def error_message(root: Any, error: Any) -> tuple[FieldPath, str]:
     if kind == "extra_forbidden":
         parent = _spot(root, loc[:-1]).tp
         allowed = list(_fields(parent)) if isinstance(parent, type) else []
-        unknown = getattr(parent, "unknown", "key")
+        unknown = getattr(parent, "extra_name", "key")
         hint = did_you_mean(str(loc[-1]), allowed)
         return path, f"unknown {unknown}" + (hint or "; expected " + ", ".join(allowed))
     if kind == INVALID:
