@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+import responses
 
 from triagebot import golive
+from triagebot.config import load_config
 from triagebot.registry import Person, Registry
 from triagebot.rules import load_rules
+from triagebot.service import build_bot
 from triagebot.validate import load_registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,3 +58,40 @@ def test_a_registry_with_one_real_login_and_a_real_link_go_live() -> None:
     assert golive.live_problems("https://bugzilla.mozilla.org", REAL, Path("data"), rules) == []
     without_link = [replace(RULES[0], directory_url=None)]
     assert golive.live_problems("https://bugzilla.mozilla.org", REAL, Path("d"), without_link) == []
+
+
+def test_a_reload_to_example_data_is_refused_while_live(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`run --live` keeps its last good registry when data/ is replaced by example data."""
+    monkeypatch.setenv("TRIAGEBOT_API_KEY", "k" * 40)
+    data = tmp_path / "data"
+    (data / "communities").mkdir(parents=True)
+    people = data / "people.toml"
+    people.write_text('[alex]\nname = "Alex"\nemails = ["alex@community.internal"]\n')
+    rules = tmp_path / "rules"
+    shutil.copytree(ROOT / "rules", rules)
+    rule = rules / "community-it.toml"
+    text = rule.read_text(encoding="utf-8")
+    rule.write_text(
+        text.replace("https://community.example.org/directory", "https://dir.community.internal/")
+    )
+    config = tmp_path / "triagebot.toml"
+    config.write_text(
+        '[bugzilla]\nurl = "https://bugzilla.community.internal"\n'
+        f'[registry]\npath = "{data}"\n[rules]\npath = "{rules}"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "bot.db"}"\n'
+    )
+    with responses.RequestsMock():  # no request is made: an unmocked one would fail
+        bot = build_bot(load_config(config), live=True)
+        assert bot.registry.current().people.keys() == {"alex"}
+        people.write_text('[ana]\nname = "Ana"\nemails = ["ana@example.org"]\n')
+        os.utime(people, (1, 1))  # a different stamp, whatever the clock's resolution
+        assert bot.registry.refresh() is False
+    assert bot.registry.current().people.keys() == {"alex"}
+    assert bot.registry.errors == [
+        f"{data}: refusing to go live: the registry holds only example.org people (fictional); "
+        "put your communities' delegates in it (README: Use it on your Bugzilla), or use "
+        "--dry-run"
+    ]
+    bot.store.close()

@@ -90,12 +90,19 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     problems = registry.load_first() + rules.load_first()
     if problems:
         raise ConfigError(problems)
-    if live:  # not with the shipped example registry or a placeholder link (golive.py)
-        problems = golive.live_problems(
-            config.bugzilla_url, registry.current(), config.registry_path, rules.current()
-        )
-        if problems:
-            raise ConfigError(problems)
+
+    def go_live_check(new_registry: Registry, new_rules: list[Rule]) -> None:
+        """Not with the shipped example registry or a placeholder link (golive.py)."""
+        if live:
+            url, path = config.bugzilla_url, config.registry_path
+            problems = golive.live_problems(url, new_registry, path, new_rules)
+            if problems:
+                raise ConfigError(problems)
+
+    go_live_check(registry.current(), rules.current())
+    # A reload that `run --live` picks up is held to the same check: refused, the last good
+    # version kept, and `status` shows why.
+    registry.accept = lambda new: go_live_check(new, rules.current())
     # What is loaded so far lives as long as the process: keep it out of every later cyclic
     # collection, which would otherwise walk a large registry's millions of objects each
     # time (a tenth of a big poll's CPU). Refcounting still frees a registry replaced by a
@@ -125,6 +132,7 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
 
     def accept_rules(new: list[Rule]) -> None:
         """Edited rules are used only once what they watch exists on the server."""
+        go_live_check(registry.current(), new)
         try:
             check_products(bot, rules=new)
         except BugzillaError as exc:
