@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -32,3 +33,14 @@ def load_recording(name: str) -> dict[str, Any]:
 def recording() -> Callable[[str], dict[str, Any]]:
     """`recording("comments_batch")` -> the recorded exchange, see `load_recording`."""
     return load_recording
+
+
+@pytest.fixture(autouse=True)
+def _quiet_loggers_restored() -> Any:
+    """`triagebot.cli.main` quiets urllib3 and APScheduler for the process; a test that ran it
+    must not leave another test without their log lines."""
+    names = ("urllib3", "apscheduler")
+    levels = {name: logging.getLogger(name).level for name in names}
+    yield
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)

@@ -180,8 +180,8 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
     text = output.status(store, ["rules/x.toml:1: worse"], {"community-it": 14}, later)
     assert text.splitlines() == [
         "last polls:",
-        "  2026-11-20 08:00:00Z community-it (live, 1.0 s): 3 bugs, 1 acted on,"
-        " 1 failed, 1 skipped",
+        "  2026-11-20 08:00:00Z community-it (live, 1.0 s)",
+        "    3 bugs, 1 acted on, 1 failed, 1 skipped",
         "outcomes:",
         "  done/endorsed: 2",
         "  done/needs-endorsement: 1",
@@ -191,17 +191,44 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
         "  bug 7 rule community-it ref ref7 since 2026-11-20 08:00:02Z",
         "failed (retried next poll): 1",
         "  bug 10 rule community-it: HTTP 400",
-        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:12Z; it keeps its last good "
-        "version:",
+        "RUNNING BOT: registry reload failed at 2026-11-20 08:00:12Z; it keeps its last",
+        "  good version:",
         "  data/people.toml:3: bad",
-        "REGISTRY/RULES FILES HAVE ERRORS: 1 (a running bot keeps its last good version; a "
-        "new one will not start):",
+        "REGISTRY/RULES FILES HAVE ERRORS: 1 (a running bot keeps its last good",
+        "  version; a new one will not start):",
         "  rules/x.toml:1: worse",
     ]
+    assert max(len(line) for line in text.splitlines()) <= 80
     store.set_reload_problems("registry", [])
     text = output.status(store, [])
     assert "RUNNING BOT" not in text
     assert text.endswith("registry and rules files: OK")
+
+
+def test_status_puts_the_latest_failed_poll_first_within_80_columns() -> None:
+    times = iter(T0 + timedelta(seconds=n) for n in range(100))
+    store = Store.memory(now=lambda: next(times))
+    poll = store.start_poll("community-it", dry_run=False)
+    error = "cannot reach Bugzilla at http://127.0.0.1:8089: connection refused (4 tries over 7 s)"
+    store.finish_poll(poll, searched=0, acted=0, failed=0, skipped=0, error=error)
+    lines = output.status(store, []).splitlines()
+    assert lines[:4] == [
+        "FAILED: cannot reach Bugzilla at http://127.0.0.1:8089: connection refused (4 t…",
+        "last polls:",
+        "  2026-11-20 08:00:00Z community-it (live, 1.0 s)",
+        "    FAILED: cannot reach Bugzilla at http://127.0.0.1:8089: connection refused…",
+    ]
+    assert all(len(line) <= 80 for line in lines)
+    later = store.start_poll("community-it", dry_run=False)
+    store.finish_poll(later, searched=1, acted=1, failed=0, skipped=0)
+    assert output.status(store, []).splitlines()[0] == "last polls:"  # it recovered
+
+
+def test_status_without_a_database_says_no_state_yet() -> None:
+    assert output.status(None, []).splitlines() == [
+        "no state yet: no poll has run with this database",
+        "registry and rules files: OK",
+    ]
 
 
 def test_explain_says_what_the_store_knows_in_words() -> None:

@@ -190,8 +190,7 @@ def test_a_live_poll_with_failures_never_shows_the_key(
     assert "Bad flag status in" in status.out  # the echoing error is shown, redacted
     # urllib3's own lines were captured: the test would see a key in a URL
     assert "urllib3.connectionpool" in logs.text and '"PUT /rest/bug/' in logs.text
-    if key_in == "query":
-        assert "Bugzilla_api_key=<redacted>" in logs.text
+    assert "Bugzilla_api_key" not in logs.text  # no query string of a URL is shown
     assert_hidden(key, logs.text, caplog.text, once.out, once.err, status.out, status.err)
     for record in caplog.records:
         assert_hidden(key, record.getMessage(), str(record.args), record.exc_text or "")
@@ -243,7 +242,7 @@ def test_errors_from_every_failure_carry_no_key(logs, caplog):
     errors.append(caught.value)
     texts.append(repr(refused))
     assert [e.code for e in errors] == [None, None, None, 51, 306, 410, None]
-    assert "connection failed" in str(errors[-1])
+    assert "cannot reach Bugzilla at http://127.0.0.1:" in str(errors[-1])
     for error in errors:
         assert error.__cause__ is None and error.__context__ is None  # no URL-bearing chain
         texts += exception_texts(error)

@@ -21,11 +21,14 @@ REST backend so that auth and error handling stay the library's.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import email.utils
 import inspect
 import logging
 import os
 import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -63,6 +66,8 @@ _SECRETS_LOCK = threading.Lock()
 _KEY_IN_QUERY = re.compile(r"((?:Bugzilla_)?api_key=)[^&\s'\"#)]+", re.IGNORECASE)
 _KEY_IN_HEADER = re.compile(r"(X-BUGZILLA-API-KEY['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.IGNORECASE)
 _REDACTED_LOGGERS = ("urllib3", "bugzilla", "requests", "triagebot")
+# A REST path's query string (search terms, the key's parameter name) is never shown.
+_QUERY_OF_REST_PATH = re.compile(r"(/rest/[^\s?'\"#)]*)\?[^\s'\"#)]*")
 
 
 def add_secret(secret: str | None) -> None:
@@ -79,6 +84,7 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, REDACTED)
     text = _KEY_IN_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
+    text = _QUERY_OF_REST_PATH.sub(lambda m: m.group(1), text)
     return _KEY_IN_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
 
 
@@ -153,6 +159,66 @@ class BugzillaError(Exception):
         return f"BugzillaError({self.message!r}, code={self.code!r}, bug_id={self.bug_id!r})"
 
 
+class BugzillaUnreachable(BugzillaError):
+    """No connection to Bugzilla at all (refused, unknown host, no answer in time): a message
+    that stands on its own, `cannot reach Bugzilla at URL: why (N tries over S s)`."""
+
+
+# Bugzilla's answers meaning the API key is not accepted: invalid (306), or ignored where
+# a login is needed (410, the header on 5.0). For the operator to fix, not worth a retry.
+KEY_REJECTED = frozenset({306, 410})
+
+
+@dataclasses.dataclass
+class Attempts:
+    """Tries and backoff seconds of the call under way, kept by `BotRetry` for the message
+    of a call that failed after its retries."""
+
+    tries: int = 0
+    slept: float = 0.0
+
+
+def public_url(url: str) -> str:
+    """`scheme://host:port/path` of a URL: no credentials, no query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+
+
+# Reasons meaning no connection was made at all: nothing was sent.
+UNREACHABLE = ("connection refused", "host not found", "connection timed out")
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, in words, from the exception chain urllib3 and requests
+    build (MaxRetryError.reason, __cause__, __context__, args)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, socket.gaierror) or type(item).__name__ == "NameResolutionError":
+            return "host not found"
+        if isinstance(item, ssl.SSLError):
+            return f"TLS error ({item.reason or item})"
+        name = type(item).__name__
+        if isinstance(item, TimeoutError | requests.ConnectTimeout) or "ConnectTimeout" in name:
+            return "connection timed out"
+        if "ReadTimeout" in name:
+            return "no answer in time"
+        if "RemoteDisconnected" in name or "ConnectionReset" in name:
+            return "connection closed without an answer"
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return "connection failed"
+
+
 def _error_from_body(body: Any) -> tuple[int | None, str] | None:
     if isinstance(body, dict) and body.get("error"):
         code = body.get("code")
@@ -160,10 +226,26 @@ def _error_from_body(body: Any) -> tuple[int | None, str] | None:
     return None
 
 
-def _map_exception(exc: BaseException, what: str, bug_id: int | None) -> BugzillaError:
+def _map_exception(
+    exc: BaseException,
+    what: str,
+    bug_id: int | None,
+    where: str | None = None,
+    attempts: Attempts | None = None,
+    seconds: float = 0.0,
+) -> BugzillaError:
     """One `BugzillaError` from whatever python-bugzilla, requests or urllib3 raised."""
     if isinstance(exc, BugzillaError):
         return exc
+    if where is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
+        tries = max(attempts.tries if attempts else 1, 1)
+        count = f"{tries} {'try' if tries == 1 else 'tries'} over {seconds:.0f} s"
+        if isinstance(exc, requests.ConnectionError):
+            why = _connection_reason(exc)
+            if why in UNREACHABLE or why.startswith("TLS"):
+                return BugzillaUnreachable(f"cannot reach Bugzilla at {where}: {why} ({count})")
+            return BugzillaError(f"{what}: {why} ({count})", None, bug_id)
+        return BugzillaError(f"{what}: timed out, no answer in time ({count})", None, bug_id)
     if isinstance(exc, BugzillaHTTPError | requests.HTTPError):  # status not 400/401/404
         response = exc.response
         status = response.status_code if response is not None else None
@@ -250,11 +332,13 @@ class BotRetry(Retry):
 
     sleeper: Callable[[float], None] = staticmethod(time.sleep)
     give_up_after: float = 60.0
+    attempts: Attempts | None = None
 
     def new(self, **kw: Any) -> BotRetry:
         retry = super().new(**kw)
         retry.sleeper = self.sleeper
         retry.give_up_after = self.give_up_after
+        retry.attempts = self.attempts
         return retry
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
@@ -271,6 +355,8 @@ class BotRetry(Retry):
         _pool: Any = None,
         _stacktrace: Any = None,
     ) -> BotRetry:
+        if self.attempts is not None:
+            self.attempts.tries += 1
         wait = _raw_retry_after(response) if response is not None else None
         if wait is not None and wait > self.give_up_after:
             raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait:.0f}s is too long"))
@@ -279,14 +365,19 @@ class BotRetry(Retry):
     def sleep_for_retry(self, response: Any) -> bool:
         wait = self.get_retry_after(response)
         if wait:
-            self.sleeper(wait)
+            self._sleep(wait)
             return True
         return False
 
     def _sleep_backoff(self) -> None:
         backoff = self.get_backoff_time()
         if backoff > 0:
-            self.sleeper(backoff)
+            self._sleep(backoff)
+
+    def _sleep(self, seconds: float) -> None:
+        if self.attempts is not None:
+            self.attempts.slept += seconds
+        self.sleeper(seconds)
 
 
 def _raw_retry_after(response: Any) -> float | None:
@@ -306,7 +397,10 @@ def _raw_retry_after(response: Any) -> float | None:
 
 
 def make_retry(
-    retries: int, backoff: float, sleep: Callable[[float], None] = time.sleep
+    retries: int,
+    backoff: float,
+    sleep: Callable[[float], None] = time.sleep,
+    attempts: Attempts | None = None,
 ) -> BotRetry:
     """Reads and connection errors are retried; status retries for GET only; never a PUT or
     POST that reached the server (urllib3 retries a connect error for any method: the request
@@ -331,6 +425,7 @@ def make_retry(
         **kwargs,
     )
     retry.sleeper = sleep
+    retry.attempts = attempts
     return retry
 
 
@@ -508,7 +603,8 @@ class Client:
         agent = f"triagebot/{__version__} python-bugzilla/{pybz.__version__}"
         self.session = BotSession(timeout, self.budget, self.requests_made, agent)
         resolve_environment_once(self.session, self.rest_url)
-        adapter = HTTPAdapter(max_retries=make_retry(retries, backoff, sleep))
+        self.attempts = Attempts()
+        adapter = HTTPAdapter(max_retries=make_retry(retries, backoff, sleep, self.attempts))
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         if self._api_key and key_in == "header":
@@ -546,10 +642,15 @@ class Client:
     def _call(self, what: str, fn: Callable[[], Any], bug_id: int | None = None) -> Any:
         """Run one library call; every failure leaves as our BugzillaError, with no chained
         exception (whose message could hold a URL with the key)."""
+        self.attempts.tries = 0
+        self.attempts.slept = 0.0
+        started = time.monotonic()
         try:
             result = fn()
         except Exception as exc:
-            error = _map_exception(exc, what, bug_id)
+            seconds = max(time.monotonic() - started, self.attempts.slept)
+            where = public_url(self.url)
+            error = _map_exception(exc, what, bug_id, where, self.attempts, seconds)
         else:
             found = _error_from_body(result)  # an error answered with HTTP 200/201
             if found is None:

@@ -8,14 +8,15 @@ usage errors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 from triagebot import __version__, output, registry_tools
-from triagebot.bugzilla import BugzillaError
+from triagebot.bugzilla import KEY_REJECTED, BugzillaError, BugzillaUnreachable
 from triagebot.config import Config, ConfigError, load_config
 
 log = logging.getLogger("triagebot")
@@ -162,6 +163,11 @@ def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler]
     )
+    # urllib3's retry lines and APScheduler's per-job lines are for -v: by default the bot's
+    # own one-line messages say what failed, how often it was tried, and each poll.
+    quiet = logging.WARNING if verbose == 0 else logging.NOTSET
+    logging.getLogger("urllib3").setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
+    logging.getLogger("apscheduler").setLevel(quiet)
     install_redaction()
 
 
@@ -174,6 +180,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    except BugzillaUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except BugzillaError as exc:
         # Before any poll (checking products, explain): no answer is worth a retry (1); an
         # answer with an error code (a wrong key, no access) is for the operator to fix (2).
@@ -199,6 +208,10 @@ def dispatch(args: argparse.Namespace) -> int:
         print(scaffold.next_steps(Path(args.dir)))
         return 0
     config = load_config(args.config)
+    if config.path is None:
+        from triagebot.notices import defaults_notice
+
+        print(defaults_notice(config), file=sys.stderr)
     if args.command == "registry":
         return registry_command(args, config)
     if args.command in ("once", "run"):
@@ -286,6 +299,23 @@ def _default_registry(config: Config) -> Path:
 
 
 # -- polling --------------------------------------------------------------------------------
+def _key_message(config: Config, reason: str) -> str:
+    from triagebot.notices import key_rejected
+
+    return key_rejected(config, reason)
+
+
+@contextlib.contextmanager
+def _key_errors(config: Config) -> Iterator[None]:
+    """A key Bugzilla refuses is a configuration error (exit 2) naming where it came from."""
+    try:
+        yield
+    except BugzillaError as exc:
+        if exc.code in KEY_REJECTED:
+            raise ConfigError([_key_message(config, str(exc))]) from None
+        raise
+
+
 def _is_live(args: argparse.Namespace, config: Config) -> bool:
     if args.live:
         return True
@@ -300,7 +330,8 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
 
     live = _is_live(args, config)
     bot = build_bot(config, live=live, no_limit=args.no_limit)
-    check_products(bot, cached=args.command != "run")
+    with _key_errors(config):
+        check_products(bot, cached=args.command != "run")
     if args.command == "run":
 
         def on_report(reports: list[PollReport]) -> None:
@@ -310,6 +341,9 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
         run_forever(bot, on_report)
         return 0
     reports = bot.poller.poll()
+    for report in reports:
+        if report.error_code in KEY_REJECTED and report.error:
+            raise ConfigError([_key_message(config, report.error)])
     for report in reports:
         sys.stdout.write(output.poll_lines(report, color=output.use_color(sys.stdout)))
     return output.exit_code(reports)
@@ -321,7 +355,8 @@ def explain_command(args: argparse.Namespace, config: Config) -> int:
     from triagebot.triage import decide
 
     bot = build_bot(config, live=False)
-    bug = fetch_bug(bot.client, args.bug)
+    with _key_errors(config):
+        bug = fetch_bug(bot.client, args.bug)
     if bug is None:
         print(f"bug {args.bug} not found or not visible to this account", file=sys.stderr)
         return 1
@@ -376,6 +411,22 @@ def status_command(config: Config) -> int:
         stale_days = {r.name: r.followup.stale_after_days for r in rules if r.followup}
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
-    with Store(config.database_url) as store:
-        print(output.status(store, problems, stale_days))
-    return 0
+    if not _has_state(config.database_url):
+        print(output.status(None, problems))
+    else:
+        with Store(config.database_url) as store:
+            print(output.status(store, problems, stale_days))
+            problems.extend(p for r in store.reload_problems() for p in r.problems)
+    return 1 if problems else 0
+
+
+def _has_state(url: str) -> bool:
+    """Is there a database to read? Not a SQLite file that does not exist: `status` must not
+    create one. Other databases are created by their administrator."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return True
+    name = parsed.database or ""
+    return name not in ("", ":memory:") and Path(name).is_file()

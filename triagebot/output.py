@@ -331,25 +331,65 @@ def _record_state(record: Any) -> str:
     return f"failed at {_when(record.updated_at)}: {record.last_error}; retried next poll"
 
 
+NO_STATE = "no state yet: no poll has run with this database"
+
+
+def _bounded(text: str, width: int = WIDTH + 2) -> str:
+    """One line of at most `width` (80) columns, cut with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _poll_outcome(p: Any) -> str:
+    if p.error and p.error.startswith("action cap: "):
+        cap = p.error.removeprefix("action cap: ")
+        return f"CAPPED: {cap} bugs to act on, over max_actions_per_run; none written"
+    if p.error:
+        return f"FAILED: {p.error}"
+    return f"{p.searched} bugs, {p.acted} acted on, {p.failed} failed, {p.skipped} skipped"
+
+
+def poll_status_lines(p: Any) -> list[str]:
+    """One poll of `status`: one line when it fits 80 columns, else what happened goes on
+    a second line, itself cut at 80 columns."""
+    mode = "dry run" if p.dry_run else "live"
+    if p.finished_at is None:
+        took = "not finished"
+    else:
+        took = f"{(p.finished_at - p.started_at).total_seconds():.1f} s"
+    head = f"  {p.started_at:%Y-%m-%d %H:%M:%S}Z {p.rule} ({mode}, {took})"
+    what = _poll_outcome(p)
+    if len(head) + 2 + len(what) <= WIDTH + 2:
+        return [f"{head}: {what}"]
+    return [head, "    " + _bounded(what, WIDTH - 2)]
+
+
+def _last_failure(polls: list[Any]) -> str | None:
+    """`FAILED: reason` when the latest poll of some rule failed: the first thing to read."""
+    latest: dict[str, Any] = {}
+    for p in polls:  # newest first
+        latest.setdefault(p.rule, p)
+    failed = [p for p in latest.values() if p.error and not p.error.startswith("action cap: ")]
+    if not failed:
+        return None
+    return _bounded(f"FAILED: {failed[0].error}")
+
+
 def status(
     store: Any,
     problems: list[str],
     stale_days: dict[str, int] | None = None,
     now: datetime | None = None,
 ) -> str:
-    lines = ["last polls:"]
+    """What `status` prints; `store` None when there is no database yet (none is created)."""
+    if store is None:
+        return "\n".join([NO_STATE, *_file_problems(problems)])
     polls = store.recent_polls(10)
+    failure = _last_failure(polls)
+    lines = [failure] if failure else []
+    lines.append("last polls:")
     for p in polls:
-        mode = "dry run" if p.dry_run else "live"
-        if p.finished_at is None:
-            took = "not finished"
-        else:
-            took = f"{(p.finished_at - p.started_at).total_seconds():.1f} s"
-        lines.append(
-            f"  {p.started_at:%Y-%m-%d %H:%M:%S}Z {p.rule} ({mode}, {took}): {p.searched} bugs,"
-            f" {p.acted} acted on, {p.failed} failed, {p.skipped} skipped"
-            + (f"; {p.error}" if p.error else "")
-        )
+        lines.extend(poll_status_lines(p))
     if not polls:
         lines.append("  none yet")
     counts = store.outcome_counts()
@@ -365,21 +405,25 @@ def status(
     )
     failed = store.failed()
     lines.append(f"failed (retried next poll): {len(failed)}")
-    lines.extend(f"  bug {r.bug_id} rule {r.rule}: {r.last_error}" for r in failed)
+    for r in failed:
+        lines.extend(
+            _wrap(
+                f"bug {r.bug_id} rule {r.rule}: {r.last_error}",
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        )
     for reported in store.reload_problems():
-        lines.append(
-            f"RUNNING BOT: {reported.source} reload failed at "
-            f"{_when(reported.reported_at)}; it keeps its last good version:"
+        lines.extend(
+            _wrap(
+                f"RUNNING BOT: {reported.source} reload failed at "
+                f"{_when(reported.reported_at)}; it keeps its last good version:",
+                subsequent_indent="  ",
+            )
         )
-        lines.extend(f"  {p}" for p in reported.problems)
-    if problems:
-        lines.append(
-            f"REGISTRY/RULES FILES HAVE ERRORS: {len(problems)} (a running bot keeps its last "
-            "good version; a new one will not start):"
-        )
-        lines.extend(f"  {p}" for p in problems)
-    else:
-        lines.append("registry and rules files: OK")
+        for p in reported.problems:
+            lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
+    lines.extend(_file_problems(problems))
     return "\n".join(lines)
 
 
@@ -396,3 +440,16 @@ def _awaiting_lines(store: Any, stale_days: dict[str, int], now: datetime) -> li
         f"awaiting endorsement: {len(records)} ({stale} stale); `triagebot queue` lists them "
         "from Bugzilla"
     ]
+
+
+def _file_problems(problems: list[str]) -> list[str]:
+    if not problems:
+        return ["registry and rules files: OK"]
+    lines = _wrap(
+        f"REGISTRY/RULES FILES HAVE ERRORS: {len(problems)} (a running bot keeps its last "
+        "good version; a new one will not start):",
+        subsequent_indent="  ",
+    )
+    for p in problems:
+        lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
+    return lines

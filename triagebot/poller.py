@@ -77,6 +77,7 @@ class PollReport:
     results: list[BugResult] = field(default_factory=list)
     capped: int | None = None  # set when the action cap stopped the poll: how many would act
     error: str | None = None  # the poll itself failed (Bugzilla down...): cursor untouched
+    error_code: int | None = None  # Bugzilla's code for `error`, when it answered one
     requests: int = 0
     # Bugs the search found again (the overlap window) that an earlier poll handled: they get
     # no result line and cost no request, but they were created since `since` all the same.
@@ -144,6 +145,7 @@ class Poller:
                 self._advance_cursor(rule, searched_at, report)
         except BugzillaError as exc:
             report.error = str(exc)
+            report.error_code = exc.code
             log.error("poll of rule %s failed, cursor left where it was: %s", rule.name, exc)
         report.requests = sum(self.client.requests_made.values()) - before
         if poll_id is not None:
