@@ -164,5 +164,6 @@ def test_no_configuration_file_gives_a_one_line_notice_of_the_defaults(
         "defaults: https://bugzilla.mozilla.org, dry run, registry data/, rules rules/, "
         "sqlite:///triagebot.db\n"
     )
+    assert out.startswith("no state yet: no poll has run with this database\n")
     assert code == 1  # ./data and ./rules are missing here: status says so
     assert not Path("triagebot.db").exists()
