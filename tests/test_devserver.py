@@ -383,3 +383,56 @@ def test_many_bugs_page_through(fake, client):
     assert client.requests_made["search"] == 7
     found = client.comments(ids[:500])
     assert len(found) == 500 and client.requests_made["comments"] == 1
+
+
+# -- filing bugs, as Bugzilla 5.0 takes them ----------------------------------------------
+def test_new_bugs_and_comments_are_taken_as_bugzilla_5_0_answers(fake, client):
+    fake.add_user_key("reporter-key-0000", "carol@example.org", "Carol")
+    rest = f"{fake.url}/rest"
+    bug = {
+        "product": PRODUCT,
+        "component": "Community IT",
+        "version": "unspecified",
+        "summary": "A wiki for our group",
+        "description": "Please host a wiki.",
+    }
+    created = requests.post(f"{rest}/bug", params={"api_key": "reporter-key-0000"}, json=bug)
+    assert created.status_code == 200
+    bug_id = created.json()["id"]
+    assert created.json() == {"id": bug_id}
+    comment = requests.post(
+        f"{rest}/bug/{bug_id}/comment", params={"api_key": KEY}, json={"comment": "Noted."}
+    )
+    assert comment.status_code == 201
+    assert set(comment.json()) == set(load_recording("post_comment")["response"]) == {"id"}
+    (found,) = [b for page in client.search_new(PRODUCT, ["Community IT"], NOW) for b in page]
+    assert (found.id, found.creator, found.summary) == (bug_id, "carol@example.org", bug["summary"])
+    texts = [c.text for c in client.comments_of(bug_id)]
+    assert texts == ["Please host a wiki.", "Noted."]
+    assert fake.counts["create"] == 1 and fake.counts["comment"] == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "code"),
+    [
+        ({"version": None}, 400, 50),
+        ({"product": "Nope"}, 400, 106),
+        ({"component": "Nope"}, 400, 51),
+        ({"api_key": None}, 401, 410),
+        ({"api_key": "WRONG-KEY-0000"}, 400, 306),
+    ],
+)
+def test_a_bad_new_bug_is_refused_with_bugzilla_codes(fake, change, status, code):
+    bug = {
+        "product": PRODUCT,
+        "component": "Community IT",
+        "version": "unspecified",
+        "summary": "x",
+        "api_key": KEY,
+    } | change
+    answer = requests.post(
+        f"{fake.url}/rest/bug", json={k: v for k, v in bug.items() if v is not None}
+    )
+    assert answer.status_code == status
+    assert answer.json()["error"] is True and answer.json()["code"] == code
+    assert fake.bugs == {}

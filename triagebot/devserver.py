@@ -149,6 +149,8 @@ class FakeBugzilla:
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.api_key = api_key
+        # More API keys, each a user's: `add_user_key`. Lets a script file bugs as a reporter.
+        self.user_keys: dict[str, str] = {}
         self.header_ignored = header_ignored
         self.bot_login = bot_login
         self.host = host
@@ -285,6 +287,12 @@ class FakeBugzilla:
             self.bugs[bug_id] = bug
             self._changed()
             return bug_id
+
+    def add_user_key(self, key: str, login: str, real_name: str = "") -> None:
+        """An API key acting as `login` (registered if needed), as a reporter's own key."""
+        with self._lock:
+            self.add_user(login, real_name)
+            self.user_keys[key] = self.users[login.lower()]["name"]
 
     def set_invisible(self, bug_id: int, invisible: bool = True) -> None:
         with self._lock:
@@ -494,6 +502,8 @@ class FakeBugzilla:
             return 200, {"bugs": [self._show(bug, _fields(query))], "faults": []}
         if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "comment":
             return 200, self._comments(parts[1], query)
+        if route == ("POST", "bug", 1):
+            return 200, self._create_bug(data, user)
         if route[:2] == ("POST", "bug") and len(parts) == 3 and parts[2] == "comment":
             return 201, self._post_comment(parts[1], data, user)
         if route == ("PUT", "bug", 2):
@@ -532,13 +542,13 @@ class FakeBugzilla:
         keys = self._keys(query, headers, data)
         if not keys:
             return None
-        if any(k != self.api_key for k in keys):
+        if any(k != self.api_key and k not in self.user_keys for k in keys):
             raise ApiError(
                 400,
                 306,
                 "The API key you specified is invalid. Please check that you typed it correctly.",
             )
-        return self.bot_login
+        return self.user_keys.get(keys[0], self.bot_login)
 
     def _key_user(
         self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
@@ -646,6 +656,45 @@ class FakeBugzilla:
                 comments = [c for c in comments if c["creation_time"] > since]  # exclusive
             answer[str(bug["id"])] = {"comments": [dict(c) for c in comments]}
         return {"bugs": answer, "comments": {}}
+
+    def _create_bug(self, data: dict[str, Any], user: str | None) -> dict[str, Any]:
+        """Bug.create as 5.0 answers it: 200 and `{"id": N}`; product, component, summary
+        and version are required, the description is comment 0."""
+        login = self._writer(user)
+        for name in ("product", "component", "summary", "version"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise ApiError(
+                    400,
+                    50,
+                    f"The function Bug.create requires a {name} argument, and that argument "
+                    "was not set.",
+                )
+        product = self.products.get(data["product"])
+        if product is None:
+            raise ApiError(
+                400, 106, f"Product '{data['product']}' does not exist or you don't have access."
+            )
+        if data["component"] not in product["components"]:
+            raise ApiError(
+                400,
+                51,
+                f"There is no component named '{data['component']}' in the "
+                f"'{data['product']}' product.",
+            )
+        description = data.get("description") or ""
+        if not isinstance(description, str):
+            raise ApiError(400, 32000, "description must be a string.")
+        whiteboard = data.get("whiteboard") or ""
+        bug_id = self.add_bug(
+            data["summary"].strip(),
+            description,
+            login,
+            product=data["product"],
+            component=data["component"],
+            whiteboard=str(whiteboard),
+        )
+        return {"id": bug_id}
 
     def _post_comment(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
         login = self._writer(user)
