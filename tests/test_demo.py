@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import os
 import queue
 import re
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import threading
 import tomllib
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +136,8 @@ def test_demo_shows_every_outcome_once_offline(
     assert offline and all(_is_loopback(a) for a in offline)  # it did connect, to loopback only
 
     first_poll = out.split("What a triager now sees")[0]
+    assert re.match(r"Loopback Bugzilla at http://127\.0\.0\.1:\d+: 8 bugs filed\.\n", out)
+    assert "\n    8 HTTP requests\n" in first_poll
     for outcome in OUTCOMES:
         assert re.search(rf"^\s+\d+  {outcome}\s", first_poll, re.M), outcome
     assert "1 skipped, 6 commented" in first_poll
@@ -153,7 +157,9 @@ def test_demo_shows_every_outcome_once_offline(
         assert len(posted) == (bug_id in ACTED_ON)
     assert server.counts["update"] == len(ACTED_ON)  # the second poll wrote nothing
     second = out.split("Second poll (nothing new, nothing posted twice):")[1]
-    assert re.search(r"rule community-it \(live\): 0 bugs created since .*; 1 request\n", second)
+    assert re.search(
+        r"rule community-it \(live\): 0 bugs created since \S+ \S+:\n +1 HTTP request\n", second
+    )
     assert "comments by triagebot: 6 after the first poll, 6 after the second." in out
 
     check_plain_80_columns(out)
@@ -282,6 +288,22 @@ def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
         assert main(["--config", str(config), "status"]) == 0
         assert capsys.readouterr().out.startswith("last polls:\n  none yet\n")
 
+        # the curl line files a bug as a delegate, and the next poll picks it up
+        curl = re.search(r"^  curl -s -X POST .* '(http://\S+)' -d '(\{.*\})'$", text, re.M)
+        assert curl, text
+        request = urllib.request.Request(
+            curl.group(1),
+            data=curl.group(2).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            assert answer.status == 200
+            new_bug = json.loads(answer.read())["id"]
+        assert main(["--config", str(config), "once", "--dry-run"]) == 0
+        out = capsys.readouterr().out
+        assert re.search(rf"^\s+{new_bug}  endorsed\s+mozilla-hispano: would comment$", out, re.M)
+
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=15) == 0
         rest = []
@@ -295,3 +317,27 @@ def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_demo_into_head_ends_quietly() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    result = subprocess.run(
+        f"'{sys.executable}' -m triagebot demo | head -n 2",
+        shell=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0
+    assert len(result.stdout.splitlines()) == 2
+    assert result.stderr == ""  # no BrokenPipeError, no traceback
+
+
+def test_demo_help_describes_the_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["demo", "--help"])
+    out = capsys.readouterr().out
+    assert "file eight realistic requests" in " ".join(out.split())
+    assert "a curl line that files a new bug" in " ".join(out.split())

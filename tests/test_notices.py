@@ -167,3 +167,43 @@ def test_no_configuration_file_gives_a_one_line_notice_of_the_defaults(
     assert out.startswith("no state yet: no poll has run with this database\n")
     assert code == 1  # ./data and ./rules are missing here: status says so
     assert not Path("triagebot.db").exists()
+
+
+def test_v_works_after_the_subcommand_too(
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    tmp_path: Path,
+    slept: list[float],
+) -> None:
+    port = free_port()
+    config = config_for(f"http://127.0.0.1:{port}", tmp_path)
+    for argv in (["once", "--live", "-v"], ["-v", "once", "--live"]):
+        caplog.clear()
+        assert main(["--config", str(config), *argv]) == 1
+        capsys.readouterr()
+        assert "Retrying" in caplog.text, argv  # urllib3's lines: shown at -v only
+    caplog.clear()
+    assert main(["--config", str(config), "once", "--live"]) == 1
+    assert "Retrying" not in caplog.text
+
+
+def test_top_level_help_and_registry_show_fit_80_columns_and_show_notes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    assert [line for line in help_text.splitlines() if len(line) > 80] == []
+    for path in sorted((ROOT / "data" / "communities").glob("*.toml")):
+        assert main(["registry", "show", path.stem, "--dir", str(ROOT / "data")]) == 0
+        out = capsys.readouterr().out
+        assert [line for line in out.splitlines() if len(line) > 80] == [], path.stem
+    assert main(["registry", "show", "mozilla-esperanto", "--dir", str(ROOT / "data")]) == 0
+    out = capsys.readouterr().out
+    assert "  notes: Two volunteer coordinators ran it by agreement; dormant since" in out
+    assert "    September 2024. Community IT keeps the domain parked." in out
+
+
+def test_gitignore_covers_sqlite_side_files() -> None:
+    patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
+    assert {"*.db", "*.db-journal", "*.db-wal", "*.db-shm"} <= set(patterns)

@@ -99,10 +99,10 @@ def test_poll_summary_is_one_line_for_logs() -> None:
     assert "\n" not in line
     assert line == (
         "rule community-it (live): 39 bugs created since 2026-11-20 07:00:00Z: "
-        "39 commented; 1 request"
+        "39 commented; 1 HTTP request"
     )
     empty = output.poll_summary(report([], requests=2))
-    assert empty.endswith("since 2026-11-20 07:00:00Z; 2 requests")
+    assert empty.endswith("since 2026-11-20 07:00:00Z; 2 HTTP requests")
 
 
 def test_action_cap_message_is_wrapped_and_exit_code_is_1() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime
@@ -22,20 +23,23 @@ from triagebot.config import Config, ConfigError, load_config
 log = logging.getLogger("triagebot")
 
 EPILOG = """\
-configuration: --config FILE, else $TRIAGEBOT_CONFIG, else ./triagebot.toml, else defaults
-(see config.example.toml). The API key comes from $TRIAGEBOT_API_KEY or [bugzilla] api_key_file.
+configuration: --config FILE, else $TRIAGEBOT_CONFIG, else ./triagebot.toml,
+else defaults (see config.example.toml). The API key comes from
+$TRIAGEBOT_API_KEY or [bugzilla] api_key_file.
 
-exit codes: 0 all handled, 1 some bugs failed (retried next poll) or check found errors,
-2 configuration or usage error.
+exit codes: 0 all handled, 1 some bugs failed (retried next poll) or check found
+errors, 2 configuration or usage error.
 """
+DESCRIPTION = """\
+Tell Community IT triagers whether a Bugzilla request is backed by the community
+it names: match the reporter against the delegate registry, then comment, tag
+and needinfo."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="triagebot",
-        description="Tell Community IT triagers whether a Bugzilla request is backed by the "
-        "community it names: match the reporter against the delegate registry, then comment, "
-        "tag and needinfo.",
+        description=DESCRIPTION,
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -135,11 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="default: here")
     demo = sub.add_parser(
-        "demo", help="the whole job offline, against a built-in loopback Bugzilla"
+        "demo",
+        help="the whole job offline, against a built-in loopback Bugzilla",
+        description="Start a loopback Bugzilla 5.0 stand-in, file eight realistic requests "
+        "against the shipped data/, run exactly what `triagebot once --live` runs, show what "
+        "a triager then sees on each bug (comment, whiteboard, needinfo), and poll again to "
+        "show nothing is posted twice. Offline; writes only in a temporary directory (or "
+        "--keep DIR). --serve keeps the stand-in running for trying commands by hand, and "
+        "prints a ready config and a curl line that files a new bug.",
     )
     demo.add_argument("--serve", action="store_true", help="keep the loopback Bugzilla running")
     demo.add_argument("--port", type=int, default=0, help="port for --serve (default: free)")
     demo.add_argument("--keep", metavar="DIR", help="keep the database and log in DIR")
+    for child in dict.fromkeys([*sub.choices.values(), *regsub.choices.values()]):
+        # `-v` after the subcommand too (`triagebot once -v`); SUPPRESS keeps the count
+        # given before it when the subcommand has none.
+        child.add_argument(
+            "-v",
+            "--verbose",
+            action="count",
+            default=argparse.SUPPRESS,
+            help="more logging (-vv: debug)",
+        )
     return parser
 
 
@@ -175,7 +196,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose, logging.INFO if args.command == "run" else logging.WARNING)
     try:
-        return dispatch(args)
+        code = dispatch(args)
+        sys.stdout.flush()  # inside the try: a closed pipe is caught below, not at exit
+        return code
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
@@ -190,6 +213,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1 if exc.code is None else 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `triagebot demo | head`: the reader left. End quietly; the interpreter's last
+        # flush of stdout must not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe stopped
 
 
 def dispatch(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import signal
 import sys
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 DEMO_KEY = "demo-api-key-not-secret"
 BOT = "triagebot@example.org"
+# `demo --serve`: a delegate's own key, for filing a bug with curl as that delegate.
+REPORTER_KEY = "lucia-demo-key-not-secret"
+REPORTER = "lucia@example.org"
 PRODUCT = "Participation Infrastructure"
 # What the demo writes in its directory; `--keep DIR` reuses only a directory marked as its own.
 MARKER = ".triagebot-demo"
@@ -263,6 +267,7 @@ def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int
         for bug_id, demo in filed:
             log.info("demo: filed bug %d (%s) by %s", bug_id, demo.label, demo.creator)
         if serve:
+            server.add_user_key(REPORTER_KEY, REPORTER)
             return serve_forever(server, config, filed, paint)
         code = show_demo(server, config, filed, paint)
         log.info("demo: requests served: %s", dict(sorted(server.counts.items())))
@@ -273,7 +278,7 @@ def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int
 
 
 def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -> int:
-    print(paint(f"Loopback Bugzilla at {server.url}, {len(filed)} new requests filed.", "1"))
+    print(paint(f"Loopback Bugzilla at {server.url}: {len(filed)} bugs filed.", "1"))
     print(f"$ triagebot --config {config.name} once --live")
     code, text = run_once(config)
     print(textwrap.indent(text.rstrip("\n"), "  "))
@@ -295,6 +300,23 @@ def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -
     return 0 if code == 0 and code2 == 0 and again == posted else 1
 
 
+def file_bug_command(url: str) -> str:
+    """A `curl` line filing one bug in the stand-in as the demo's delegate (Bug.create)."""
+    body = json.dumps(
+        {
+            "product": PRODUCT,
+            "component": "Community IT",
+            "version": "unspecified",
+            "summary": "Wiki space for Mozilla Hispano events",
+            "description": "Could Mozilla Hispano get a wiki space for its events?",
+        }
+    )
+    return (
+        f"curl -s -X POST -H 'Content-Type: application/json' "
+        f"'{url}/rest/bug?api_key={REPORTER_KEY}' -d '{body}'"
+    )
+
+
 def serve_forever(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -> int:
     """Keep the loopback Bugzilla up until SIGINT (Ctrl-C) or SIGTERM; exit 0 then."""
     signals: list[int] = []
@@ -313,6 +335,9 @@ def serve_forever(server: FakeBugzilla, config: Path, filed: list, paint: Painte
         f"  triagebot --config {config} explain {filed[0][0]}",
         f"  triagebot --config {config} once --live",
         f"  triagebot --config {config} status",
+        "Or leave the bot running and file a new request as a delegate, with curl:",
+        f"  triagebot --config {config} run",
+        f"  {file_bug_command(str(server.url))}",
         "Ctrl-C stops the server.",
     ]
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}

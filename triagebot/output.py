@@ -136,6 +136,8 @@ def show_community(registry: Registry, community: Community, today: date) -> str
     if g.charter:
         governance += f", charter {g.charter}"
     lines.append(f"  governance: {governance}")
+    if g.notes:  # as the directory page shows them
+        lines.append(f"  notes: {g.notes}")
     lines.append("  current delegates:")
     current = community.current_delegates(today)
     for d in current:
@@ -156,7 +158,21 @@ def show_community(registry: Registry, community: Community, today: date) -> str
         lines.append("  past delegates:")
         for d in past:
             lines.append(f"    {d.title}: {registry.people[d.person].name}, {d.since} to {d.until}")
-    return "\n".join(lines)
+    return "\n".join(_fit(line) for line in lines)
+
+
+def _fit(line: str) -> str:
+    """A line of a view wrapped at 80 columns, going on indented under itself."""
+    if len(line) <= WIDTH + 2:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    return "\n".join(
+        _wrap(
+            line.lstrip(),
+            initial_indent=line[: len(line) - len(line.lstrip())],
+            subsequent_indent=indent,
+        )
+    )
 
 
 # -- polls -------------------------------------------------------------------------------------
@@ -246,7 +262,7 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
                 for a, n in counts.items()
             )
         )
-    parts.append(f"{report.requests} request{'' if report.requests == 1 else 's'}")
+    parts.append(f"{report.requests} HTTP request{'' if report.requests == 1 else 's'}")
     if report.failed:
         parts.append("to retry: " + ", ".join(f"bug {r.bug.id}" for r in report.failed))
     if report.error:
