@@ -399,7 +399,8 @@ def test_explain_prints_decision_and_exact_comment_and_writes_nothing(
     code, out, _ = run(capsys, "--config", str(config), "explain", "2")
     assert code == 0
     assert "  state: done: comment+whiteboard+needinfo(2) at " in out
-    assert "the bot writes nothing more on this bug; were it new, it would write:" in out
+    assert "the bot writes nothing more on this bug; it posted:" in out
+    assert f"  comment #1 by {demo.BOT} at " in out
     assert fake.counts["update"] == updates
 
 

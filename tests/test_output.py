@@ -243,7 +243,11 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
 
     def state_lines(bug_id: int) -> list[str]:
         text = output.explain(bug(bug_id), "r", decision(), records[bug_id])
-        return [line for line in text.splitlines() if line.startswith("  state: ") or "new" in line]
+        return [
+            line
+            for line in text.splitlines()
+            if line.startswith("  state: ") or "the bot writes" in line
+        ]
 
     assert state_lines(1) == [
         "  state: a write (ref ref1) started at 2026-11-20 08:00:00Z is not confirmed; the next "
@@ -251,7 +255,7 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
     ]
     assert state_lines(2) == [
         "  state: done: comment at 2026-11-20 08:00:02Z, comment 77",
-        "  the bot writes nothing more on this bug; were it new, it would write:",
+        "  the bot writes nothing more on this bug; it posted:",
     ]
     assert state_lines(3)[0] == "  state: seen at 2026-11-20 08:00:03Z: nothing to write"
     assert state_lines(4) == [

@@ -60,9 +60,19 @@ def build_parser() -> argparse.ArgumentParser:
     find = regsub.add_parser("find", help="who is this email or Bugzilla id, and what roles")
     find.add_argument("query", help="an email (Bugzilla login) or a numeric Bugzilla user id")
     find.add_argument("--dir", help="registry directory")
+    find.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document (keys in the README, Scriptable output)",
+    )
     show = regsub.add_parser("show", help="one community: delegates, contacts, resources")
     show.add_argument("slug", help="community slug, name or alias")
     show.add_argument("--dir", help="registry directory")
+    show.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document (keys in the README, Scriptable output)",
+    )
     render = regsub.add_parser("render", help="the public directory page (public contacts only)")
     render.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
     render.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
@@ -95,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         "action cap stopped the poll, 2 for a configuration error.",
     )
     _live_flags(once)
+    once.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document (keys in the README, Scriptable output)",
+    )
     run = sub.add_parser(
         "run",
         help="poll every [poll] interval_minutes until stopped",
@@ -112,12 +127,22 @@ def build_parser() -> argparse.ArgumentParser:
         "done. Never writes.",
     )
     explain.add_argument("bug", type=int, help="bug number")
-    sub.add_parser(
+    explain.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document (keys in the README, Scriptable output)",
+    )
+    status = sub.add_parser(
         "status",
         help="last polls, counts per outcome, unfinished writes",
         description="From the database only (no request to Bugzilla): the last polls, counts "
         "per outcome, writes not yet confirmed, failed bugs, and problems in the registry "
         "and rules files, including those a running bot could not reload.",
+    )
+    status.add_argument(
+        "--json",
+        action="store_true",
+        help="one JSON document (keys in the README, Scriptable output)",
     )
     queue = sub.add_parser(
         "queue",
@@ -247,7 +272,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "explain":
         return explain_command(args, config)
     if args.command == "status":
-        return status_command(config)
+        return status_command(config, json_out=args.json)
     if args.command == "queue":
         return queue_command(args, config)
     raise AssertionError(args.command)
@@ -280,6 +305,17 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
         return registry_tools.run(args, config, path, registry, today)
     if args.registry_command == "find":
         text = output.find_person(registry, args.query, today)
+        if args.json:
+            from triagebot import jsonout
+
+            query = args.query.strip()
+            person = (
+                registry.person_by_bugzilla_id(int(query))
+                if query.isdigit()
+                else registry.person_by_email(query)
+            )
+            sys.stdout.write(jsonout.dumps(jsonout.person_document(registry, query, person, today)))
+            return 0 if person is not None else 1
         if text is None:
             print(f"nobody in {path} matches {args.query!r}", file=sys.stderr)
             hint = output.lookalike_hint(args.query)
@@ -293,6 +329,12 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
         if community is None:
             print(output.unknown_community(registry, args.slug, path), file=sys.stderr)
             return 1
+        if args.json:
+            from triagebot import jsonout
+
+            document = jsonout.community_document(registry, community, today)
+            sys.stdout.write(jsonout.dumps(document))
+            return 0
         print(output.show_community(registry, community, today))
         return 0
     if args.registry_command == "render":
@@ -372,37 +414,67 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
     for report in reports:
         if report.error_code in KEY_REJECTED and report.error:
             raise ConfigError([_key_message(config, report.error)])
+    code = output.exit_code(reports)
+    if args.json:
+        from triagebot import jsonout
+
+        sys.stdout.write(jsonout.dumps(jsonout.poll_document(reports, code)))
+        return code
     for report in reports:
         sys.stdout.write(output.poll_lines(report, color=output.use_color(sys.stdout)))
-    return output.exit_code(reports)
+    return code
 
 
 def explain_command(args: argparse.Namespace, config: Config) -> int:
     """Reads only: the bug, its comments and the store; never writes to Bugzilla."""
-    from triagebot.service import build_bot, fetch_bug
+    from dataclasses import replace
+
+    from triagebot import jsonout
+    from triagebot.service import build_bot
     from triagebot.triage import decide
 
     bot = build_bot(config, live=False)
     with _key_errors(config):
-        bug = fetch_bug(bot.client, args.bug)
+        bug = bot.client.get_bug(args.bug)
+        comments = bot.client.comments([args.bug]).get(args.bug, []) if bug else []
     if bug is None:
         print(f"bug {args.bug} not found or not visible to this account", file=sys.stderr)
         return 1
+    bug = replace(bug, description=next((c.text for c in comments if c.count == 0), ""))
     now = datetime.now(UTC)
     start = bot.poller.settings.start
-    matched = False
+    texts: list[str] = []
+    views: list[dict] = []
     for rule in bot.rules.current():
         if not rule.watches(bug.product, bug.component):
             continue
-        matched = True
         record = bot.store.records(rule.name, [bug.id]).get(bug.id)
         decision = decide(
             bug, bot.registry.current(), rule, now, markdown=bot.config.markdown_comments
         )
-        print(output.explain(bug, rule.name, decision, record, start))
-    if not matched:
+        posted = _posted(comments, record)
+        texts.append(output.explain(bug, rule.name, decision, record, start, posted))
+        before = start is not None and bug.creation_time < start
+        views.append(jsonout.explain_rule(rule.name, decision, record, posted, before))
+    if args.json:
+        sys.stdout.write(jsonout.dumps(jsonout.explain_document(bug, views)))
+    elif texts:
+        print("\n\n".join(texts))
+    else:
         print(f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule")
     return 0
+
+
+def _posted(comments: list, record: object) -> object:
+    """The bot's comment for a done record: the one with its write's ref, else its id."""
+    ref = getattr(record, "ref", None)
+    comment_id = getattr(record, "comment_id", None)
+    if getattr(record, "state", None) != "done":
+        return None
+    for comment in comments:
+        if (ref and f"; ref {ref})" in comment.text) or (comment_id and comment.id == comment_id):
+            return comment
+    return None
 
 
 def queue_command(args: argparse.Namespace, config: Config) -> int:
@@ -424,7 +496,7 @@ def queue_command(args: argparse.Namespace, config: Config) -> int:
     return 0
 
 
-def status_command(config: Config) -> int:
+def status_command(config: Config, json_out: bool = False) -> int:
     from triagebot.service import load_registry_strict, rules_loader
     from triagebot.store import Store
 
@@ -439,11 +511,19 @@ def status_command(config: Config) -> int:
         stale_days = {r.name: r.followup.stale_after_days for r in rules if r.followup}
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
+    from triagebot import jsonout
+
     if not _has_state(config.database_url):
-        print(output.status(None, problems))
+        if json_out:
+            sys.stdout.write(jsonout.dumps(jsonout.status_document(None, problems)))
+        else:
+            print(output.status(None, problems))
     else:
         with Store(config.database_url) as store:
-            print(output.status(store, problems, stale_days))
+            if json_out:
+                sys.stdout.write(jsonout.dumps(jsonout.status_document(store, problems)))
+            else:
+                print(output.status(store, problems, stale_days))
             problems.extend(p for r in store.reload_problems() for p in r.problems)
     return 1 if problems else 0
 

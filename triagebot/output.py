@@ -223,12 +223,19 @@ def poll_lines(report: PollReport, color: bool = False) -> str:
             for line in _dry_run_block(result).splitlines():
                 out.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
     out.extend(_summary_lines(report))
-    if report.capped is not None:
+    if report.capped is not None and not report.live:
+        cap = (
+            f"ACTION CAP: {report.capped} bugs would be acted on, more than "
+            "max_actions_per_run: a live run would refuse and write nothing. Read the "
+            "comments above, then run with --live --no-limit if this is expected."
+        )
+    elif report.capped is not None:
         cap = (
             f"ACTION CAP: {report.capped} bugs would be acted on, more than "
             "max_actions_per_run; nothing was written. Check the rule, then run again "
             "with --no-limit if this is expected."
         )
+    if report.capped is not None:
         out.extend(_paint(line, "1;33", color) for line in _wrap(cap, subsequent_indent="  "))
     return "\n".join(out) + "\n"
 
@@ -295,8 +302,15 @@ def exit_code(reports: list[PollReport]) -> int:
 
 
 def explain(
-    bug: Bug, rule: str, decision: Decision, record: Any, start: datetime | None = None
+    bug: Bug,
+    rule: str,
+    decision: Decision,
+    record: Any,
+    start: datetime | None = None,
+    posted: Any = None,
 ) -> str:
+    """What `explain` prints for one rule, within 80 columns. For a bug the bot handled,
+    `posted` is its comment as read back from Bugzilla (the record of what was done)."""
     lines = [
         f"bug {bug.id}: {bug.summary}",
         f"  reporter: {bug.creator}" + (f" (id {bug.creator_id})" if bug.creator_id else ""),
@@ -315,17 +329,34 @@ def explain(
         )
     if record is not None:
         lines.append(f"  state: {_record_state(record)}")
-        if record.state in ("done", "seen"):
-            lines.append("  the bot writes nothing more on this bug; were it new, it would write:")
+    out = lines
+    if record is not None and record.state == "done":
+        out.append("  the bot writes nothing more on this bug; it posted:")
+        if posted is None:
+            out.append("    (its comment was not found among the bug's comments)")
+        else:
+            out.append(
+                f"  comment #{posted.count} by {posted.creator} at {_when(posted.creation_time)}:"
+            )
+            out.extend(_folded(posted.text))
+        return "\n".join(out)
+    if record is not None and record.state == "seen":
+        out.append("  the bot writes nothing on this bug")
+        return "\n".join(out)
     if decision.acts:
         whiteboard = decision.whiteboard if decision.whiteboard is not None else "(unchanged)"
-        lines.append(f"  whiteboard: {whiteboard}")
-        lines.append(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}")
-        lines.append("  comment:")
-        lines.extend(f"    {line}" for line in decision.comment_text("…").splitlines())
+        out.append(f"  whiteboard: {whiteboard}")
+        out.append(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}")
+        out.append("  comment:")
+        out.extend(_folded(decision.comment_text("…")))
     else:
-        lines.append("  no write")
-    return "\n".join(lines)
+        out.append("  no write")
+    return "\n".join(out)
+
+
+def _folded(text: str) -> list[str]:
+    """A comment's lines, exactly, after 4 spaces (to be copied as they are)."""
+    return [f"    {line}" for line in text.splitlines()]
 
 
 def _when(value: datetime | None) -> str:

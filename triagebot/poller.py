@@ -271,9 +271,12 @@ class Poller:
                 len(todo),
                 cap,
             )
-            for bug, decision, _ in todo:
-                report.results.append(BugResult(bug, decision, "capped"))
-            return
+            if self.settings.live:
+                for bug, decision, _ in todo:
+                    report.results.append(BugResult(bug, decision, "capped"))
+                return
+            # A dry run still shows every comment: it is what the operator reads before
+            # deciding on --no-limit. The report says a live run would refuse.
         if not self.settings.live:
             for bug, decision, _ in todo:
                 report.results.append(
