@@ -207,3 +207,39 @@ def test_top_level_help_and_registry_show_fit_80_columns_and_show_notes(
 def test_gitignore_covers_sqlite_side_files() -> None:
     patterns = (ROOT / ".gitignore").read_text(encoding="utf-8").splitlines()
     assert {"*.db", "*.db-journal", "*.db-wal", "*.db-shm"} <= set(patterns)
+
+
+def test_ctrl_c_during_once_live_says_what_was_done_and_exits_130(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    fake: FakeBugzilla,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert fake.url is not None
+    config = config_for(fake.url, tmp_path)
+    real_update = Client.update
+    calls: list[int] = []
+
+    def update(self: Client, bug_id: int, **kwargs: object) -> int | None:
+        calls.append(bug_id)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real_update(self, bug_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Client, "update", update)
+    code = main(["--config", str(config), "once", "--live"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (130, "")
+    assert err == "interrupted: 2 commented, 4 unconfirmed (checked against Bugzilla next poll)\n"
+    assert fake.counts["update"] == 2
+
+
+def test_run_logs_one_start_up_line_without_secrets() -> None:
+    from triagebot.config import Config
+    from triagebot.output import run_startup_line
+
+    config = Config(bugzilla_url="https://bot:pw@bugzilla.example.org/?x=1", interval_minutes=5)
+    assert run_startup_line(config, False, ["community-it"]) == (
+        "triagebot run: Bugzilla https://bugzilla.example.org, dry run, rules community-it, "
+        "every 5 min"
+    )

@@ -280,3 +280,17 @@ def test_dry_run_folds_a_long_comment_line_visibly_and_keeps_its_text() -> None:
     assert rebuilt == [*d.comment.splitlines(), ""]
     assert any(line.startswith("         ┆ ") for line in block)
     assert all(len(line) <= 80 for line in lines)
+
+
+def test_a_dry_run_service_logs_the_comments_it_would_post() -> None:
+    d = decision()
+    results = [
+        BugResult(bug(12), d, "would-comment", None, "dry-run", d.needinfo),
+        BugResult(bug(13), None, "skipped"),
+    ]
+    lines = output.would_post_lines(report(results, live=False))
+    assert lines[0] == "bug 12 would get:"
+    assert lines[1] == "         | whiteboard: [community:mozilla-hispano] [endorsed]"
+    assert "         | comment:" in lines
+    assert lines[-1] == "         | -- triagebot (rule community-it; ref dry-run)"
+    assert not any("bug 13" in line for line in lines)

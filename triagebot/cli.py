@@ -407,10 +407,18 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
         def on_report(reports: list[PollReport]) -> None:
             for report in reports:
                 log.info(output.poll_summary(report))
+                if not report.live:  # a dry-run service shows what it would post
+                    for line in output.would_post_lines(report):
+                        log.info("%s", line)
 
+        log.info(output.run_startup_line(config, live, [r.name for r in bot.rules.current()]))
         run_forever(bot, on_report)
         return 0
-    reports = bot.poller.poll()
+    try:
+        reports = bot.poller.poll()
+    except KeyboardInterrupt:
+        print(output.interrupted_line(bot.poller.reports, bot.store), file=sys.stderr)
+        return 130
     for report in reports:
         if report.error_code in KEY_REJECTED and report.error:
             raise ConfigError([_key_message(config, report.error)])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from triagebot.bugs import Bug, Decision
+from triagebot.bugzilla import public_url
 from triagebot.poller import BugResult, PollReport
 from triagebot.registry import Community, Person, Registry
 
@@ -500,3 +501,34 @@ def _file_problems(problems: list[str]) -> list[str]:
     for p in problems:
         lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
     return lines
+
+
+# -- the service and interruptions ------------------------------------------------------------
+def run_startup_line(config: Any, live: bool, rules: list[str]) -> str:
+    """`run`'s first log line: where, how, what, how often. The URL has no credentials."""
+    mode = "live" if live else "dry run"
+    return (
+        f"triagebot run: Bugzilla {public_url(config.bugzilla_url)}, {mode}, "
+        f"rules {', '.join(rules) or 'none'}, every {config.interval_minutes:g} min"
+    )
+
+
+def would_post_lines(report: PollReport) -> list[str]:
+    """The comments a dry-run poll would post, as `once --dry-run` prints them."""
+    lines: list[str] = []
+    for result in sorted(report.results, key=lambda r: r.bug.id):
+        if result.action == "would-comment" and result.comment:
+            lines.append(f"bug {result.bug.id} would get:")
+            for line in _dry_run_block(result).splitlines():
+                lines.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
+    return lines
+
+
+def interrupted_line(reports: list[PollReport], store: Any) -> str:
+    """What `once --live` had done when Ctrl-C stopped it."""
+    commented = sum(r.action == "commented" for report in reports for r in report.results)
+    unconfirmed = len(store.pending_intents())
+    return (
+        f"interrupted: {commented} commented, {unconfirmed} unconfirmed "
+        "(checked against Bugzilla next poll)"
+    )

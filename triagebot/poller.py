@@ -125,8 +125,11 @@ class Poller:
         self.clock = clock
         self.new_ref = new_ref
         self._blocked: BugzillaError | None = None  # a 429 in this poll's writes
+        # The reports of the poll under way, filled as it goes: a Ctrl-C still has them.
+        self.reports: list[PollReport] = []
 
     def poll(self) -> list[PollReport]:
+        self.reports = []
         return [self.poll_rule(rule) for rule in self.rules()]
 
     def poll_rule(self, rule: Rule) -> PollReport:
@@ -136,6 +139,7 @@ class Poller:
         if cursor is not None:
             since = max(since, cursor - self.settings.overlap)
         report = PollReport(rule.name, since, live)
+        self.reports.append(report)  # what an interrupted poll had done, for its message
         before = sum(self.client.requests_made.values())
         poll_id = self.store.start_poll(rule.name, dry_run=not live) if live else None
         try:

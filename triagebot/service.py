@@ -241,7 +241,7 @@ def run_forever(
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, on_signal)
     try:
-        log.info("polling every %s minutes", bot.config.interval_minutes)
+        log.debug("polling every %s minutes", bot.config.interval_minutes)
         scheduler.start()
         while not signals and not stop.wait(STOP_CHECK_SECONDS):
             pass
