@@ -414,9 +414,14 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
         log.info(output.run_startup_line(config, live, [r.name for r in bot.rules.current()]))
         run_forever(bot, on_report)
         return 0
+    from triagebot import progress
+
+    bot.poller.progress = None if args.json else progress.for_stream(sys.stderr)
     try:
         reports = bot.poller.poll()
     except KeyboardInterrupt:
+        if isinstance(bot.poller.progress, progress.WriteProgress):
+            bot.poller.progress.close()
         print(output.interrupted_line(bot.poller.reports, bot.store), file=sys.stderr)
         return 130
     for report in reports:

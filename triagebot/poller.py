@@ -127,6 +127,9 @@ class Poller:
         self._blocked: BugzillaError | None = None  # a 429 in this poll's writes
         # The reports of the poll under way, filled as it goes: a Ctrl-C still has them.
         self.reports: list[PollReport] = []
+        # Told (done, total) after each write of a poll: the terminal's progress line.
+        self.progress: Callable[[int, int], None] | None = None
+        self._written = 0
 
     def poll(self) -> list[PollReport]:
         self.reports = []
@@ -288,10 +291,13 @@ class Poller:
                 )
             return
         self._blocked = None
+        self._written = 0
         for start in range(0, len(todo), WRITE_CHUNK):
-            self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report)
+            self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report, todo)
 
-    def _write_chunk(self, rule: Rule, chunk: list[ToDo], report: PollReport) -> None:
+    def _write_chunk(
+        self, rule: Rule, chunk: list[ToDo], report: PollReport, todo: list[ToDo]
+    ) -> None:
         refs = {bug.id: earlier or self.new_ref() for bug, _, earlier in chunk}
         intents = [
             Intent(bug.id, refs[bug.id], d.outcome, d.community, _action(d), d.needinfo)
@@ -315,6 +321,9 @@ class Poller:
                     continue
                 result = self._write_one(rule, bug, decision, refs[bug.id])
                 report.results.append(result)
+                self._written += 1
+                if self.progress is not None:
+                    self.progress(self._written, len(todo))
                 if result.action == "commented":
                     done.append(bug.id)
                     if result.needinfo != decision.needinfo:  # refused by Bugzilla
