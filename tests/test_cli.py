@@ -371,6 +371,17 @@ def test_wrong_api_key_is_reported_without_traceback(
     assert "Traceback" not in err
 
 
+def unfold(lines: list[str]) -> list[str]:
+    """A comment as explain shows it, 4 spaces in, a long line going on after '  ┆ '."""
+    out: list[str] = []
+    for line in lines:
+        if line.startswith("  ┆ "):
+            out[-1] += " " + line[4:]
+        else:
+            out.append(line[4:])
+    return out
+
+
 def test_explain_prints_decision_and_exact_comment_and_writes_nothing(
     capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
 ) -> None:
@@ -385,7 +396,8 @@ def test_explain_prints_decision_and_exact_comment_and_writes_nothing(
     assert "  whiteboard: [community:mozilla-francophone] [endorsement-needed]" in lines
     assert "  needinfo: camille@example.org, nadia@example.org" in lines
     start = lines.index("  comment:") + 1
-    explained = "\n".join(line[4:] for line in lines[start:])
+    assert all(len(line) <= 80 for line in lines)
+    explained = "\n".join(unfold(lines[start:]))
 
     # the comment the bot then posts is exactly this one, but for its ref
     assert main(["--config", str(config), "once", "--live"]) == 0
@@ -417,7 +429,9 @@ def test_explain_flags_a_lookalike_reporter(
         "    is another account: it contains Cyrillic 'і' U+0456 and Cyrillic 'а'",
         "    U+0430; never endorsed",
     ]
-    assert "    Look-alike login: the reporter's login lucіа@example.org resembles " in out
+    comment = "\n".join(unfold(lines[lines.index("  comment:") + 1 :]))
+    assert "Look-alike login: the reporter's login lucіа@example.org resembles " in comment
+    assert all(len(line) <= 80 for line in lines)
 
 
 def test_explain_missing_invisible_and_unwatched_bugs(

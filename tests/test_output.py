@@ -154,7 +154,10 @@ def test_unknown_community_suggests_close_names() -> None:
 def test_explain_says_when_a_bug_is_older_than_poll_start() -> None:
     d = decision()
     text = output.explain(bug(), "community-it", d, None, T0 + timedelta(days=1))
-    assert "before [poll] start 2026-11-21 08:00:00Z: the bot never looks at it" in text
+    assert "before [poll] start 2026-11-21 08:00:00Z: the bot never looks at it" in " ".join(
+        text.split()
+    )
+    assert all(len(line) <= 80 for line in text.splitlines())
     assert "before [poll] start" not in output.explain(bug(), "community-it", d, None, T0)
     assert "    -- triagebot (rule community-it; ref …)" in text
 
@@ -243,6 +246,8 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
 
     def state_lines(bug_id: int) -> list[str]:
         text = output.explain(bug(bug_id), "r", decision(), records[bug_id])
+        assert all(len(line) <= 80 for line in text.splitlines())
+        text = text.replace("\n    ", " ")  # a wrapped line goes on 4 spaces in
         return [
             line
             for line in text.splitlines()
@@ -255,7 +260,8 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
     ]
     assert state_lines(2) == [
         "  state: done: comment at 2026-11-20 08:00:02Z, comment 77",
-        "  the bot writes nothing more on this bug; it posted:",
+        "  the bot writes nothing more on this bug; it posted: (its comment was not found "
+        "among the bug's comments)",  # no comments given: Bugzilla lost it, or it was hidden
     ]
     assert state_lines(3)[0] == "  state: seen at 2026-11-20 08:00:03Z: nothing to write"
     assert state_lines(4) == [

@@ -330,15 +330,14 @@ def explain(
         )
     if record is not None:
         lines.append(f"  state: {_record_state(record)}")
-    out = lines
+    out = [_fit(line) for line in lines]
     if record is not None and record.state == "done":
         out.append("  the bot writes nothing more on this bug; it posted:")
         if posted is None:
             out.append("    (its comment was not found among the bug's comments)")
         else:
-            out.append(
-                f"  comment #{posted.count} by {posted.creator} at {_when(posted.creation_time)}:"
-            )
+            when = _when(posted.creation_time)
+            out.append(_fit(f"  comment #{posted.count} by {posted.creator} at {when}:"))
             out.extend(_folded(posted.text))
         return "\n".join(out)
     if record is not None and record.state == "seen":
@@ -346,8 +345,8 @@ def explain(
         return "\n".join(out)
     if decision.acts:
         whiteboard = decision.whiteboard if decision.whiteboard is not None else "(unchanged)"
-        out.append(f"  whiteboard: {whiteboard}")
-        out.append(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}")
+        out.append(_fit(f"  whiteboard: {whiteboard}"))
+        out.append(_fit(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}"))
         out.append("  comment:")
         out.extend(_folded(decision.comment_text("…")))
     else:
@@ -356,8 +355,15 @@ def explain(
 
 
 def _folded(text: str) -> list[str]:
-    """A comment's lines, exactly, after 4 spaces (to be copied as they are)."""
-    return [f"    {line}" for line in text.splitlines()]
+    """A comment's lines after 4 spaces; one too long for 80 columns goes on after '┆', as
+    in a dry run (a folded line is the previous one, joined with a space)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if len(line) + 4 <= WIDTH + 2:
+            lines.append(f"    {line}")
+        else:
+            lines.extend(_wrap(line, initial_indent="    ", subsequent_indent="  ┆ "))
+    return lines
 
 
 def _when(value: datetime | None) -> str:
