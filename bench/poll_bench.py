@@ -16,8 +16,8 @@ Then, each as a subprocess whose rusage is taken with os.wait4:
 Also an idle poll (0 new bugs, fresh `once`) and a poll at the request budget
 (requests_per_minute = 60 with a few bugs: about a minute by design; --no-budget skips it).
 
-The floor of a poll is 2 reads per page of new bugs (search + one comments batch) + 1 write
-per bug acted on (an idle poll: 1 search). Requests are counted by the FakeBugzilla, by kind.
+The floor of a poll is 2 reads per page of new bugs (search by last change + one comments
+batch) + 1 write per bug acted on (an idle poll: 1 search). Requests are counted by the FakeBugzilla, by kind.
 
     .venv/bin/python bench/poll_bench.py                 # N = 1,000 and 10,000
     .venv/bin/python bench/poll_bench.py --quick         # small and fast
@@ -622,14 +622,14 @@ def idle_service(config: Path, fake: FakeBugzilla, polls: int) -> str:
 
 
 def _refound(run: Run, fake: FakeBugzilla) -> int:
-    """Watched bugs created since the rerun's search start (its summary line prints it)."""
-    found = re.search(r"created since (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)Z", run.stdout)
+    """Watched bugs changed since the rerun's search start (its summary line prints it)."""
+    found = re.search(r"changed since (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)Z", run.stdout)
     if not found:
         return 0
     since = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").strftime("%Y-%m-%dT%H:%M:%SZ")
     with fake._lock:
         return sum(
-            b["component"] == WATCHED and b["creation_time"] >= since for b in fake.bugs.values()
+            b["component"] == WATCHED and b["last_change_time"] >= since for b in fake.bugs.values()
         )
 
 

@@ -95,7 +95,7 @@ def test_search_pages_until_a_short_page_with_exact_params(mocked, client):
     # a non-UTC, sub-second `since` is sent as whole UTC seconds
     since = datetime(2026, 11, 24, 8, 50, 53, 999_000, tzinfo=timezone(timedelta(hours=1)))
 
-    pages = list(client.search_new(PRODUCT, ["Community IT", "General"], since, page_size=2))
+    pages = list(client.search_changed(PRODUCT, ["Community IT", "General"], since, page_size=2))
 
     assert [[b.id for b in page] for page in pages] == [[8, 9], [10, 11], [12]]
     searches = calls_to(mocked, "GET", "/bug")
@@ -104,7 +104,7 @@ def test_search_pages_until_a_short_page_with_exact_params(mocked, client):
             "Bugzilla_api_key": [KEY],
             "product": [PRODUCT],
             "component": ["Community IT", "General"],
-            "creation_time": ["2026-11-24T07:50:53Z"],
+            "last_change_time": ["2026-11-24T07:50:53Z"],
             "include_fields": [SEARCH_FIELDS],
             "order": ["bug_id"],
             "limit": ["3"],
@@ -137,7 +137,9 @@ def test_a_bug_leaving_the_results_between_pages_does_not_hide_the_next(mocked, 
     for body in (page(8, 9, 10), page(11), page(8, 10, 11), page(11)):
         mocked.get(f"{REST}/bug", json=body)
 
-    pages = list(client.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1), page_size=2))
+    pages = list(
+        client.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1), page_size=2)
+    )
 
     assert sorted(b.id for p in pages for b in p) == [8, 9, 10, 11]
     assert [query_of(c)["offset"] for c in calls_to(mocked, "GET", "/bug")] == [
@@ -150,7 +152,7 @@ def test_a_bug_leaving_the_results_between_pages_does_not_hide_the_next(mocked, 
 
 def test_idle_search_is_one_request(mocked, client):
     reply(mocked, "GET", "/bug", "search_no_results")
-    pages = list(client.search_new(PRODUCT, ["Community IT"], datetime(2099, 1, 1, tzinfo=UTC)))
+    pages = list(client.search_changed(PRODUCT, ["Community IT"], datetime(2099, 1, 1, tzinfo=UTC)))
     assert pages == [[]]
     assert client.requests_made["search"] == 1
 
@@ -158,7 +160,9 @@ def test_idle_search_is_one_request(mocked, client):
 def test_search_parses_flags(mocked, client):
     body = load_recording("bug_after_put")["response"]
     mocked.get(f"{REST}/bug", json={"bugs": body["bugs"]})
-    (page,) = list(client.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
+    (page,) = list(
+        client.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC))
+    )
     assert page[0].flags == (Flag("needinfo", "?", "bob@example.org", "triagebot@example.org", 4),)
     assert page[0].open_needinfo_requestees() == {"bob@example.org"}
 
@@ -166,7 +170,7 @@ def test_search_parses_flags(mocked, client):
 def test_bad_date_is_error_56(mocked, client):
     reply(mocked, "GET", "/bug", "error_bad_date")
     with pytest.raises(BugzillaError) as err:
-        list(client.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
+        list(client.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
     assert err.value.code == 56
 
 
@@ -480,13 +484,6 @@ def test_client_budget_applies_to_every_request(mocked):
     assert slept == [45.0]
 
 
-def test_last_response_date_comes_from_the_date_header(mocked, client):
-    reply(mocked, "GET", "/time", "time", headers={"Date": "Tue, 24 Nov 2026 07:50:53 GMT"})
-    assert client.last_response_date() is None
-    client.server_time()
-    assert client.last_response_date() == datetime(2026, 11, 24, 7, 50, 53, tzinfo=UTC)
-
-
 # -- products, users ---------------------------------------------------------------------
 
 # Not recorded: the shape of GET /rest/product from the 5.0 API documentation.
@@ -565,7 +562,7 @@ def test_header_mode_sends_the_key_in_the_header_only(mocked, sleeps):
     client = Client(BASE, KEY, key_in="header", requests_per_minute=None, sleep=sleeps)
     reply(mocked, "GET", "/bug", "search_no_results")
     reply(mocked, "PUT", "/bug/9", "put_comment_whiteboard_needinfo")
-    list(client.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
+    list(client.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
     client.update(9, comment="x", whiteboard=None, needinfo=["bob@example.org"])
     assert len(mocked.calls) == 3
     for call in mocked.calls:
@@ -620,7 +617,7 @@ def test_the_key_appears_in_no_log_and_no_error(mocked, caplog):
     mocked.put(f"{REST}/bug/11", status=502, body=f"<html>bad gateway for ?api_key={KEY}</html>")
     # bug 12 is not mocked: responses raises a ConnectionError naming the URL with the key
 
-    list(client.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
+    list(client.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
     client.update(9, comment="hello", whiteboard="[x]", needinfo=["bob@example.org"])
     errors: list[BugzillaError] = []
     for bug_id in (10, 11, 12):

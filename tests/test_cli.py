@@ -286,7 +286,7 @@ def test_once_dry_run_writes_nothing_and_exits_0(
     assert "  1 skipped, 6 would comment\n" in out
     assert out.count("         | comment:") == 6
     assert "      7  skipped            skipped" in out
-    assert "rule community-it (dry run): 7 bugs created since" in out
+    assert "rule community-it (dry run): 7 bugs changed since" in out
     assert all(len(line) <= 80 for line in out.splitlines())
     assert "\033[" not in out
     assert Store(f"sqlite:///{config.parent / 'triagebot.db'}").recent_polls() == []
@@ -357,6 +357,41 @@ def test_live_without_api_key_is_a_clear_error(
             "api_key_file (read-only dry runs need none)\n"
         )
     assert not WRITE_KINDS & set(fake.counts)
+
+
+def test_live_without_a_bot_login_on_a_server_without_whoami_is_a_clear_error(
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+) -> None:
+    """Bugzilla 5.0 has no /rest/whoami: without `bot_login` the bot could not tell its own
+    comments from anybody's, so it refuses to write; a dry run still works."""
+    edit(config, 'bot_login = "', '# bot_login = "')
+    code, _out, err = run(capsys, "--config", str(config), "once", "--live")
+    assert code == 2
+    assert err == (
+        f"error: {config}: live mode needs the bot's Bugzilla login, to recognise its own "
+        f"comments: set [bugzilla] bot_login ({fake.url} has no /rest/whoami)\n"
+    )
+    assert not WRITE_KINDS & set(fake.counts)
+    code, _out, _err = run(capsys, "--config", str(config), "once", "--dry-run")
+    assert code == 0
+
+
+def test_live_without_a_bot_login_asks_whoami_where_the_server_has_it(
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+) -> None:
+    edit(config, 'bot_login = "', '# bot_login = "')
+    fake.whoami = True  # Bugzilla 5.1+, bugzilla.mozilla.org
+    code, _out, _err = run(capsys, "--config", str(config), "once", "--live")
+    assert code == 0
+    assert fake.counts["whoami"] == 1
+    posted = fake.counts["update"]
+    assert posted > 0
+    # a second run with an empty database: whoami names the bot, its comments are found
+    (config.parent / "triagebot.db").unlink()
+    code, out, _err = run(capsys, "--config", str(config), "once", "--live")
+    assert code == 0
+    assert fake.counts["update"] == posted
+    assert "already commented (confirmed)" in out
 
 
 def test_wrong_api_key_is_reported_without_traceback(

@@ -99,6 +99,10 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
             "[poll]\ninterval_minutes = -5\n",
             "2: poll.interval_minutes: expected a number above 0, got integer -5",
         ),
+        (
+            "[poll]\noverlap_minutes = 0\n",
+            "2: poll.overlap_minutes: expected a number of minutes of at least 1, got integer 0",
+        ),
         ("[run]\ndry_run = \n", "2: invalid TOML: string values must be quoted"),
         (
             '[bugzilla]\nmarkdown = "yes"\n',

@@ -221,8 +221,8 @@ class KillableClient:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
-    def search_new(self, *args: Any, **kwargs: Any) -> Iterator[list[Any]]:
-        pages = self._client.search_new(*args, **kwargs)
+    def search_changed(self, *args: Any, **kwargs: Any) -> Iterator[list[Any]]:
+        pages = self._client.search_changed(*args, **kwargs)
         number = 0
         while True:
             self._killer.point(f"before search page {number}")

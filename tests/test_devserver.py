@@ -80,7 +80,7 @@ def seed(fake: FakeBugzilla) -> list[int]:
 def test_search_comments_update_roundtrip(fake, client):
     a, b, c, _old, _general = seed(fake)
 
-    pages = list(client.search_new(PRODUCT, ["Community IT"], NOW, page_size=2))
+    pages = list(client.search_changed(PRODUCT, ["Community IT"], NOW, page_size=2))
     assert [[bug.id for bug in page] for page in pages] == [[a, b], [c]]
     first = pages[0][0]
     assert (first.creator, first.creator_id, first.creator_name) == (
@@ -112,10 +112,11 @@ def test_search_comments_update_roundtrip(fake, client):
         ("needinfo", "?", "bob@example.org", BOT)
     ]
     assert state["cc"] == ["bob@example.org"]
-    found = client.find_comment(b, "ref abc")
-    assert found is not None and (found.creator, found.count, found.text) == (BOT, 1, text)
-    (again,) = list(client.search_new(PRODUCT, ["Community IT"], NOW + timedelta(seconds=4)))
-    assert again[0].flags[0] == Flag("needinfo", "?", "bob@example.org", BOT, again[0].flags[0].id)
+    found = client.comments([b])[b][-1]
+    assert (found.creator, found.count, found.text) == (BOT, 1, text)
+    (page,) = list(client.search_changed(PRODUCT, ["Community IT"], NOW))
+    (again,) = [x for x in page if x.id == b]
+    assert again.flags[0] == Flag("needinfo", "?", "bob@example.org", BOT, again.flags[0].id)
     assert fake.comments_of(b)[-1]["creator"] == BOT
 
 
@@ -137,7 +138,7 @@ def test_counts_by_kind_match_the_client(fake, client):
     a, b, *_ = seed(fake)
     client.server_time()
     client.check_products({PRODUCT: ["Community IT"]})
-    list(client.search_new(PRODUCT, ["Community IT"], NOW, page_size=500))
+    list(client.search_changed(PRODUCT, ["Community IT"], NOW, page_size=500))
     client.comments([a, b])
     client.update(a, comment="x", whiteboard=None, needinfo=[])
     client.user("alice@example.org")
@@ -157,7 +158,7 @@ def test_counts_by_kind_match_the_client(fake, client):
 def test_invisible_bugs_vanish_from_search_and_do_not_sink_comments(fake, client, caplog):
     a, b, c, *_ = seed(fake)
     fake.set_invisible(b)
-    (page,) = list(client.search_new(PRODUCT, ["Community IT"], NOW))
+    (page,) = list(client.search_changed(PRODUCT, ["Community IT"], NOW))
     assert [bug.id for bug in page] == [a, c]
     with caplog.at_level(logging.WARNING):
         found = client.comments([a, b, c])
@@ -185,7 +186,7 @@ def test_a_wrong_key_fails_on_the_first_real_call(fake, sleeps):
     client = Client(fake.url, "WRONG-KEY-0000", requests_per_minute=None, sleep=sleeps.append)
     assert client.server_time() == NOW  # version and time do not look at the key
     with pytest.raises(BugzillaError) as err:
-        list(client.search_new(PRODUCT, ["Community IT"], NOW))
+        list(client.search_changed(PRODUCT, ["Community IT"], NOW))
     assert err.value.code == 306
     assert not client.valid_login(BOT)
 
@@ -198,7 +199,7 @@ def test_key_checks(fake, client):
 def test_header_key_is_ignored_by_5_0_and_honoured_otherwise(fake, sleeps):
     bug = fake.add_bug("s", "d", "alice@example.org")
     client = Client(fake.url, KEY, key_in="header", requests_per_minute=None, sleep=sleeps.append)
-    assert len(next(client.search_new(PRODUCT, ["Community IT"], NOW - timedelta(days=1)))) == 1
+    assert len(next(client.search_changed(PRODUCT, ["Community IT"], NOW - timedelta(days=1)))) == 1
     with pytest.raises(BugzillaError) as err:
         client.update(bug, comment="x", whiteboard=None, needinfo=[])
     assert err.value.code == 410  # as recorded: error_header_key_write.json
@@ -222,7 +223,7 @@ def test_real_urllib3_retries_a_get_and_honours_retry_after(fake, client, sleeps
         503, kind="search", body="<html>busy</html>", headers={"Content-Type": "text/html"}
     )
     fake.fail_next(429, kind="search", headers={"Retry-After": "3"})
-    (page,) = list(client.search_new(PRODUCT, ["Community IT"], NOW))
+    (page,) = list(client.search_changed(PRODUCT, ["Community IT"], NOW))
     assert len(page) == 3
     assert fake.counts["search"] == 3  # two refused, one answered
     assert client.requests_made["search"] == 1  # retries happen below the session
@@ -267,7 +268,7 @@ def test_no_key_in_real_urllib3_debug_logs(fake, client, caplog):
     caplog.set_level(logging.DEBUG)
     logging.getLogger("urllib3").setLevel(logging.DEBUG)
     a, b, *_ = seed(fake)
-    list(client.search_new(PRODUCT, ["Community IT"], NOW))
+    list(client.search_changed(PRODUCT, ["Community IT"], NOW))
     client.update(a, comment="hello", whiteboard="[x]", needinfo=["bob@example.org"])
     with pytest.raises(BugzillaError):
         client.update(b, comment="x", whiteboard=None, needinfo=["ghost@example.org"])
@@ -284,7 +285,7 @@ def test_header_mode_puts_the_key_in_no_url(fake, sleeps, caplog):
     fake.header_ignored = False
     bug = fake.add_bug("s", "d", "alice@example.org")
     client = Client(fake.url, KEY, key_in="header", requests_per_minute=None, sleep=sleeps.append)
-    list(client.search_new(PRODUCT, ["Community IT"], NOW - timedelta(days=1)))
+    list(client.search_changed(PRODUCT, ["Community IT"], NOW - timedelta(days=1)))
     client.update(bug, comment="x", whiteboard=None, needinfo=[])
     lines = [r.getMessage() for r in caplog.records if r.name == "urllib3.connectionpool"]
     assert any('"PUT /rest/bug/' in line for line in lines)
@@ -377,7 +378,7 @@ def test_many_bugs_page_through(fake, client):
         fake.add_bug(
             f"s{n}", "d", f"u{n % 40}@example.org", creation_time=start + timedelta(seconds=n)
         )
-    pages = list(client.search_new(PRODUCT, ["Community IT"], start, page_size=300))
+    pages = list(client.search_changed(PRODUCT, ["Community IT"], start, page_size=300))
     ids = [bug.id for page in pages for bug in page]
     assert ids == sorted(ids) and len(ids) == len(set(ids)) == 2_000
     assert client.requests_made["search"] == 7

@@ -98,7 +98,7 @@ def test_poll_summary_is_one_line_for_logs() -> None:
     line = output.poll_summary(report(results, requests=1))
     assert "\n" not in line
     assert line == (
-        "rule community-it (live): 39 bugs created since 2026-11-20 07:00:00Z: "
+        "rule community-it (live): 39 bugs changed since 2026-11-20 07:00:00Z: "
         "39 commented; 1 HTTP request"
     )
     empty = output.poll_summary(report([], requests=2))
@@ -154,8 +154,9 @@ def test_unknown_community_suggests_close_names() -> None:
 def test_explain_says_when_a_bug_is_older_than_poll_start() -> None:
     d = decision()
     text = output.explain(bug(), "community-it", d, None, T0 + timedelta(days=1))
-    assert "before [poll] start 2026-11-21 08:00:00Z: the bot never looks at it" in " ".join(
-        text.split()
+    assert (
+        "before the poll start 2026-11-21 08:00:00Z: the bot acts on it only if it moved in "
+        "after that" in " ".join(text.split())
     )
     assert all(len(line) <= 80 for line in text.splitlines())
     assert "before [poll] start" not in output.explain(bug(), "community-it", d, None, T0)

@@ -225,6 +225,10 @@ class Tracker:
         )
         self._next_comment += 1
         self.comments[bug_id].append(comment)
+        if bug_id in self.bugs:
+            self.bugs[bug_id]["last_change_time"] = max(
+                self.bugs[bug_id]["last_change_time"], stamp
+            )
 
     # -- what a triager sees -----------------------------------------------------------------
     def bot_comments(self, bug_id: int) -> list[str]:
@@ -259,13 +263,13 @@ class Tracker:
 
     def _search(self, request: requests.PreparedRequest) -> tuple[int, dict, str]:
         query = parse_qs(urlsplit(request.url).query)
-        since = query["creation_time"][0]
+        since = query["last_change_time"][0]
         found = [
             bug
             for _, bug in sorted(self.bugs.items())
             if bug["product"] in query["product"]
             and bug["component"] in query["component"]
-            and bug["creation_time"] >= since  # inclusive, whole seconds
+            and bug["last_change_time"] >= since  # inclusive, whole seconds
         ]
         offset, limit = int(query["offset"][0]), int(query["limit"][0])
         page = [copy.deepcopy(b) for b in found[offset : offset + limit]]
@@ -593,7 +597,7 @@ def test_three_pages_take_one_search_and_one_comments_request_each(tracker, make
     for q in searches:
         assert q["product"] == [PRODUCT]
         assert q["component"] == ["Community IT"]
-        assert q["creation_time"] == [_iso(START)]
+        assert q["last_change_time"] == [_iso(START)]
         assert q["order"] == ["bug_id"]
         assert q["include_fields"] == [SEARCH_FIELDS]
     # one batched comments request per page: the path's bug plus ids= for the others
@@ -642,7 +646,7 @@ def test_bugs_created_in_the_same_second_across_two_polls(tracker, make_poller, 
 
     again = poll_once(poller)
 
-    assert tracker.queries("search")[-1]["creation_time"] == [_iso(second)]  # inclusive
+    assert tracker.queries("search")[-1]["last_change_time"] == [_iso(second)]  # inclusive
     assert actions(again) == {b: "commented"}  # A is found again, and left alone
     assert again.handled_before == 1
     assert [bug for bug, _ in tracker.puts()] == [a, b]
@@ -747,7 +751,8 @@ def test_a_young_intent_is_left_pending_and_holds_the_cursor(tracker, make_polle
     assert tracker.kinds()[-3:] == ["search", "comments", "update"]
     assert tracker.puts()[-1][1]["comment"]["body"].endswith(FOOTER.format(ref="R0"))
     assert again.ok
-    assert store.get_cursor(RULE.name) == clock.now.replace(microsecond=0)
+    # the newest change read: the bot's own comment on `fine`, stamped by Bugzilla's clock
+    assert store.get_cursor(RULE.name) == NOW
 
 
 # -- 5. what is never touched ------------------------------------------------------------------
@@ -933,7 +938,8 @@ def test_a_failed_put_holds_the_cursor_and_is_reconciled_then_retried(
     assert tracker.bot_comments(failing)[0].endswith(FOOTER.format(ref="R1"))  # same write
     assert len(tracker.bot_comments(fine)) == 1
     assert again.ok
-    assert store.get_cursor(RULE.name) == clock.now.replace(microsecond=0)
+    # the newest change read: the bot's own comment on `fine`, stamped by Bugzilla's clock
+    assert store.get_cursor(RULE.name) == NOW
 
 
 def test_a_put_that_landed_but_whose_answer_was_lost_is_not_repeated(

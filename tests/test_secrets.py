@@ -238,7 +238,7 @@ def test_errors_from_every_failure_carry_no_key(logs, caplog):
         url = gone.url
     refused = Client(url, key, retries=1, requests_per_minute=None, sleep=lambda _s: None)
     with pytest.raises(BugzillaError) as caught:
-        list(refused.search_new(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
+        list(refused.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC)))
     errors.append(caught.value)
     texts.append(repr(refused))
     assert [e.code for e in errors] == [None, None, None, 51, 306, 410, None]

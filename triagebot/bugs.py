@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from triagebot.footer import footer_line
+
 OUTCOMES = ("endorsed", "former-delegate", "needs-endorsement", "unknown", "ambiguous")
 SKIP_TAG = "[triagebot-skip]"
 
@@ -33,11 +35,23 @@ class Comment:
 
 
 @dataclass(frozen=True, slots=True)
+class Change:
+    """One field change from a bug's history (product and component are the ones read)."""
+
+    when: datetime
+    field: str
+    removed: str
+    added: str
+
+
+@dataclass(frozen=True, slots=True)
 class Bug:
     id: int
     summary: str
     creator: str
     creation_time: datetime
+    # Bugzilla's database clock at the bug's last change: the search's cursor.
+    last_change_time: datetime | None = None
     creator_id: int | None = None
     creator_name: str = ""
     whiteboard: str = ""
@@ -82,4 +96,4 @@ class Decision:
         """The comment as posted: the body and a footer naming the bot, the rule and the
         write's unique ref, by which the bot recognises its own comment after a crash."""
         assert self.comment is not None
-        return f"{self.comment.rstrip()}\n\n-- triagebot (rule {self.rule}; ref {ref})"
+        return f"{self.comment.rstrip()}\n\n{footer_line(self.rule, ref)}"

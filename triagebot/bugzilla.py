@@ -44,13 +44,14 @@ from urllib3.exceptions import MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 from triagebot import __version__
-from triagebot.bugs import Bug, Comment, Flag
+from triagebot.bugs import Bug, Change, Comment, Flag
 
 log = logging.getLogger(__name__)
 
 REDACTED = "<redacted>"
 SEARCH_FIELDS = (
-    "id,creator,creator_detail,summary,creation_time,whiteboard,flags,product,component,status"
+    "id,creator,creator_detail,summary,creation_time,last_change_time,whiteboard,flags,"
+    "product,component,status"
 )
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 # ids=1234567& is 12 characters: 500 ids keep the URL under BMO's 8 KiB limit (414 beyond).
@@ -442,6 +443,8 @@ def request_kind(method: str, path: str) -> str:
             return "search" if method == "GET" else "create"
         if len(parts) >= 3 and parts[2] == "comment":
             return "comments" if method == "GET" else "comment"
+        if len(parts) >= 3 and parts[2] == "history":
+            return "history"
         return "update" if method == "PUT" else "bug"
     if head == "valid_login":
         return "user"
@@ -462,8 +465,7 @@ def resolve_environment_once(session: requests.Session, url: str) -> None:
 
 class BotSession(requests.Session):
     """A session that gives every request our timeout (python-bugzilla passes its own 300 s),
-    takes it from the request budget, counts it by kind, keeps the last Date header and
-    refuses redirects."""
+    takes it from the request budget, counts it by kind and refuses redirects."""
 
     def __init__(
         self,
@@ -477,7 +479,6 @@ class BotSession(requests.Session):
         self.budget = budget
         self.counter = counter
         self.user_agent = user_agent
-        self.last_date: str | None = None
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs["timeout"] = self.timeout
@@ -492,7 +493,6 @@ class BotSession(requests.Session):
         self.budget.acquire()
         self.counter[request_kind(method_s, urlsplit(url_s).path)] += 1
         response = super().request(method, url, *args, **kwargs)
-        self.last_date = response.headers.get("Date") or self.last_date
         if response.is_redirect:
             target = urlsplit(response.headers.get("Location", ""))
             raise requests.TooManyRedirects(
@@ -530,6 +530,7 @@ def parse_bug(raw: dict[str, Any]) -> Bug:
         summary=raw.get("summary") or "",
         creator=raw.get("creator") or detail.get("email") or detail.get("name") or "",
         creation_time=created,
+        last_change_time=parse_time(raw.get("last_change_time")) or created,
         creator_id=detail.get("id"),
         creator_name=detail.get("real_name") or "",
         whiteboard=raw.get("whiteboard") or "",
@@ -663,10 +664,30 @@ class Client:
     def _get(
         self, path: str, params: dict[str, Any] | None = None, bug_id: int | None = None
     ) -> dict:
-        """A GET through python-bugzilla's REST backend (its auth and error handling), for the
-        calls the library has no method for."""
-        bz = self.library
-        return self._call(f"GET {path}", lambda: bz._backend._get(path, params or {}), bug_id)
+        """A GET over the shared session (budget, retries, timeout, redaction), for the reads
+        python-bugzilla has no public method for (batched comments, whoami, a paged search
+        without building a library object per bug). Bugzilla 5.0 takes the key only as a
+        query parameter; with `key_in="header"` the session carries it."""
+        self.library  # noqa: B018 - connected first: start-up costs stay at start-up
+        query: dict[str, Any] = {}
+        if self._api_key and self.key_in == "query":
+            query["Bugzilla_api_key"] = self._api_key
+        query.update(params or {})
+
+        def call() -> Any:
+            response = self.session.get(self.rest_url + path, params=query)
+            try:
+                body = response.json()
+            except ValueError:
+                response.raise_for_status()
+                raise
+            found = _error_from_body(body)
+            if found is not None:
+                raise BugzillaError(found[1], found[0], bug_id, http_status=response.status_code)
+            response.raise_for_status()
+            return body
+
+        return self._call(f"GET {path}", call, bug_id)
 
     # -- reads ---------------------------------------------------------------------------
     def server_time(self) -> datetime:
@@ -676,17 +697,6 @@ class Client:
         if when is None:
             raise BugzillaError("GET /rest/time: no db_time in the answer")
         return when
-
-    def last_response_date(self) -> datetime | None:
-        """The Date header of the last response (web server clock, whole seconds): lets a
-        poll use the time of its first search instead of one more request."""
-        if not self.session.last_date:
-            return None
-        try:
-            when = email.utils.parsedate_to_datetime(self.session.last_date)
-        except (TypeError, ValueError):
-            return None
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
     def check_products(self, wanted: dict[str, list[str]]) -> list[str]:
         """Problems with the products and components the rules watch, for a clear start-up
@@ -723,11 +733,12 @@ class Client:
                     )
         return problems
 
-    def search_new(
+    def search_changed(
         self, product: str, components: list[str], since: datetime, *, page_size: int = 500
     ) -> Iterator[list[Bug]]:
-        """Bugs created at or after `since` (inclusive, whole seconds), in bug id order, one
-        request per page of `page_size`.
+        """Bugs changed at or after `since` (`last_change_time`, inclusive, whole seconds), in
+        bug id order, one request per page of `page_size`: new bugs, bugs moved in from
+        another component and bugs with new comments all come from this one read.
 
         Each request asks for one bug more than a page: a page that comes back with no extra
         bug is the last (no empty request after a full page), and the extra bug's id is the
@@ -741,19 +752,18 @@ class Client:
         params: dict[str, Any] = {
             "product": product,
             "component": list(components),
-            "creation_time": format_time(since),
+            "last_change_time": format_time(since),
             "include_fields": SEARCH_FIELDS,
             "order": "bug_id",
             "limit": page_size + 1,
             "offset": 0,
         }
-        bz = self.library
         yielded: set[int] = set()
         offset, expected, restarts = 0, None, 0
         while True:
             params["offset"] = offset
             page = dict(params)
-            answer = self._call("search", lambda page=page: bz._backend.bug_search(page))
+            answer = self._get("/bug", page)
             raw = answer.get("bugs") or []
             if expected is not None and (not raw or raw[0].get("id") != expected):
                 restarts += 1
@@ -802,6 +812,45 @@ class Client:
         answer = self._get("/bug", {"id": bug_id, "include_fields": SEARCH_FIELDS}, bug_id)
         found = [parse_bug(raw) for raw in answer.get("bugs") or () if raw.get("id") == bug_id]
         return found[0] if found else None
+
+    def whoami(self) -> str | None:
+        """The login the API key belongs to (`GET /rest/whoami`, Bugzilla 5.1 and later, and
+        bugzilla.mozilla.org), or None where the server has no such method (5.0) or the key
+        is refused there: the operator then names the bot in `[bugzilla] bot_login`."""
+        try:
+            answer = self._get("/whoami")
+        except BugzillaError as exc:
+            if exc.code is None and exc.http_status not in (404, 401, 403):
+                raise  # no answer: say so, rather than pretend the server has no whoami
+            return None
+        login = answer.get("login") or answer.get("name")
+        return str(login) if login else None
+
+    def history(self, bug_id: int) -> list[Change]:
+        """The product and component changes of one bug, oldest first: when it moved into
+        what a rule watches. One request (python-bugzilla's public `bugs_history_raw`)."""
+        bz = self.library
+        answer = self._call(
+            f"GET /rest/bug/{bug_id}/history", lambda: bz.bugs_history_raw([bug_id]), bug_id
+        )
+        changes: list[Change] = []
+        for entry in answer.get("bugs") or ():
+            if int(entry.get("id", -1)) != bug_id:
+                continue
+            for event in entry.get("history") or ():
+                when = parse_time(event.get("when"))
+                for change in event.get("changes") or ():
+                    name = change.get("field_name")
+                    if when is not None and name in ("product", "component"):
+                        changes.append(
+                            Change(
+                                when,
+                                name,
+                                str(change.get("removed", "")),
+                                str(change.get("added", "")),
+                            )
+                        )
+        return sorted(changes, key=lambda c: c.when)
 
     def comments(self, bug_ids: Iterable[int]) -> dict[int, list[Comment]]:
         """Comments of many bugs: one request per 500 bugs. An unreadable bug fails the whole

@@ -396,12 +396,13 @@ def _is_live(args: argparse.Namespace, config: Config) -> bool:
 
 def poll_command(args: argparse.Namespace, config: Config) -> int:
     from triagebot.poller import PollReport
-    from triagebot.service import build_bot, check_products, run_forever
+    from triagebot.service import build_bot, check_products, resolve_bot_login, run_forever
 
     live = _is_live(args, config)
     bot = build_bot(config, live=live, no_limit=args.no_limit)
     with _key_errors(config):
         check_products(bot, cached=args.command != "run")
+        resolve_bot_login(bot, live=live)
     if args.command == "run":
 
         def on_report(reports: list[PollReport]) -> None:
@@ -455,7 +456,6 @@ def explain_command(args: argparse.Namespace, config: Config) -> int:
         return 1
     bug = replace(bug, description=next((c.text for c in comments if c.count == 0), ""))
     now = datetime.now(UTC)
-    start = bot.poller.settings.start
     texts: list[str] = []
     views: list[dict] = []
     for rule in bot.rules.current():
@@ -466,6 +466,7 @@ def explain_command(args: argparse.Namespace, config: Config) -> int:
             bug, bot.registry.current(), rule, now, markdown=bot.config.markdown_comments
         )
         posted = _posted(comments, record)
+        start = bot.poller.start_for(rule)
         texts.append(output.explain(bug, rule.name, decision, record, start, posted))
         before = start is not None and bug.creation_time < start
         views.append(jsonout.explain_rule(rule.name, decision, record, posted, before))

@@ -118,7 +118,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "poll": {
         "interval_minutes": ("interval_minutes", "positive"),
         "start": ("start", "datetime"),
-        "overlap_minutes": ("overlap_minutes", "non_negative"),
+        "overlap_minutes": ("overlap_minutes", "overlap"),
     },
     "run": {
         "dry_run": ("dry_run", "bool"),
@@ -210,6 +210,8 @@ KINDS: dict[str, Any] = {
     ],
     "positive": Annotated[float, Field(gt=0), Say("a number above 0")],
     "non_negative": Annotated[float, Field(ge=0), Say("a number, 0 or more")],
+    # a search's whole seconds and a late commit need a margin
+    "overlap": Annotated[float, Field(ge=1), Say("a number of minutes of at least 1")],
     "positive_int": Annotated[int, Field(gt=0), Say("a whole number above 0")],
     # 0 lifts the request budget (a local server)
     "rate": Annotated[

@@ -147,10 +147,12 @@ class FakeBugzilla:
         port: int = 0,
         host: str = "127.0.0.1",
         clock: Callable[[], datetime] | None = None,
+        whoami: bool = False,
     ) -> None:
         self.api_key = api_key
         # More API keys, each a user's: `add_user_key`. Lets a script file bugs as a reporter.
         self.user_keys: dict[str, str] = {}
+        self.whoami = whoami  # 5.0.6 has no /rest/whoami; True answers like 5.1+ and BMO
         self.header_ignored = header_ignored
         self.bot_login = bot_login
         self.host = host
@@ -261,6 +263,7 @@ class FakeBugzilla:
                 "alias": [],
                 "assigned_to": "nobody@mozilla.org",
                 "comments": [],
+                "history": [],
                 "invisible": invisible,
             }
             for flag in flags:
@@ -293,6 +296,49 @@ class FakeBugzilla:
         with self._lock:
             self.add_user(login, real_name)
             self.user_keys[key] = self.users[login.lower()]["name"]
+
+    def move_bug(
+        self,
+        bug_id: int,
+        *,
+        component: str,
+        product: str | None = None,
+        who: str = "triager@example.org",
+        when: datetime | None = None,
+    ) -> None:
+        """A triager moves a bug to another component (and product): the change goes in the
+        bug's history and its last_change_time, as in Bugzilla."""
+        with self._lock:
+            bug = self.bugs[bug_id]
+            now = _iso(when or self.clock())
+            changes = []
+            if product is not None and product != bug["product"]:
+                changes.append(
+                    {"field_name": "product", "removed": bug["product"], "added": product}
+                )
+                bug["product"] = product
+            if component != bug["component"]:
+                changes.append(
+                    {"field_name": "component", "removed": bug["component"], "added": component}
+                )
+                bug["component"] = component
+            if changes:
+                bug["history"].append({"when": now, "who": who, "changes": changes})
+                bug["last_change_time"] = now
+            self._changed()
+
+    def add_comment(
+        self, bug_id: int, text: str, creator: str, *, when: datetime | None = None
+    ) -> int:
+        """Somebody (the bot included, as another process would) comments; returns its id."""
+        with self._lock:
+            self.add_user(creator)
+            bug = self.bugs[bug_id]
+            now = _iso(when or self.clock())
+            comment = self._add_comment(bug, text, self.users[creator.lower()]["name"], now)
+            bug["last_change_time"] = max(bug["last_change_time"], now)
+            self._changed()
+            return comment["id"]
 
     def set_invisible(self, bug_id: int, invisible: bool = True) -> None:
         with self._lock:
@@ -500,6 +546,20 @@ class FakeBugzilla:
         if route == ("GET", "bug", 2):
             bug = self._visible_bug(parts[1])
             return 200, {"bugs": [self._show(bug, _fields(query))], "faults": []}
+        if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "history":
+            bug = self._visible_bug(parts[1])
+            history = [dict(h) for h in bug["history"]]
+            return 200, {"bugs": [{"id": bug["id"], "alias": [], "history": history}]}
+        if route == ("GET", "whoami", 1) and self.whoami:
+            if user is None:
+                raise ApiError(401, 410, "You must log in before using this part of Bugzilla.")
+            account = self.users[user.lower()]
+            return 200, {
+                "id": account["id"],
+                "real_name": account["real_name"],
+                "name": account["name"],
+                "login": account["name"],
+            }
         if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "comment":
             return 200, self._comments(parts[1], query)
         if route == ("POST", "bug", 1):
@@ -571,21 +631,22 @@ class FakeBugzilla:
                 "and that argument was not set.",
             )
         since = None
-        if query.get("creation_time"):
-            since = _iso(_parse_date(query["creation_time"][0]))
+        field = "last_change_time" if query.get("last_change_time") else "creation_time"
+        if query.get(field):
+            since = _iso(_parse_date(query[field][0]))
         ids: set[int] | None = None
         if query.get("id"):
             ids = {int(i) for v in query["id"] for i in v.split(",") if i.strip().isdigit()}
         key = (
             tuple(sorted(query.get("product", []))),
             tuple(sorted(query.get("component", []))),
-            since,
+            (field, since),
             tuple(sorted(ids)) if ids is not None else None,
             self._version,
         )
         matches = self._search_cache.get(key)
         if matches is None:
-            matches = self._match(key[0], key[1], since, ids)
+            matches = self._match(key[0], key[1], field, since, ids)
             self._search_cache = {key: matches}  # one query is paged at a time
         if query.get("whiteboard"):  # a substring, case aside, as Bugzilla's search does
             wanted = query["whiteboard"][0].casefold()
@@ -599,6 +660,7 @@ class FakeBugzilla:
         self,
         products: tuple[str, ...],
         components: tuple[str, ...],
+        field: str,
         since: str | None,
         ids: set[int] | None,
     ) -> list[int]:
@@ -614,7 +676,7 @@ class FakeBugzilla:
                 continue
             if wanted_components and bug["component"].lower() not in wanted_components:
                 continue
-            if since is not None and bug["creation_time"] < since:
+            if since is not None and bug[field] < since:
                 continue
             if ids is not None and bug_id not in ids:
                 continue

@@ -259,7 +259,7 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
     mode = "live" if report.live else "dry run"
     head = (
         f"rule {report.rule} ({mode}): {len(report.results) + report.handled_before} bugs "
-        "created since "
+        "changed since "
         f"{report.since:%Y-%m-%d %H:%M:%S}Z"
     )
     parts = []
@@ -279,7 +279,7 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
 
 
 def poll_summary(report: PollReport) -> str:
-    """One line (for logs): `rule R (mode): N bugs created since T: counts; K requests...`."""
+    """One line (for logs): `rule R (mode): N bugs changed since T: counts; K requests...`."""
     head, parts = _summary_parts(report)
     if report.results or report.handled_before:  # the first part counts them
         head += ": " + parts.pop(0)
@@ -325,8 +325,8 @@ def explain(
         )
     if start is not None and bug.creation_time < start:
         lines.append(
-            f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before [poll] start "
-            f"{start:%Y-%m-%d %H:%M:%S}Z: the bot never looks at it"
+            f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before the poll start "
+            f"{start:%Y-%m-%d %H:%M:%S}Z: the bot acts on it only if it moved in after that"
         )
     if record is not None:
         lines.append(f"  state: {_record_state(record)}")

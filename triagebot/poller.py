@@ -1,14 +1,21 @@
-"""One poll: search new bugs, decide, write — the imperative shell around `triage.decide`.
+"""One poll: search changed bugs, decide, write — the imperative shell around `triage.decide`.
 
-The order of effects is what makes the bot safe on a live tracker:
+Bugzilla is the record of what the bot wrote; the database is a cache and a coordination
+point. The order of effects is what makes the bot safe on a live tracker:
 
-1. read every page of new bugs (one search request per page) and, for the bugs not already
-   handled, their comments (one batched request per page): descriptions, and the bot's own
-   earlier comments for reconciling a write that a crash left unconfirmed;
-2. decide every bug (pure); if more bugs would be acted on than the cap allows, act on none;
-3. for each chunk: record the intents (with a unique ref that goes in the comment's footer),
-   then one PUT per bug, then record it done;
-4. move the cursor, but never past a bug that is not finished.
+1. read: every page of bugs changed since the cursor (one search request per page, by
+   `last_change_time`: new bugs, bugs moved in from another component and bugs with new
+   comments alike); a bug created before `start` that the bot has no record of gets its
+   history read once (did it move in after `start`?), and the answer is remembered;
+2. reconcile: the comments of the bugs not already handled (one batched request per page)
+   tell whether the bot's own comment for this rule is there: such a bug is recorded done,
+   from Bugzilla, and nothing is written, whatever the database held or lacked;
+3. decide every other bug (pure); if more bugs would be acted on than the cap allows, act on
+   none;
+4. record and write, per chunk: record the intents (with a unique ref that goes in the
+   comment's footer), then one PUT per bug, then record them done;
+5. move the cursor to the newest `last_change_time` read (Bugzilla's database clock), but
+   never past a bug that is not finished.
 
 A crash anywhere leaves either no intent (nothing was written), or an intent whose ref the next
 poll looks for in the bug's comments before writing again: never a second comment.
@@ -21,9 +28,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 
 from triagebot.bugs import Bug, Comment, Decision
 from triagebot.bugzilla import BugzillaError, Client
+from triagebot.footer import own_comment
 from triagebot.registry import Registry
 from triagebot.rules import Rule
 from triagebot.store import BugRecord, Intent, Seen, Store, StoreConflict
@@ -42,8 +51,31 @@ UNNUMBERED_USER_ERROR = 32000
 # committed (mail is sent after the commit); they may arrive with HTTP 200 or 201.
 INTERNAL_ERRORS_FROM = 100000
 WRITE_CHUNK = 200
-# A bug to write on, its decision, and the ref of an earlier unconfirmed write (reused).
-ToDo = tuple[Bug, Decision, str | None]
+# Without `[poll] start`, the first poll of a rule looks this far back; the start is stored.
+DEFAULT_LOOKBACK = timedelta(days=7)
+# The outcome remembered for a bug created before `start` that did not move in after it.
+BEFORE_START = "before-start"
+
+
+class Action(StrEnum):
+    """What happened to one bug in one poll (the per-bug output line says it in words)."""
+
+    COMMENTED = "commented"
+    WOULD_COMMENT = "would-comment"
+    SKIPPED = "skipped"
+    RECONCILED = "reconciled"  # the bot's own comment is already on the bug
+    PENDING = "pending"
+    FAILED = "failed"
+    CAPPED = "capped"
+
+
+@dataclass(frozen=True, slots=True)
+class ToDo:
+    """A bug to write on, its decision, and the ref of an earlier unconfirmed write (reused)."""
+
+    bug: Bug
+    decision: Decision
+    earlier_ref: str | None = None
 
 
 @dataclass
@@ -52,9 +84,7 @@ class BugResult:
 
     bug: Bug
     decision: Decision | None
-    action: (
-        str  # commented | would-comment | skipped | already-done | reconciled | pending | failed
-    )
+    action: Action
     error: str | None = None
     ref: str | None = None  # of the write: with the decision, it gives the exact comment
     needinfo: tuple[str, ...] = ()
@@ -79,13 +109,15 @@ class PollReport:
     error: str | None = None  # the poll itself failed (Bugzilla down...): cursor untouched
     error_code: int | None = None  # Bugzilla's code for `error`, when it answered one
     requests: int = 0
-    # Bugs the search found again (the overlap window) that an earlier poll handled: they get
-    # no result line and cost no request, but they were created since `since` all the same.
+    # Bugs the search found again (the overlap window, a change since) that an earlier poll
+    # handled, or that were in the component before `start`: no result line, no request.
     handled_before: int = 0
+    # The newest last_change_time read (Bugzilla's database clock): where the cursor goes.
+    newest_change: datetime | None = None
 
     @property
     def failed(self) -> list[BugResult]:
-        return [r for r in self.results if r.action in ("failed", "pending")]
+        return [r for r in self.results if r.action in (Action.FAILED, Action.PENDING)]
 
     @property
     def ok(self) -> bool:
@@ -96,12 +128,23 @@ class PollReport:
 class PollSettings:
     live: bool
     max_actions: int | None  # None: no cap
-    start: datetime
+    start: datetime | None  # None: DEFAULT_LOOKBACK before the first poll, stored then
     overlap: timedelta
     page_size: int = 500
     intent_grace: timedelta = timedelta(seconds=60)  # a write may still land this long after
     bot_login: str | None = None
     markdown: bool = False  # comments in Markdown, sent with is_markdown (markup.py)
+
+
+@dataclass
+class _Page:
+    """One search page on its way through a poll's steps."""
+
+    fresh: list[Bug]  # to reconcile and decide
+    records: dict[int, BugRecord]
+    seen: list[Seen] = field(default_factory=list)  # decisions that need no write
+    closed: list[Seen] = field(default_factory=list)  # unconfirmed writes no longer needed
+    reconciled: dict[int, int | None] = field(default_factory=dict)  # bug -> own comment id
 
 
 class Poller:
@@ -135,10 +178,22 @@ class Poller:
         self.reports = []
         return [self.poll_rule(rule) for rule in self.rules()]
 
+    def start_for(self, rule: Rule, *, store: bool = False) -> datetime:
+        """`[poll] start`, else the stored default start of this rule: DEFAULT_LOOKBACK before
+        its first live poll, stored then (`store=True`), so a restart does not move it and a
+        bug that failed before stays in reach."""
+        if self.settings.start is not None:
+            return self.settings.start
+        proposed = self.clock() - DEFAULT_LOOKBACK
+        if store:
+            return self.store.default_start(rule.name, proposed)
+        return self.store.get_default_start(rule.name) or proposed
+
     def poll_rule(self, rule: Rule) -> PollReport:
         live = self.settings.live
+        start = self.start_for(rule, store=live)
         cursor = self.store.get_cursor(rule.name)
-        since = self.settings.start
+        since = start
         if cursor is not None:
             since = max(since, cursor - self.settings.overlap)
         report = PollReport(rule.name, since, live)
@@ -146,10 +201,10 @@ class Poller:
         before = sum(self.client.requests_made.values())
         poll_id = self.store.start_poll(rule.name, dry_run=not live) if live else None
         try:
-            searched_at, todo = self._gather(rule, since, report)
+            todo = self._gather(rule, start, since, report)
             self._act(rule, todo, report)
             if live and report.capped is None:
-                self._advance_cursor(rule, searched_at, report)
+                self._advance_cursor(rule, report)
         except BugzillaError as exc:
             report.error = str(exc)
             report.error_code = exc.code
@@ -159,113 +214,136 @@ class Poller:
             self.store.finish_poll(
                 poll_id,
                 searched=len(report.results),
-                acted=sum(r.action == "commented" for r in report.results),
+                acted=sum(r.action == Action.COMMENTED for r in report.results),
                 failed=len(report.failed),
-                skipped=sum(r.action == "skipped" for r in report.results),
+                skipped=sum(r.action == Action.SKIPPED for r in report.results),
                 error=report.error or (f"action cap: {report.capped}" if report.capped else None),
             )
         return report
 
-    # -- reading and deciding ------------------------------------------------------------
+    # -- reading, reconciling, deciding, recording ----------------------------------------
     def _gather(
-        self, rule: Rule, since: datetime, report: PollReport
-    ) -> tuple[datetime, list[ToDo]]:
-        """Every page of new bugs, decided. Returns the server time of the first search and
+        self, rule: Rule, start: datetime, since: datetime, report: PollReport
+    ) -> list[ToDo]:
+        """Every page of changed bugs through read / reconcile / decide / record. Returns
         the decisions that need a write, each with the ref of an earlier unconfirmed intent."""
         registry = self.registry()
-        now = self.clock()
-        searched_at: datetime | None = None
         todo: list[ToDo] = []
-        seen = set()
-        for page in self.client.search_new(
+        found: set[int] = set()
+        for bugs in self.client.search_changed(
             rule.product, list(rule.components), since, page_size=self.settings.page_size
         ):
-            if searched_at is None:
-                searched_at = self.client.last_response_date() or now
-            page = [b for b in page if b.id not in seen and b.creation_time >= self.settings.start]
-            seen.update(b.id for b in page)
-            records = self.store.records(rule.name, [b.id for b in page])
-            fresh: list[Bug] = []
-            for bug in page:
-                record = records.get(bug.id)
-                if record is not None and record.state in ("done", "seen"):
-                    report.handled_before += 1  # the overlap window finds it again
-                    continue
-                if (
-                    record is not None
-                    and record.state == "intent"
-                    and record.intent_at is not None
-                    and now - record.intent_at < self.settings.intent_grace
-                ):
-                    report.results.append(
-                        BugResult(bug, None, "pending", "an earlier write may still land")
-                    )
-                    continue
-                fresh.append(bug)
-            if not fresh:
+            bugs = [b for b in bugs if b.id not in found]
+            found.update(b.id for b in bugs)
+            for bug in bugs:
+                changed = bug.last_change_time or bug.creation_time
+                if report.newest_change is None or changed > report.newest_change:
+                    report.newest_change = changed
+            page = self._read(rule, start, bugs, report)
+            if not page.fresh:
+                self._record(rule, page)
                 continue
-            comments = self.client.comments([b.id for b in fresh])
-            seen_items: list[Seen] = []
-            reconciled: dict[int, int | None] = {}  # bug -> the id of the comment found
-            for bug in fresh:
-                result, decision = self._decide_one(rule, registry, bug, comments, records)
-                if decision is not None and decision.acts:
-                    earlier = records.get(bug.id)
-                    ref = earlier.ref if earlier is not None and earlier.state == "intent" else None
-                    todo.append((result.bug, decision, ref))
-                    continue
+            comments = self.client.comments([b.id for b in page.fresh])
+            for bug in page.fresh:
+                result = self._reconcile(rule, bug, comments, page)
+                if result is None:
+                    result, decision = self._decide(rule, registry, bug, comments[bug.id])
+                    if decision is not None and decision.acts:
+                        todo.append(ToDo(result.bug, decision, _intent_ref(page.records, bug.id)))
+                        continue
+                    if result.action == Action.SKIPPED and decision is not None:
+                        seen = Seen(bug.id, decision.outcome, decision.community, "none")
+                        page.seen.append(seen)
+                        if _is_intent(page.records.get(bug.id)):
+                            page.closed.append(seen)  # comments read, ref absent, not needed
                 report.results.append(result)
-                if result.action == "reconciled":
-                    reconciled[bug.id] = result.comment_id
-                elif result.action == "skipped" and decision is not None:
-                    seen_items.append(Seen(bug.id, decision.outcome, decision.community, "none"))
-            if self.settings.live:  # one statement per page, not one per bug
-                if seen_items:
-                    self.store.mark_seen(rule.name, seen_items)
-                    checked = [i for i in seen_items if _is_intent(records.get(i.bug_id))]
-                    if checked:  # comments read, ref absent, and no write needed any more
-                        self.store.close_intents(rule.name, checked)
-                if reconciled:
-                    ids = {b: c for b, c in reconciled.items() if c is not None}
-                    self.store.finish_writes(rule.name, list(reconciled), comment_ids=ids)
-        return searched_at or now, todo
+            self._record(rule, page)
+        return todo
 
-    def _decide_one(
-        self,
-        rule: Rule,
-        registry: Registry,
-        bug: Bug,
-        comments: dict[int, list[Comment]],
-        records: dict[int, BugRecord],
-    ) -> tuple[BugResult, Decision | None]:
+    def _read(self, rule: Rule, start: datetime, bugs: list[Bug], report: PollReport) -> _Page:
+        """Which bugs of a search page need their comments read: not those an earlier poll
+        finished, not a write that may still land, not a bug that was in the component
+        before `start` (its history is read once, then remembered)."""
+        records = self.store.records(rule.name, [b.id for b in bugs])
+        page = _Page([], records)
+        now = self.clock()
+        for bug in bugs:
+            record = records.get(bug.id)
+            if record is not None and record.state in ("done", "seen"):
+                report.handled_before += 1
+                continue
+            if (
+                record is not None
+                and record.state == "intent"
+                and record.intent_at is not None
+                and now - record.intent_at < self.settings.intent_grace
+            ):
+                result = BugResult(bug, None, Action.PENDING, "an earlier write may still land")
+                report.results.append(result)
+                continue
+            if record is None and bug.creation_time < start:
+                entered = self._moved_in_at(rule, bug)
+                if entered < start:
+                    page.seen.append(Seen(bug.id, BEFORE_START, None, "none"))
+                    report.handled_before += 1
+                    continue
+            page.fresh.append(bug)
+        return page
+
+    def _moved_in_at(self, rule: Rule, bug: Bug) -> datetime:
+        """When the bug came into what the rule watches: its creation, or the last product or
+        component change that brought it in. One history request."""
+        product, component = bug.product, bug.component
+        for change in reversed(self.client.history(bug.id)):
+            before_product = change.removed if change.field == "product" else product
+            before_component = change.removed if change.field == "component" else component
+            if not rule.watches(before_product, before_component):
+                return change.when
+            product, component = before_product, before_component
+        return bug.creation_time
+
+    def _reconcile(
+        self, rule: Rule, bug: Bug, comments: dict[int, list[Comment]], page: _Page
+    ) -> BugResult | None:
+        """The bug's comments, read back from Bugzilla: does it already carry this rule's
+        comment by the bot? Then it is done, whatever the database holds."""
         if bug.id not in comments:
             error = "comments not readable (bug not visible?)"
-            return BugResult(bug, None, "failed", error), None
-        bug_comments = comments[bug.id]
-        description = next((c.text for c in bug_comments if c.count == 0), "")
-        bug = replace(bug, description=description)
-        record = records.get(bug.id)
-        if record is not None and record.state == "intent" and record.ref:
-            own = self._own_comment(bug_comments, record.ref)
-            if own is not None:
-                found = replace(bug, description="")
-                return BugResult(found, None, "reconciled", comment_id=own.id), None
-        decision = decide(bug, registry, rule, self.clock(), markdown=self.settings.markdown)
-        action = "would-comment" if decision.acts else "skipped"
+            return BugResult(bug, None, Action.FAILED, error)
+        ref = _intent_ref(page.records, bug.id)
+        own = own_comment(comments[bug.id], rule.name, self.settings.bot_login, ref)
+        if own is None:
+            return None
+        page.reconciled[bug.id] = own.id
+        return BugResult(bug, None, Action.RECONCILED, comment_id=own.id)
+
+    def _decide(
+        self, rule: Rule, registry: Registry, bug: Bug, comments: list[Comment]
+    ) -> tuple[BugResult, Decision | None]:
+        description = next((c.text for c in comments if c.count == 0), "")
+        decision = decide(
+            replace(bug, description=description),
+            registry,
+            rule,
+            self.clock(),
+            markdown=self.settings.markdown,
+        )
+        action = Action.WOULD_COMMENT if decision.acts else Action.SKIPPED
         # Decided: nothing later reads the description, and a poll holds every bug it found
         # until it has acted (the action cap counts them first), so do not hold their text.
-        return BugResult(replace(bug, description=""), decision, action), decision
+        return BugResult(bug, decision, action), decision
 
-    def _own_comment(self, comments: list[Comment], ref: str) -> Comment | None:
-        """The bot's comment carrying this write's ref in its footer, if it landed. A pasted
-        footer from another bug has another ref; when the bot's login is known the author must
-        match too."""
-        marker = f"; ref {ref})"
-        login = (self.settings.bot_login or "").lower()
-        return next(
-            (c for c in comments if marker in c.text and (not login or c.creator.lower() == login)),
-            None,
-        )
+    def _record(self, rule: Rule, page: _Page) -> None:
+        """What a page taught, in one statement per kind (live only)."""
+        if not self.settings.live:
+            return
+        if page.seen:
+            self.store.mark_seen(rule.name, page.seen)
+        if page.closed:
+            self.store.close_intents(rule.name, page.closed)
+        if page.reconciled:
+            ids = {b: c for b, c in page.reconciled.items() if c is not None}
+            self.store.finish_writes(rule.name, list(page.reconciled), comment_ids=ids)
 
     # -- writing -------------------------------------------------------------------------
     def _act(self, rule: Rule, todo: list[ToDo], report: PollReport) -> None:
@@ -279,15 +357,16 @@ class Poller:
                 cap,
             )
             if self.settings.live:
-                for bug, decision, _ in todo:
-                    report.results.append(BugResult(bug, decision, "capped"))
+                for item in todo:
+                    report.results.append(BugResult(item.bug, item.decision, Action.CAPPED))
                 return
             # A dry run still shows every comment: it is what the operator reads before
             # deciding on --no-limit. The report says a live run would refuse.
         if not self.settings.live:
-            for bug, decision, _ in todo:
+            for item in todo:
+                d = item.decision
                 report.results.append(
-                    BugResult(bug, decision, "would-comment", None, "dry-run", decision.needinfo)
+                    BugResult(item.bug, d, Action.WOULD_COMMENT, None, "dry-run", d.needinfo)
                 )
             return
         self._blocked = None
@@ -298,10 +377,11 @@ class Poller:
     def _write_chunk(
         self, rule: Rule, chunk: list[ToDo], report: PollReport, todo: list[ToDo]
     ) -> None:
-        refs = {bug.id: earlier or self.new_ref() for bug, _, earlier in chunk}
+        refs = {item.bug.id: item.earlier_ref or self.new_ref() for item in chunk}
         intents = [
-            Intent(bug.id, refs[bug.id], d.outcome, d.community, _action(d), d.needinfo)
-            for bug, d, _ in chunk
+            Intent(t.bug.id, refs[t.bug.id], d.outcome, d.community, _action(d), d.needinfo)
+            for t in chunk
+            for d in (t.decision,)
         ]
         try:
             self.store.begin_writes(rule.name, intents)
@@ -309,13 +389,15 @@ class Poller:
             # Another replica claimed some of these bugs since we read their records: write
             # none of this chunk; the next poll sees the real state.
             log.warning("rule %s: %s; leaving this chunk to the next poll", rule.name, exc)
-            for bug, decision, _ in chunk:
-                report.results.append(BugResult(bug, decision, "pending", "claimed elsewhere"))
+            for item in chunk:
+                result = BugResult(item.bug, item.decision, Action.PENDING, "claimed elsewhere")
+                report.results.append(result)
             return
         done: list[int] = []
         not_asked: dict[int, tuple[str, ...]] = {}
         try:
-            for bug, decision, _ in chunk:
+            for item in chunk:
+                bug, decision = item.bug, item.decision
                 if self._blocked is not None:
                     report.results.append(self._not_sent(rule, bug, decision, refs[bug.id]))
                     continue
@@ -324,7 +406,7 @@ class Poller:
                 self._written += 1
                 if self.progress is not None:
                     self.progress(self._written, len(todo))
-                if result.action == "commented":
+                if result.action == Action.COMMENTED:
                     done.append(bug.id)
                     if result.needinfo != decision.needinfo:  # refused by Bugzilla
                         not_asked[bug.id] = tuple(
@@ -346,7 +428,7 @@ class Poller:
                     needinfo=needinfo,
                     markdown=decision.markdown,
                 )
-                return BugResult(bug, decision, "commented", None, ref, tuple(needinfo))
+                return BugResult(bug, decision, Action.COMMENTED, None, ref, tuple(needinfo))
             except BugzillaError as exc:
                 if _requestee_rejected(exc, needinfo):
                     # The whole PUT was rejected, comment included: nothing landed. Annotate
@@ -368,18 +450,23 @@ class Poller:
                     # writes wait for the next poll instead of extending it.
                     self._blocked = exc
                     log.error("Bugzilla answered 429: no more writes in this poll")
-                return BugResult(bug, decision, "failed", str(exc), ref)
+                return BugResult(bug, decision, Action.FAILED, str(exc), ref)
 
     def _not_sent(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
         """A write skipped after a 429: nothing was sent, so the next poll writes it afresh."""
         error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
         self.store.mark_failed(rule.name, bug.id, error, write_may_have_landed=False)
-        return BugResult(bug, decision, "failed", error, ref)
+        return BugResult(bug, decision, Action.FAILED, error, ref)
 
-    def _advance_cursor(self, rule: Rule, searched_at: datetime, report: PollReport) -> None:
-        """The next poll starts at the search's server time, or at the oldest unfinished bug."""
-        unfinished = [r.bug.creation_time for r in report.failed]
-        self.store.set_cursor(rule.name, min([searched_at, *unfinished]))
+    def _advance_cursor(self, rule: Rule, report: PollReport) -> None:
+        """The next poll starts at the newest change read (Bugzilla's database clock: the
+        `last_change_time` it stamped, not a web server's Date header), or at the oldest
+        change of a bug not finished. Nothing read: the cursor stays where it was."""
+        unfinished = [r.bug.last_change_time or r.bug.creation_time for r in report.failed]
+        candidates = [t for t in (report.newest_change, *unfinished) if t is not None]
+        if not candidates:
+            return
+        self.store.set_cursor(rule.name, min(candidates))
 
 
 def _requestee_rejected(exc: BugzillaError, needinfo: list[str]) -> bool:
@@ -409,6 +496,12 @@ def _may_have_landed(exc: BugzillaError) -> bool:
 
 def _is_intent(record: BugRecord | None) -> bool:
     return record is not None and record.state == "intent"
+
+
+def _intent_ref(records: dict[int, BugRecord], bug_id: int) -> str | None:
+    """The ref of an unconfirmed earlier write of this bug: looked for, and reused."""
+    record = records.get(bug_id)
+    return record.ref if _is_intent(record) and record is not None else None
 
 
 def _action(decision: Decision) -> str:

@@ -30,8 +30,6 @@ from triagebot.watch import Reloader, TryAgain
 
 log = logging.getLogger(__name__)
 
-# Without `[poll] start`, the first poll looks this far back.
-DEFAULT_LOOKBACK = timedelta(days=7)
 # How long a passed product check is trusted by `once` (see check_products).
 PRODUCT_CHECK_TTL = timedelta(hours=24)
 # How often `run` looks whether it was told to stop.
@@ -116,11 +114,10 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
         requests_per_minute=config.requests_per_minute,
     )
     store = Store(config.database_url)
-    start = config.start or datetime.now(UTC) - DEFAULT_LOOKBACK
     settings = PollSettings(
         live=live,
         max_actions=None if no_limit else config.max_actions_per_run,
-        start=start,
+        start=config.start,
         overlap=timedelta(minutes=config.overlap_minutes),
         page_size=config.page_size,
         intent_grace=timedelta(seconds=2 * config.timeout_seconds),
@@ -167,6 +164,25 @@ def check_products(bot: Bot, *, cached: bool = True, rules: list[Rule] | None = 
         bot.store.forget_check(key)
         raise ConfigError([f"{bot.config.bugzilla_url}: {p}" for p in problems])
     bot.store.record_check_passed(key)
+
+
+def resolve_bot_login(bot: Bot, *, live: bool) -> None:
+    """The bot's own account, by which it recognises its comments on Bugzilla: `[bugzilla]
+    bot_login`, else the server's `GET /rest/whoami` (one request; Bugzilla 5.0 has none).
+    Live without either is a configuration error: the bot could not tell its own comments
+    from anybody's, and a lost database would mean a second comment."""
+    login = bot.config.bot_login
+    if login is None and bot.config.api_key():
+        login = bot.client.whoami()
+    if login is None and live:
+        raise ConfigError(
+            [
+                f"{bot.config.path or 'configuration'}: live mode needs the bot's Bugzilla "
+                "login, to recognise its own comments: set [bugzilla] bot_login "
+                f"({bot.config.bugzilla_url} has no /rest/whoami)"
+            ]
+        )
+    bot.poller.settings.bot_login = login
 
 
 def fetch_bug(client: Client, bug_id: int) -> Bug | None:

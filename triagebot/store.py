@@ -109,6 +109,15 @@ class CursorRow(SQLModel, table=True):
     since: datetime = Field(sa_type=UTCDateTime)
 
 
+class RuleRow(SQLModel, table=True):
+    """Per rule: the default start stored at its first poll (so a restart does not move it)."""
+
+    __tablename__ = "triagebot_rule"
+
+    rule: str = Field(primary_key=True)
+    start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class BugRecordRow(SQLModel, table=True):
     """What the bot did (or is doing) to one bug under one rule."""
 
@@ -180,6 +189,7 @@ _bug = BugRecordRow.__table__  # type: ignore[attr-defined]
 _poll = PollRow.__table__  # type: ignore[attr-defined]
 _problem = ReloadProblemRow.__table__  # type: ignore[attr-defined]
 _check = CheckRow.__table__  # type: ignore[attr-defined]
+_rule = RuleRow.__table__  # type: ignore[attr-defined]
 
 
 # -- public values -----------------------------------------------------------------------------
@@ -289,7 +299,7 @@ class Store:
         self._now = now
         self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
         SQLModel.metadata.create_all(
-            self._engine, tables=[_cursor, _bug, _poll, _problem, _check], checkfirst=True
+            self._engine, tables=[_cursor, _bug, _poll, _problem, _check, _rule], checkfirst=True
         )
 
     @classmethod
@@ -323,6 +333,29 @@ class Store:
                 conn.execute(insert(_cursor).values(rule=rule, since=since))
 
         self._write(work)
+
+    def get_default_start(self, rule: str) -> datetime | None:
+        with self._engine.connect() as conn:
+            return conn.scalar(select(_rule.c.start).where(_rule.c.rule == rule))
+
+    def default_start(self, rule: str, proposed: datetime) -> datetime:
+        """The stored default start of `rule`, storing `proposed` if it has none yet. Two
+        processes racing here agree: the loser's INSERT fails and it reads the winner's."""
+
+        def work(conn: Connection) -> datetime:
+            stored = conn.scalar(select(_rule.c.start).where(_rule.c.rule == rule))
+            if stored is not None:
+                return stored
+            done = conn.execute(
+                update(_rule)
+                .where(_rule.c.rule == rule, _rule.c.start.is_(None))
+                .values(start=proposed)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(_rule).values(rule=rule, start=proposed))
+            return proposed
+
+        return self._write(work)
 
     # -- bug records ---------------------------------------------------------------------------
     def records(self, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
