@@ -17,7 +17,8 @@ Also an idle poll (0 new bugs, fresh `once`) and a poll at the request budget
 (requests_per_minute = 60 with a few bugs: about a minute by design; --no-budget skips it).
 
 The floor of a poll is 2 reads per page of new bugs (search by last change + one comments
-batch) + 1 write per bug acted on (an idle poll: 1 search). Requests are counted by the FakeBugzilla, by kind.
+batch) + 1 write per bug acted on (an idle poll: 1 search). Requests are counted by the
+FakeBugzilla, by kind.
 
     .venv/bin/python bench/poll_bench.py                 # N = 1,000 and 10,000
     .venv/bin/python bench/poll_bench.py --quick         # small and fast
