@@ -195,6 +195,7 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
         "  bug 7 rule community-it ref ref7 since 2026-11-20 08:00:02Z",
         "failed (retried next poll): 1",
         "  bug 10 rule community-it: HTTP 400",
+        "gave up (`triagebot retry BUG` puts one back): 0",
         "RUNNING BOT: registry reload failed at 2026-11-20 08:00:12Z; it keeps its last",
         "  good version:",
         "  data/people.toml:3: bad",

@@ -821,7 +821,7 @@ def test_unknown_requestee_put_is_retried_once_without_flags(tracker, make_polle
     assert report.ok
     record = store.records(RULE.name, [bug])[bug]
     assert record.state == "done"
-    assert record.needinfo_logins == ()  # the record says who was really asked: nobody
+    assert record.needinfo == ""  # the record says who was really asked: nobody
     (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert f"bug {bug}" in warning.getMessage()
     assert "lucia@example.org" in warning.getMessage()

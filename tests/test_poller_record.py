@@ -263,3 +263,64 @@ def test_the_cursor_is_the_newest_change_bugzilla_stamped(fake, registry, rules,
         cursor = store.get_cursor(rules[0].name)
     newest = max(fake.bugs[b]["creation_time"] for b in bugs)
     assert cursor == datetime.fromisoformat(newest.replace("Z", "+00:00"))
+
+
+# -- 4. poison bugs ------------------------------------------------------------------------------
+REFUSED = {
+    "error": True,
+    "code": 115,
+    "message": "You tried to change the Whiteboard field but only a user with the required "
+    "permissions may make this change.",
+    "documentation": "https://bugzilla.readthedocs.org/en/5.0/api/",
+}
+
+
+def test_a_poison_bug_gives_up_frees_the_cursor_shows_in_status_and_retry_revives_it(
+    fake, registry, rules, clock, tmp_path
+):
+    from triagebot import output
+
+    poison = fake.add_bug(
+        "Mailing list for Mozilla Hispano translators",
+        "Please create it.",
+        "visitor@example.org",
+        creation_time=T0 - timedelta(hours=2),
+    )
+    fake.fail_next(400, kind="update", times=3, body=REFUSED)
+    rule = rules[0].name
+    with Store(f"sqlite:///{tmp_path / 'a.db'}", now=clock) as store:
+        poller = make_poller(fake, store, registry, rules, clock)
+        poller.settings.max_attempts = 3
+        actions = []
+        for _ in range(3):
+            report = poll(poller)
+            actions.append([r.action for r in report.results])
+            clock.now += timedelta(minutes=5)
+        assert actions == [["failed"], ["failed"], ["gave-up"]]
+        filed = clock.now
+        later = fake.add_bug(
+            "TLS certificate of mozfr.example.org expired",
+            "Renew it please.",
+            "newcomer@example.org",
+            creation_time=clock.now,
+        )
+        clock.now += timedelta(minutes=5)
+        quiet = poll(poller)
+        assert {r.bug.id: r.action for r in quiet.results} == {later: "commented"}
+        assert store.get_cursor(rule) == filed  # given up, it no longer holds the cursor back
+        status = output.status(store, [])
+        shown = " ".join(line.strip() for line in status.splitlines())
+        assert (
+            f"bug {poison} rule {rule}, 3 times: You tried to change the Whiteboard field but "
+            "only a user with the required permissions may make this change. "
+            "(Bugzilla error 115)"
+        ) in shown
+
+        (revived,) = store.retry(poison)  # what `triagebot retry BUG` does
+        assert revived.state == "gave-up"
+        clock.now += timedelta(minutes=5)
+        report = poll(poller)  # the cursor is past it: it is fetched by id, written
+        assert {r.bug.id: r.action for r in report.results} == {poison: "commented"}
+        assert store.records(rule, [poison])[poison].state == "done"
+        assert store.gave_up() == []
+    assert len(bot_comments(fake, poison)) == 1

@@ -1,17 +1,16 @@
 """The store: at-most-once bookkeeping, batching, tz-aware datetimes, restarts.
 
-Runs on in-memory SQLite; set TRIAGEBOT_TEST_DATABASE_URL (e.g.
-postgresql+psycopg://postgres@127.0.0.1:5432/postgres) to run the same tests on another backend.
-The triagebot_* tables of that database are dropped first.
+Runs on in-memory SQLite and on a real PostgreSQL server that the session starts in a
+temporary directory (tests/pgserver.py): without one the PostgreSQL half skips and says why,
+and fails under CI.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -35,7 +34,6 @@ from triagebot.store import (
 )
 
 T0 = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
-OTHER_URL = os.environ.get("TRIAGEBOT_TEST_DATABASE_URL")
 TABLES = [CursorRow.__table__, BugRecordRow.__table__, PollRow.__table__]  # type: ignore[attr-defined]
 
 
@@ -51,21 +49,21 @@ class Clock:
         return self.t
 
 
-def _fresh_store(clock: Clock, url: str | None) -> Store:
-    if url is None:
-        return Store.memory(now=clock)
-    store = Store(url, now=clock)
-    SQLModel.metadata.drop_all(store.engine, tables=TABLES)
-    store.close()
-    return Store(url, now=clock)
-
-
-@pytest.fixture(params=["sqlite-memory", *(["other"] if OTHER_URL else [])])
+@pytest.fixture(params=["sqlite-memory", "postgresql"])
 def clock_store(request: pytest.FixtureRequest) -> Iterator[tuple[Clock, Store]]:
+    """Every store test runs on in-memory SQLite and on a real PostgreSQL server (a fresh
+    database each time; see tests/pgserver.py)."""
     clock = Clock()
-    store = _fresh_store(clock, OTHER_URL if request.param == "other" else None)
-    yield clock, store
-    store.close()
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            from pgserver import database
+
+            url = stack.enter_context(database(request.getfixturevalue("postgres_server")))
+            store = Store(url, now=clock)
+        else:
+            store = Store.memory(now=clock)
+        yield clock, store
+        store.close()
 
 
 @pytest.fixture
@@ -89,8 +87,13 @@ def count_statements(store: Store) -> Iterator[list[tuple[str, bool]]]:
         event.remove(store.engine, "before_cursor_execute", listener)
 
 
-def intent(bug_id: int, ref: str | None = None, needinfo: tuple[str, ...] = ()) -> Intent:
-    return Intent(bug_id, ref or f"ref{bug_id}", "endorsed", "l10n-fr", "comment", needinfo)
+def intent(
+    bug_id: int, ref: str | None = None, needinfo: tuple[str, ...] = (), attempts: int = 0
+) -> Intent:
+    """A claim by a poll that read the record with `attempts` (0: no record)."""
+    return Intent(
+        bug_id, ref or f"ref{bug_id}", "endorsed", "l10n-fr", "comment", needinfo, attempts
+    )
 
 
 # -- cursors -----------------------------------------------------------------------------------
@@ -119,10 +122,10 @@ def test_begin_then_finish(clock_store: tuple[Clock, Store]) -> None:
     rec = store.records("fr", [1])[1]
     assert (rec.state, rec.ref, rec.attempts, rec.action) == ("intent", "ref1", 1, "comment")
     assert rec.intent_at == clock.t and rec.intent_at.tzinfo == UTC
-    assert rec.needinfo_logins == ("alice@example.org", "bob@example.org")
+    assert rec.needinfo == "alice@example.org,bob@example.org"
     assert store.pending_intents() == [rec]
 
-    store.finish_write("fr", 1, comment_id=777)
+    store.finish_writes("fr", [1], comment_ids={1: 777})
     done = store.records("fr", [1])[1]
     assert (done.state, done.ref, done.comment_id) == ("done", "ref1", 777)
     assert done.done_at == clock.t and done.intent_at == rec.intent_at
@@ -130,7 +133,7 @@ def test_begin_then_finish(clock_store: tuple[Clock, Store]) -> None:
     with pytest.raises(FrozenInstanceError):
         done.state = "seen"  # type: ignore[misc]
 
-    store.finish_write("fr", 1)  # idempotent: keeps the first done_at and the comment id
+    store.finish_writes("fr", [1])  # idempotent: keeps the first done_at and the comment id
     assert store.records("fr", [1])[1] == done
 
 
@@ -169,16 +172,29 @@ def test_retry_of_an_unconfirmed_write_keeps_its_ref_and_counts_attempts(store: 
     store.begin_writes("fr", [intent(1, "abc", needinfo=("alice",))])
     store.mark_failed("fr", 1, "read timeout", write_may_have_landed=True)
     # Next poll: ref not found in the comments, so the caller writes again with the same ref.
-    store.begin_writes("fr", [intent(1, "abc", needinfo=("Alice", "carol"))])
+    store.begin_writes("fr", [intent(1, "abc", needinfo=("Alice", "carol"), attempts=1)])
     rec = store.records("fr", [1])[1]
     assert (rec.state, rec.ref, rec.attempts) == ("intent", "abc", 2)
     # The first attempt may have pinged alice: she stays on the never-re-ping list.
-    assert rec.needinfo_logins == ("alice", "carol")
+    assert rec.needinfo == "alice,carol"
+
+
+def test_of_two_claimers_of_one_stale_intent_exactly_one_wins(store: Store) -> None:
+    """Both read the stale intent (attempts 1, ref abc) and both would reuse its ref: the
+    claim compares and swaps the attempt counter, so the second one is refused."""
+    store.begin_writes("fr", [intent(1, "abc")])
+    store.begin_writes("fr", [intent(1, "abc", attempts=1)])  # the first claimer
+    with pytest.raises(StoreConflict):
+        store.begin_writes("fr", [intent(1, "abc", attempts=1)])  # the second, same snapshot
+    assert store.records("fr", [1])[1].attempts == 2
+    store.begin_writes("fr", [intent(2)])
+    with pytest.raises(StoreConflict):  # a bug with no record when read, claimed since
+        store.begin_writes("fr", [intent(2)])
 
 
 def test_begin_writes_refuses_done_or_foreign_intent_and_commits_nothing(store: Store) -> None:
     store.begin_writes("fr", [intent(1), intent(2, "theirs")])
-    store.finish_write("fr", 1)
+    store.finish_writes("fr", [1])
     for clash in (1, 2):
         with pytest.raises(StoreConflict) as caught:
             store.begin_writes("fr", [intent(10), intent(clash, "mine"), intent(11)])
@@ -192,7 +208,7 @@ def test_failed_and_seen_records_can_be_claimed(store: Store) -> None:
     store.begin_writes("fr", [intent(1, "old")])
     store.mark_failed("fr", 1, "400 bad request", write_may_have_landed=False)
     store.mark_seen("fr", [Seen(2, "skipped", None)])
-    store.begin_writes("fr", [intent(1, "new"), intent(2)])
+    store.begin_writes("fr", [intent(1, "new", attempts=1), intent(2)])
     recs = store.records("fr", [1, 2])
     assert (recs[1].state, recs[1].ref, recs[1].attempts) == ("intent", "new", 2)
     assert (recs[2].state, recs[2].attempts) == ("intent", 1)
@@ -218,7 +234,7 @@ def test_empty_batches_send_nothing(store: Store) -> None:
 # -- seen and failed ---------------------------------------------------------------------------
 def test_mark_seen_never_downgrades_done_or_intent(store: Store) -> None:
     store.begin_writes("fr", [intent(1), intent(2), intent(3)])
-    store.finish_write("fr", 1)
+    store.finish_writes("fr", [1])
     store.mark_failed("fr", 3, "403", write_may_have_landed=False)
     before = store.records("fr", [1, 2])
     store.mark_seen("fr", [Seen(b, "skipped", None) for b in (1, 2, 3, 4)])
@@ -248,7 +264,7 @@ def test_failed_versus_intent_with_error(store: Store) -> None:
     assert [r.bug_id for r in store.failed("fr")] == [2]
     assert store.failed("de") == []
 
-    store.finish_write("fr", 1)  # the ref was found in the comments after all
+    store.finish_writes("fr", [1])  # the ref was found in the comments after all
     assert store.records("fr", [1])[1].last_error is None
     store.mark_failed("fr", 1, "late", write_may_have_landed=False)
     assert store.records("fr", [1])[1].state == "done"  # done is never undone
@@ -316,7 +332,7 @@ def test_state_survives_a_restart(tmp_path: Path) -> None:
     first = Store(url, now=clock)
     first.set_cursor("fr", T0)
     first.begin_writes("fr", [intent(1, "r1"), intent(2, "r2")])
-    first.finish_write("fr", 1)
+    first.finish_writes("fr", [1])
     poll = first.start_poll("fr", dry_run=False)
     # The intent is committed before the PUT: another process sees it at once.
     other = Store(url, now=clock)
@@ -368,10 +384,12 @@ def test_begin_writes_is_a_few_statements_per_batch(store: Store, size: int) -> 
 
 # -- state machine -----------------------------------------------------------------------------
 operation = st.one_of(
-    st.tuples(st.just("begin"), st.integers(0, 3), st.sampled_from(["a", "b"])),
-    st.tuples(st.just("finish"), st.integers(0, 3), st.none()),
-    st.tuples(st.just("seen"), st.integers(0, 3), st.none()),
-    st.tuples(st.just("failed"), st.integers(0, 3), st.booleans()),
+    # a claim with ref a or b, by a poll that read the current record (False) or a stale one
+    # (True: another process claimed the bug since that poll read it)
+    st.tuples(st.just("begin"), st.integers(0, 3), st.sampled_from(["a", "b"]), st.booleans()),
+    st.tuples(st.just("finish"), st.integers(0, 3), st.none(), st.none()),
+    st.tuples(st.just("seen"), st.integers(0, 3), st.none(), st.none()),
+    st.tuples(st.just("failed"), st.integers(0, 3), st.booleans(), st.none()),
 )
 
 
@@ -379,20 +397,30 @@ operation = st.one_of(
 @given(st.lists(operation, max_size=25))
 def test_done_is_final_and_intents_are_never_stolen(ops: list[tuple]) -> None:
     """Against a model: "done" never changes, an intent only changes through finish or a
-    definite failure, and a different ref can never take over an intent."""
+    definite failure, a different ref can never take over an intent, and a claim by a poll
+    that read the record before another claim (the same ref included: two processes that
+    read one stale intent) is refused."""
     store = Store.memory()
     model: dict[int, tuple[str, str | None]] = {}
-    for op, bug, arg in ops:
+    claims: dict[int, int] = {}  # bug -> attempts so far
+    for op, bug, arg, stale in ops:
         state, ref = model.get(bug, (None, None))
         if op == "begin":
-            if state == "done" or (state == "intent" and ref != arg):
+            read = claims.get(bug, 0) - (1 if stale and claims.get(bug, 0) else 0)
+            legal = (
+                state != "done"
+                and not (state == "intent" and ref != arg)
+                and read == claims.get(bug, 0)
+            )
+            if not legal:
                 with pytest.raises(StoreConflict):
-                    store.begin_writes("r", [intent(bug, arg)])
+                    store.begin_writes("r", [intent(bug, arg, attempts=read)])
             else:
-                store.begin_writes("r", [intent(bug, arg)])
+                store.begin_writes("r", [intent(bug, arg, attempts=read)])
                 model[bug] = ("intent", arg)
+                claims[bug] = claims.get(bug, 0) + 1
         elif op == "finish":
-            store.finish_write("r", bug)
+            store.finish_writes("r", [bug])
             model[bug] = ("done", ref)
         elif op == "seen":
             store.mark_seen("r", [Seen(bug, "skipped", None)])
@@ -404,6 +432,7 @@ def test_done_is_final_and_intents_are_never_stolen(ops: list[tuple]) -> None:
                 model[bug] = ("failed", ref)
         got = {b: (r.state, r.ref) for b, r in store.records("r", range(4)).items()}
         assert got == model
+        assert {b: r.attempts for b, r in store.records("r", claims).items()} == claims
     store.close()
 
 
@@ -425,7 +454,7 @@ def test_sql_is_not_sqlite_specific(store: Store) -> None:
     """Sanity check of what the write path sends: no INSERT OR REPLACE / ON CONFLICT."""
     with count_statements(store) as statements:
         store.begin_writes("fr", [intent(1)])
-        store.begin_writes("fr", [intent(1)])
+        store.begin_writes("fr", [intent(1, attempts=1)])
         store.mark_seen("fr", [Seen(2, None, None)])
         store.finish_writes("fr", [1, 3])
         store.set_cursor("fr", T0)

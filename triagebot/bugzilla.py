@@ -370,7 +370,15 @@ class BotRetry(Retry):
             return True
         return False
 
-    def _sleep_backoff(self) -> None:
+    def sleep(self, response: Any = None) -> None:
+        """urllib3's public `sleep`, with our sleeper: Retry-After when the answer has it,
+        else the exponential backoff."""
+        if (
+            self.respect_retry_after_header
+            and response is not None
+            and self.sleep_for_retry(response)
+        ):
+            return
         backoff = self.get_backoff_time()
         if backoff > 0:
             self._sleep(backoff)
@@ -397,6 +405,18 @@ def _raw_retry_after(response: Any) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
+BACKOFF_MAX = 30.0  # seconds, the longest single backoff
+
+
+def longest_write(timeout: float, retries: int, backoff: float) -> float:
+    """The longest a write can take before the bot knows its fate: every try timing out
+    (the first and each retry of a connection that could not be opened) plus every backoff
+    at its longest (exponential, capped, plus the jitter). An unconfirmed write younger
+    than this may still land, so the next poll leaves it alone that long."""
+    waits = sum(min(BACKOFF_MAX, backoff * 2**i) + backoff for i in range(retries))
+    return timeout * (retries + 1) + waits
+
+
 def make_retry(
     retries: int,
     backoff: float,
@@ -411,7 +431,7 @@ def make_retry(
     if "backoff_jitter" in params:
         kwargs["backoff_jitter"] = backoff
     if "backoff_max" in params:
-        kwargs["backoff_max"] = 30.0
+        kwargs["backoff_max"] = BACKOFF_MAX
     retry = BotRetry(
         total=retries,
         connect=retries,
@@ -595,6 +615,7 @@ class Client:
         if key_in not in ("query", "header"):
             raise ValueError(f"key_in must be 'query' or 'header', not {key_in!r}")
         self.rest_url = rest_url(url)
+        self.write_window = longest_write(timeout, retries, backoff)
         self.url = self.rest_url[: -len("/rest")]
         self.key_in = key_in
         self._api_key = api_key or None
@@ -804,6 +825,23 @@ class Client:
             if len(raw) <= page_size:
                 return
             offset += page_size
+
+    def search_ids(self, product: str, components: list[str], ids: list[int]) -> list[Bug]:
+        """These bugs, if still in the product and components: one request per 500 ids."""
+        found: list[Bug] = []
+        for start in range(0, len(ids), COMMENT_BATCH):
+            chunk = ids[start : start + COMMENT_BATCH]
+            answer = self._get(
+                "/bug",
+                {
+                    "id": ",".join(map(str, chunk)),
+                    "product": product,
+                    "component": list(components),
+                    "include_fields": SEARCH_FIELDS,
+                },
+            )
+            found.extend(parse_bug(raw) for raw in answer.get("bugs") or ())
+        return found
 
     def get_bug(self, bug_id: int) -> Bug | None:
         """One bug with the fields a search returns, or None when it does not exist or this

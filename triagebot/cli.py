@@ -163,6 +163,21 @@ def build_parser() -> argparse.ArgumentParser:
         "delegates and the link is set. Exit 0, or 2 when something is in the way.",
     )
     init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="default: here")
+    retry = sub.add_parser(
+        "retry",
+        help="put a bug the bot gave up on back in the queue",
+        description="A bug whose write Bugzilla refused with the same error [run] "
+        "max_attempts times is given up (`status` lists it with its error). Once the cause is "
+        "fixed, this puts it back: the next poll writes on it. Exit 1 if it was not given up.",
+    )
+    retry.add_argument("bug", type=int, help="bug number")
+    retry.add_argument("--rule", help="only this rule's record (default: every rule)")
+    db = sub.add_parser("db", help="the database schema (migrations)")
+    dbsub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    dbsub.add_parser(
+        "upgrade",
+        help="apply the schema migrations now (the bot also applies them at start-up)",
+    )
     demo = sub.add_parser(
         "demo",
         help="the whole job offline, against a built-in loopback Bugzilla",
@@ -275,6 +290,10 @@ def dispatch(args: argparse.Namespace) -> int:
         return status_command(config, json_out=args.json)
     if args.command == "queue":
         return queue_command(args, config)
+    if args.command in ("retry", "db"):
+        from triagebot.maintenance import db_command, retry_command
+
+        return retry_command(args, config) if args.command == "retry" else db_command(config)
     raise AssertionError(args.command)
 
 

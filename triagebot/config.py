@@ -59,6 +59,7 @@ class Config:
     # [run]
     dry_run: bool = True
     max_actions_per_run: int = 50
+    max_attempts: int = 5  # the same permanent error this many times: the bug is given up
 
     @property
     def key_in(self) -> str:
@@ -123,6 +124,7 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     "run": {
         "dry_run": ("dry_run", "bool"),
         "max_actions_per_run": ("max_actions_per_run", "positive_int"),
+        "max_attempts": ("max_attempts", "positive_int"),
     },
 }
 

@@ -28,6 +28,7 @@ ACTION_WORDS = {
     "reconciled": "already commented (confirmed)",
     "pending": "waiting: an earlier write may still land",
     "failed": "FAILED, retried next poll",
+    "gave-up": "GAVE UP after the same error each time (triagebot retry BUG)",
     "capped": "not acted on (action cap)",
     "handled-before": "handled in an earlier poll",
 }
@@ -215,6 +216,8 @@ FOLDED = "         ┆ "
 
 
 def poll_lines(report: PollReport, color: bool = False) -> str:
+    if report.busy is not None:  # another process polls this rule: nothing was done
+        return report.busy + "\n"
     out: list[str] = []
     for result in sorted(report.results, key=lambda r: r.bug.id):
         out.append(bug_line(result, color))
@@ -280,6 +283,8 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
 
 def poll_summary(report: PollReport) -> str:
     """One line (for logs): `rule R (mode): N bugs changed since T: counts; K requests...`."""
+    if report.busy is not None:
+        return report.busy
     head, parts = _summary_parts(report)
     if report.results or report.handled_before:  # the first part counts them
         head += ": " + parts.pop(0)
@@ -382,6 +387,11 @@ def _record_state(record: Any) -> str:
             f"a write (ref {record.ref}) started at {_when(record.intent_at)} is not confirmed;"
             " the next poll looks for it in the bug's comments before writing"
         )
+    if record.state == "gave-up":
+        return (
+            f"gave up at {_when(record.updated_at)} after {record.failures} refusals: "
+            f"{record.last_error}; `triagebot retry {record.bug_id}` puts it back"
+        )
     return f"failed at {_when(record.updated_at)}: {record.last_error}; retried next poll"
 
 
@@ -463,6 +473,16 @@ def status(
         lines.extend(
             _wrap(
                 f"bug {r.bug_id} rule {r.rule}: {r.last_error}",
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        )
+    gave_up = store.gave_up()
+    lines.append(f"gave up (`triagebot retry BUG` puts one back): {len(gave_up)}")
+    for r in gave_up:
+        lines.extend(
+            _wrap(
+                f"bug {r.bug_id} rule {r.rule}, {r.failures} times: {r.last_error}",
                 initial_indent="  ",
                 subsequent_indent="    ",
             )

@@ -24,8 +24,10 @@ poll looks for in the bug's comments before writing again: never a second commen
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -35,7 +37,17 @@ from triagebot.bugzilla import BugzillaError, Client
 from triagebot.footer import own_comment
 from triagebot.registry import Registry
 from triagebot.rules import Rule
-from triagebot.store import BugRecord, Intent, Seen, Store, StoreConflict
+from triagebot.store import (
+    BugRecord,
+    Intent,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    Owner,
+    Seen,
+    Store,
+    StoreConflict,
+)
 from triagebot.triage import decide
 
 log = logging.getLogger(__name__)
@@ -66,6 +78,7 @@ class Action(StrEnum):
     RECONCILED = "reconciled"  # the bot's own comment is already on the bug
     PENDING = "pending"
     FAILED = "failed"
+    GAVE_UP = "gave-up"  # the same permanent error max_attempts times: no more tries
     CAPPED = "capped"
 
 
@@ -76,6 +89,7 @@ class ToDo:
     bug: Bug
     decision: Decision
     earlier_ref: str | None = None
+    attempts: int = 0  # the record's attempts when read: the claim compares and swaps it
 
 
 @dataclass
@@ -114,6 +128,8 @@ class PollReport:
     handled_before: int = 0
     # The newest last_change_time read (Bugzilla's database clock): where the cursor goes.
     newest_change: datetime | None = None
+    # Another process holds this rule's poll lease: this poll did nothing, and that is fine.
+    busy: str | None = None
 
     @property
     def failed(self) -> list[BugResult]:
@@ -134,6 +150,8 @@ class PollSettings:
     intent_grace: timedelta = timedelta(seconds=60)  # a write may still land this long after
     bot_login: str | None = None
     markdown: bool = False  # comments in Markdown, sent with is_markdown (markup.py)
+    max_attempts: int = 5  # the same permanent error this many times: the bug is given up
+    lease_ttl: timedelta = timedelta(minutes=5)  # a dead poller's rule is free after this
 
 
 @dataclass
@@ -167,12 +185,15 @@ class Poller:
         self.settings = settings
         self.clock = clock
         self.new_ref = new_ref
+        self.owner = Owner(uuid.uuid4().hex, socket.gethostname(), os.getpid())
         self._blocked: BugzillaError | None = None  # a 429 in this poll's writes
         # The reports of the poll under way, filled as it goes: a Ctrl-C still has them.
         self.reports: list[PollReport] = []
         # Told (done, total) after each write of a poll: the terminal's progress line.
         self.progress: Callable[[int, int], None] | None = None
         self._written = 0
+        self._lease: Lease | None = None  # of the rule being polled (live polls only)
+        self._renewed = datetime.min.replace(tzinfo=UTC)
 
     def poll(self) -> list[PollReport]:
         self.reports = []
@@ -190,6 +211,29 @@ class Poller:
         return self.store.get_default_start(rule.name) or proposed
 
     def poll_rule(self, rule: Rule) -> PollReport:
+        """One poll of one rule. A live poll first takes the rule's lease, so that of any
+        number of processes sharing the database one polls a rule at a time; finding it held
+        is no failure (the report is `busy`, and `once` exits 0)."""
+        live = self.settings.live
+        if not live:
+            return self._poll_rule(rule)
+        lease = self.store.acquire_lease(rule.name, self.owner, self.settings.lease_ttl)
+        if isinstance(lease, LeaseHeld):
+            report = PollReport(rule.name, self.clock(), live, busy=lease.message())
+            self.reports.append(report)
+            log.info("%s", report.busy)
+            return report
+        self._lease, self._renewed = lease, self.clock()
+        try:
+            return self._poll_rule(rule)
+        finally:
+            current, self._lease = self._lease, None
+            try:
+                self.store.release_lease(current)
+            except Exception:  # it expires by itself; the poll's result stands
+                log.exception("rule %s: could not release the poll lease", rule.name)
+
+    def _poll_rule(self, rule: Rule) -> PollReport:
         live = self.settings.live
         start = self.start_for(rule, store=live)
         cursor = self.store.get_cursor(rule.name)
@@ -203,12 +247,15 @@ class Poller:
         try:
             todo = self._gather(rule, start, since, report)
             self._act(rule, todo, report)
-            if live and report.capped is None:
+            if live and report.capped is None and report.error is None:
                 self._advance_cursor(rule, report)
         except BugzillaError as exc:
             report.error = str(exc)
             report.error_code = exc.code
             log.error("poll of rule %s failed, cursor left where it was: %s", rule.name, exc)
+        except LeaseLost as exc:
+            report.error = str(exc)
+            log.error("%s", exc)
         report.requests = sum(self.client.requests_made.values()) - before
         if poll_id is not None:
             self.store.finish_poll(
@@ -221,6 +268,16 @@ class Poller:
             )
         return report
 
+    def _keep_lease(self) -> None:
+        """Renew the lease during a long poll (a third of its length at most between
+        renewals); raises LeaseLost if another process took the rule over meanwhile."""
+        if self._lease is None:
+            return
+        if self.clock() - self._renewed < self.settings.lease_ttl / 3:
+            return
+        self._lease = self.store.renew_lease(self._lease, self.settings.lease_ttl)
+        self._renewed = self.clock()
+
     # -- reading, reconciling, deciding, recording ----------------------------------------
     def _gather(
         self, rule: Rule, start: datetime, since: datetime, report: PollReport
@@ -230,9 +287,8 @@ class Poller:
         registry = self.registry()
         todo: list[ToDo] = []
         found: set[int] = set()
-        for bugs in self.client.search_changed(
-            rule.product, list(rule.components), since, page_size=self.settings.page_size
-        ):
+        for bugs in self._pages(rule, since, found):
+            self._keep_lease()
             bugs = [b for b in bugs if b.id not in found]
             found.update(b.id for b in bugs)
             for bug in bugs:
@@ -249,7 +305,10 @@ class Poller:
                 if result is None:
                     result, decision = self._decide(rule, registry, bug, comments[bug.id])
                     if decision is not None and decision.acts:
-                        todo.append(ToDo(result.bug, decision, _intent_ref(page.records, bug.id)))
+                        record = page.records.get(bug.id)
+                        attempts = record.attempts if record is not None else 0
+                        ref = _intent_ref(page.records, bug.id)
+                        todo.append(ToDo(result.bug, decision, ref, attempts))
                         continue
                     if result.action == Action.SKIPPED and decision is not None:
                         seen = Seen(bug.id, decision.outcome, decision.community, "none")
@@ -260,6 +319,25 @@ class Poller:
             self._record(rule, page)
         return todo
 
+    def _pages(self, rule: Rule, since: datetime, found: set[int]) -> Iterator[list[Bug]]:
+        """The search's pages, then the bugs waiting for a write that it did not find: a
+        given-up bug put back by `retry` after the cursor passed it (one more request, only
+        when there is such a bug). One of them no longer in the rule's components is left."""
+        yield from self.client.search_changed(
+            rule.product, list(rule.components), since, page_size=self.settings.page_size
+        )
+        if not self.settings.live:
+            return
+        waiting = [r.bug_id for r in self.store.failed(rule.name) if r.bug_id not in found]
+        if not waiting:
+            return
+        bugs = self.client.search_ids(rule.product, list(rule.components), waiting)
+        gone = set(waiting) - {b.id for b in bugs}
+        if gone:
+            log.warning("rule %s: bugs %s left its components; not retried", rule.name, gone)
+            self.store.mark_seen(rule.name, [Seen(b, "not-watched", None) for b in sorted(gone)])
+        yield bugs
+
     def _read(self, rule: Rule, start: datetime, bugs: list[Bug], report: PollReport) -> _Page:
         """Which bugs of a search page need their comments read: not those an earlier poll
         finished, not a write that may still land, not a bug that was in the component
@@ -269,7 +347,7 @@ class Poller:
         now = self.clock()
         for bug in bugs:
             record = records.get(bug.id)
-            if record is not None and record.state in ("done", "seen"):
+            if record is not None and record.state in ("done", "seen", "gave-up"):
                 report.handled_before += 1
                 continue
             if (
@@ -379,12 +457,15 @@ class Poller:
     ) -> None:
         refs = {item.bug.id: item.earlier_ref or self.new_ref() for item in chunk}
         intents = [
-            Intent(t.bug.id, refs[t.bug.id], d.outcome, d.community, _action(d), d.needinfo)
+            Intent(
+                t.bug.id, refs[t.bug.id], d.outcome, d.community, _action(d), d.needinfo, t.attempts
+            )
             for t in chunk
             for d in (t.decision,)
         ]
         try:
-            self.store.begin_writes(rule.name, intents)
+            self._keep_lease()
+            self.store.begin_writes(rule.name, intents, lease=self._lease)
         except StoreConflict as exc:
             # Another replica claimed some of these bugs since we read their records: write
             # none of this chunk; the next poll sees the real state.
@@ -443,7 +524,24 @@ class Poller:
                     needinfo = []
                     continue
                 landed = _may_have_landed(exc)
-                self.store.mark_failed(rule.name, bug.id, str(exc), write_may_have_landed=landed)
+                state = self.store.mark_failed(
+                    rule.name,
+                    bug.id,
+                    str(exc),
+                    write_may_have_landed=landed,
+                    permanent=not landed and exc.http_status != 429,
+                    max_attempts=self.settings.max_attempts,
+                )
+                if state == "gave-up":
+                    log.error(
+                        "bug %d: write refused %d times with the same error, giving up "
+                        "(`triagebot retry %d` puts it back): %s",
+                        bug.id,
+                        self.settings.max_attempts,
+                        bug.id,
+                        exc,
+                    )
+                    return BugResult(bug, decision, Action.GAVE_UP, str(exc), ref)
                 log.error("bug %d: write failed, will retry next poll: %s", bug.id, exc)
                 if exc.http_status == 429:
                     # bugzilla.mozilla.org's block: every request restarts it, so the other

@@ -120,9 +120,16 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
         start=config.start,
         overlap=timedelta(minutes=config.overlap_minutes),
         page_size=config.page_size,
-        intent_grace=timedelta(seconds=2 * config.timeout_seconds),
+        # a write may still land until every try and backoff is over (plus a second)
+        intent_grace=timedelta(seconds=client.write_window + 1),
+        # a dead poller's rule is taken over within two poll intervals, but never while
+        # one of its writes may still be under way
+        lease_ttl=max(
+            timedelta(minutes=config.interval_minutes), timedelta(seconds=2 * client.write_window)
+        ),
         bot_login=config.bot_login,
         markdown=config.markdown_comments,
+        max_attempts=config.max_attempts,
     )
     poller = Poller(client, store, registry.current, rules.current, settings)
     bot = Bot(config, client, store, registry, rules, poller)

@@ -24,7 +24,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -37,7 +37,6 @@ from sqlalchemy import (
     TypeDecorator,
     and_,
     bindparam,
-    case,
     create_engine,
     event,
     func,
@@ -51,9 +50,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Field, SQLModel
 
+from triagebot import migrate as migrations
+
 log = logging.getLogger(__name__)
 
-STATES = ("seen", "intent", "done", "failed")
+STATES = ("seen", "intent", "done", "failed", "gave-up")
 # SQLite builds before 3.32 allow 999 bound variables per statement; stay under that.
 IN_CHUNK = 900
 MAX_ERROR_CHARS = 4000
@@ -110,12 +111,20 @@ class CursorRow(SQLModel, table=True):
 
 
 class RuleRow(SQLModel, table=True):
-    """Per rule: the default start stored at its first poll (so a restart does not move it)."""
+    """Per rule: the default start stored at its first poll (so a restart does not move it),
+    and the poll lease: who polls the rule now, until when, and a fencing epoch bumped at
+    every takeover, which every claim checks in its own transaction."""
 
     __tablename__ = "triagebot_rule"
 
     rule: str = Field(primary_key=True)
     start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = None  # a token unique to the holding process
+    lease_host: str | None = None
+    lease_pid: int | None = None
+    lease_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_expires: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class BugRecordRow(SQLModel, table=True):
@@ -124,7 +133,8 @@ class BugRecordRow(SQLModel, table=True):
     __tablename__ = "triagebot_bug"
     __table_args__ = (
         CheckConstraint(
-            "state IN ('seen', 'intent', 'done', 'failed')", name="ck_triagebot_bug_state"
+            "state IN ('seen', 'intent', 'done', 'failed', 'gave-up')",
+            name="ck_triagebot_bug_state",
         ),
         # pending_intents() and failed() are run by every poll's status and reconciliation.
         Index("ix_triagebot_bug_state", "state", "rule"),
@@ -144,6 +154,8 @@ class BugRecordRow(SQLModel, table=True):
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
     needinfo: str = Field(default="", sa_type=Text)
+    # Consecutive writes refused with this same permanent error: max_attempts -> "gave-up".
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class PollRow(SQLModel, table=True):
@@ -203,6 +215,9 @@ class Intent:
     community: str | None
     action: str
     needinfo: tuple[str, ...] = ()
+    # The record's `attempts` when the poll read it (0: no record). The claim is a
+    # compare-and-swap on it: of two processes that read the same stale intent, one wins.
+    seen_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -241,10 +256,7 @@ class BugRecord:
     attempts: int
     last_error: str | None
     needinfo: str  # comma-separated logins the bot asked (or is asking): never ping them again
-
-    @property
-    def needinfo_logins(self) -> tuple[str, ...]:
-        return _split_logins(self.needinfo)
+    failures: int = 0  # consecutive refusals with the same permanent error
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +278,45 @@ class ReloadProblems:
     source: str  # "registry" or "rules"
     reported_at: datetime
     problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A polling process: a token unique to it, and where it runs, for the operator."""
+
+    token: str
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to poll `rule`, held by `owner` until `expires`; `epoch` fences claims."""
+
+    rule: str
+    owner: Owner
+    epoch: int
+    expires: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHeld:
+    """Somebody else polls the rule now."""
+
+    rule: str
+    host: str
+    pid: int
+    since: datetime
+
+    def message(self) -> str:
+        return (
+            f"another poll of rule {self.rule} is running on {self.host} (pid {self.pid}) "
+            f"since {self.since:%Y-%m-%d %H:%M:%S}Z: nothing to do"
+        )
+
+
+class LeaseLost(RuntimeError):
+    """The lease expired and another process took the rule over: claim nothing more."""
 
 
 class StoreConflict(RuntimeError):
@@ -295,12 +346,12 @@ class Store:
         echo: bool = False,
         now: Callable[[], datetime] = _utcnow,
         busy_timeout: float = 10.0,
+        migrate: bool = True,
     ) -> None:
         self._now = now
         self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
-        SQLModel.metadata.create_all(
-            self._engine, tables=[_cursor, _bug, _poll, _problem, _check, _rule], checkfirst=True
-        )
+        if migrate:  # the schema migrations, applied at start-up (one SELECT when current)
+            migrations.upgrade(self._engine)
 
     @classmethod
     def memory(cls, *, now: Callable[[], datetime] = _utcnow) -> Store:
@@ -357,6 +408,93 @@ class Store:
 
         return self._write(work)
 
+    # -- the poll lease ------------------------------------------------------------------------
+    def acquire_lease(self, rule: str, owner: Owner, ttl: timedelta) -> Lease | LeaseHeld:
+        """Take the right to poll `rule` for `ttl`, unless another owner holds an unexpired
+        lease. Each takeover bumps the epoch, which fences the previous holder's claims."""
+
+        def work(conn: Connection) -> Lease | LeaseHeld:
+            now = self._now()
+            row = conn.execute(select(_rule).where(_rule.c.rule == rule)).first()
+            if row is None:
+                conn.execute(insert(_rule).values(rule=rule, epoch=0))
+                row = conn.execute(select(_rule).where(_rule.c.rule == rule)).one()
+            free = (
+                row.lease_owner is None
+                or row.lease_owner == owner.token
+                or row.lease_expires is None
+                or row.lease_expires <= now
+            )
+            if not free:
+                since = row.lease_since or now
+                return LeaseHeld(rule, row.lease_host or "?", row.lease_pid or 0, since)
+            epoch = row.epoch + 1
+            expires = now + ttl
+            done = conn.execute(
+                update(_rule)
+                .where(_rule.c.rule == rule, _rule.c.epoch == row.epoch)
+                .values(
+                    lease_owner=owner.token,
+                    lease_host=owner.host,
+                    lease_pid=owner.pid,
+                    lease_since=now,
+                    lease_expires=expires,
+                    epoch=epoch,
+                )
+            )
+            if done.rowcount != 1:
+                raise _Raced()  # another process took it meanwhile: look again
+            return Lease(rule, owner, epoch, expires)
+
+        return self._write(work)
+
+    def renew_lease(self, lease: Lease, ttl: timedelta) -> Lease:
+        """Extend a lease still held (a long poll); raises LeaseLost if it was taken over."""
+
+        def work(conn: Connection) -> Lease:
+            now = self._now()
+            self._fence(conn, lease, now, ttl)
+            return Lease(lease.rule, lease.owner, lease.epoch, now + ttl)
+
+        return self._write(work)
+
+    def release_lease(self, lease: Lease) -> None:
+        """The poll is over: the next one, by any process, may start at once."""
+        self._write(
+            lambda conn: conn.execute(
+                update(_rule)
+                .where(
+                    _rule.c.rule == lease.rule,
+                    _rule.c.lease_owner == lease.owner.token,
+                    _rule.c.epoch == lease.epoch,
+                )
+                .values(lease_owner=None, lease_expires=None)
+            )
+        )
+
+    def _fence(
+        self, conn: Connection, lease: Lease, now: datetime, ttl: timedelta | None = None
+    ) -> None:
+        """In the caller's transaction: the lease is still ours (same owner, same epoch) and
+        unexpired; renewed by `ttl`, or by its original length. On PostgreSQL the UPDATE
+        locks the rule's row, so a takeover waits for this transaction, or this one sees it."""
+        length = ttl if ttl is not None else max(lease.expires - now, timedelta(0))
+        done = conn.execute(
+            update(_rule)
+            .where(
+                _rule.c.rule == lease.rule,
+                _rule.c.lease_owner == lease.owner.token,
+                _rule.c.epoch == lease.epoch,
+                _rule.c.lease_expires > now,
+            )
+            .values(lease_expires=now + max(length, timedelta(seconds=1)))
+        )
+        if done.rowcount != 1:
+            raise LeaseLost(
+                f"rule {lease.rule}: the poll lease (epoch {lease.epoch}) expired or was taken "
+                "over by another process; claiming nothing more"
+            )
+
     # -- bug records ---------------------------------------------------------------------------
     def records(self, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
         """The records of these bugs that exist: one SELECT per IN_CHUNK ids."""
@@ -370,13 +508,20 @@ class Store:
                 )
             }
 
-    def begin_writes(self, rule: str, intents: Sequence[Intent]) -> None:
+    def begin_writes(
+        self, rule: str, intents: Sequence[Intent], *, lease: Lease | None = None
+    ) -> None:
         """Claim these bugs for a write, all or nothing, committed before the caller PUTs.
 
         A bug may be claimed when it has no record, was only seen, failed (nothing landed),
-        or holds an intent with the *same* ref (retrying an unconfirmed write). A done bug or
-        one holding another ref raises StoreConflict and nothing is committed. Statements:
-        one SELECT per IN_CHUNK ids, then at most one UPDATE and one INSERT (executemany).
+        or holds an intent with the *same* ref (retrying an unconfirmed write), and only if
+        its `attempts` is still what the poll read (`Intent.seen_attempts`): the UPDATE
+        compares and swaps it, so of two processes that read the same stale intent exactly
+        one claims it. A done or given-up bug, one holding another ref, or one claimed since
+        it was read raises StoreConflict and nothing is committed. With a `lease`, the
+        lease's epoch is checked (and the lease renewed) in the same transaction: a process
+        whose lease was taken over raises LeaseLost and claims nothing. Statements: one
+        SELECT per IN_CHUNK ids, then at most one UPDATE and one INSERT (executemany).
         """
         by_id = _unique(intents)
         if not by_id:
@@ -384,11 +529,20 @@ class Store:
 
         def work(conn: Connection) -> None:
             now = self._now()
-            existing = self._existing(conn, rule, by_id, _bug.c.state, _bug.c.ref, _bug.c.needinfo)
+            if lease is not None:
+                self._fence(conn, lease, now)
+            existing = self._existing(
+                conn, rule, by_id, _bug.c.state, _bug.c.ref, _bug.c.needinfo, _bug.c.attempts
+            )
             conflicts = [
                 bug_id
                 for bug_id, row in existing.items()
-                if row.state == "done" or (row.state == "intent" and row.ref != by_id[bug_id].ref)
+                if row.state in ("done", "gave-up")
+                or (row.state == "intent" and row.ref != by_id[bug_id].ref)
+                or row.attempts != by_id[bug_id].seen_attempts
+            ]
+            conflicts += [
+                i.bug_id for i in by_id.values() if i.bug_id not in existing and i.seen_attempts
             ]
             if conflicts:
                 raise StoreConflict(rule, sorted(conflicts))
@@ -399,6 +553,7 @@ class Store:
                     "p_outcome": i.outcome,
                     "p_community": i.community,
                     "p_action": i.action,
+                    "p_attempts": i.seen_attempts,
                     # An earlier attempt of this same write may have landed: keep whom it asked.
                     "p_needinfo": _join_logins(
                         (
@@ -421,7 +576,12 @@ class Store:
                 )
                 stmt = (
                     update(_bug)
-                    .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"), claimable)
+                    .where(
+                        _bug.c.rule == rule,
+                        _bug.c.bug_id == bindparam("p_bug_id"),
+                        _bug.c.attempts == bindparam("p_attempts"),
+                        claimable,
+                    )
                     .values(
                         state="intent",
                         ref=bindparam("p_ref"),
@@ -456,12 +616,6 @@ class Store:
                 conn.execute(insert(_bug), new)
 
         self._write(work)
-
-    def finish_write(self, rule: str, bug_id: int, *, comment_id: int | None = None) -> None:
-        """The PUT landed (or its ref was found in the bug's comments)."""
-        self.finish_writes(
-            rule, [bug_id], comment_ids=None if comment_id is None else {bug_id: comment_id}
-        )
 
     def finish_writes(
         self,
@@ -641,34 +795,96 @@ class Store:
         self._write(work)
 
     def mark_failed(
-        self, rule: str, bug_id: int, error: str, *, write_may_have_landed: bool
-    ) -> None:
-        """Record a failed write.
+        self,
+        rule: str,
+        bug_id: int,
+        error: str,
+        *,
+        write_may_have_landed: bool,
+        permanent: bool = False,
+        max_attempts: int | None = None,
+    ) -> str:
+        """Record a failed write; returns the bug's state afterwards.
 
         `write_may_have_landed=True` (timeout, dropped connection, 5xx): the state stays
         "intent" with its ref, so the next poll checks the bug's comments before writing.
         False (Bugzilla answered with an error: nothing was written): state "failed", retried
-        with a fresh ref. The ref is kept either way, for the record; "done" is never undone.
+        with a fresh ref. A `permanent` error (Bugzilla refused the change itself) counts
+        towards `max_attempts`: the same error that many times in a row and the bug is
+        "gave-up", which no longer holds the cursor back, until `retry`. The ref is kept
+        either way, for the record; "done" is never undone.
         """
         error = error[:MAX_ERROR_CHARS]
 
-        def work(conn: Connection) -> None:
+        def work(conn: Connection) -> str:
             now = self._now()
-            values: dict[str, Any] = {"last_error": error, "updated_at": now}
-            if not write_may_have_landed:
-                values["state"] = case((_bug.c.state == "done", "done"), else_="failed")
-            result = conn.execute(
-                update(_bug).where(_bug.c.rule == rule, _bug.c.bug_id == bug_id).values(**values)
-            )
-            if result.rowcount == 0:
+            row = conn.execute(
+                select(_bug.c.state, _bug.c.last_error, _bug.c.failures).where(
+                    _bug.c.rule == rule, _bug.c.bug_id == bug_id
+                )
+            ).first()
+            if row is None:
                 # No intent to keep (caller skipped begin_writes): nothing to reconcile with.
+                failures = 1 if permanent else 0
+                state = _failed_state(failures, max_attempts)
                 conn.execute(
                     insert(_bug).values(
-                        _row(bug_id, rule, "failed", last_error=error, updated_at=now)
+                        _row(
+                            bug_id,
+                            rule,
+                            state,
+                            last_error=error,
+                            updated_at=now,
+                            failures=failures,
+                        )
                     )
                 )
+                return state
+            if row.state == "done":
+                return "done"
+            values: dict[str, Any] = {"last_error": error, "updated_at": now}
+            state = row.state
+            if not write_may_have_landed:
+                failures = 0
+                if permanent:
+                    failures = row.failures + 1 if row.last_error == error else 1
+                state = _failed_state(failures, max_attempts)
+                values.update(state=state, failures=failures)
+            done = conn.execute(
+                update(_bug)
+                .where(_bug.c.rule == rule, _bug.c.bug_id == bug_id, _bug.c.state == row.state)
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                raise _Raced()
+            return state
 
-        self._write(work)
+        return self._write(work)
+
+    def gave_up(self, rule: str | None = None) -> list[BugRecord]:
+        """Bugs the bot stopped writing on after the same permanent error `max_attempts`
+        times: `status` lists them, `retry` puts one back in the queue."""
+        return self._by_state("gave-up", rule)
+
+    def retry(self, bug_id: int, rule: str | None = None) -> list[BugRecord]:
+        """Put a given-up bug back in the queue (state "failed", its count of failures reset):
+        the next poll writes on it, even though the cursor has passed it. Returns the records
+        changed (one per rule), none when the bug had not been given up."""
+
+        def work(conn: Connection) -> list[BugRecord]:
+            where = [_bug.c.bug_id == bug_id, _bug.c.state == "gave-up"]
+            if rule is not None:
+                where.append(_bug.c.rule == rule)
+            rows = conn.execute(select(_bug).where(*where)).all()
+            if rows:
+                conn.execute(
+                    update(_bug)
+                    .where(*where)
+                    .values(state="failed", failures=0, updated_at=self._now())
+                )
+            return [_to_record(r) for r in rows]
+
+        return self._write(work)
 
     def pending_intents(self, rule: str | None = None) -> list[BugRecord]:
         """Writes not confirmed yet: their refs must be looked for before writing again."""
@@ -873,8 +1089,13 @@ class Store:
     @staticmethod
     def _update_all(conn: Connection, stmt: Any, params: list[dict[str, Any]]) -> None:
         """executemany a guarded UPDATE that must hit every row the SELECT found."""
+        if not conn.dialect.supports_sane_multi_rowcount:  # count row by row
+            for one in params:
+                if conn.execute(stmt, one).rowcount != 1:
+                    raise _Raced()
+            return
         result = conn.execute(stmt, params)
-        if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+        if result.rowcount != len(params):
             raise _Raced()
 
     def _by_state(self, state: str, rule: str | None) -> list[BugRecord]:
@@ -909,6 +1130,10 @@ def _make_engine(url: str, *, echo: bool, busy_timeout: float) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _failed_state(failures: int, max_attempts: int | None) -> str:
+    return "gave-up" if max_attempts is not None and failures >= max_attempts else "failed"
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
@@ -962,6 +1187,7 @@ def _row(bug_id: int, rule: str, state: str, **values: Any) -> dict[str, Any]:
         "attempts": 0,
         "last_error": None,
         "needinfo": "",
+        "failures": 0,
     }
     unknown = values.keys() - row.keys()
     if unknown:
