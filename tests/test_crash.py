@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -94,6 +95,8 @@ class Tally:
     second_crashes: int = 0  # crashes during a recovery poll
     in_flight: int = 0  # network faults around a PUT, process alive
     sigkills: int = 0  # real SIGKILLs of a `once --live` subprocess
+    replica_runs: int = 0  # replica mode: databases shared by several processes
+    replica_processes: int = 0
     scenarios: int = 0
     bug_checks: int = 0  # (scenario, bug) pairs checked
     duplicates: int = 0  # comments beyond the first, needinfo asked twice
@@ -109,6 +112,8 @@ class Tally:
             f"crash harness: {self.kill_points} kill points ({self.crashes} in-process crashes, "
             f"{self.second_crashes} second crashes during recovery, {self.in_flight} in-flight "
             f"PUT faults, {self.sigkills} real SIGKILLs) over {self.scenarios} runs, "
+            f"replica mode: {self.replica_processes} processes on {self.replica_runs} shared "
+            "databases (SQLite, PostgreSQL), "
             f"{self.bug_checks} bug checks: duplicates = {self.duplicates}, "
             f"missed = {self.missed}, unexpected = {self.unexpected}"
         )
@@ -765,3 +770,109 @@ def run_kill_case(case: KillCase, tally: Tally) -> None:
         check(scenario, tally, f"{case}, restarted at once", final=False)
     recover_until_quiet(config, case.fake)
     check(scenario, tally, str(case))
+
+
+# -- replica mode: several processes on one database --------------------------------------------
+REPLICA_ROUNDS = 4
+REPLICAS = 3
+
+
+def slow_and_lossy_writes(fake: FakeBugzilla, on: threading.Event, every: int = 3) -> None:
+    """While `on`: every PUT takes a while (the replicas overlap), and every `every`-th one
+    lands but its answer is lost (the connection closes): the writer cannot know it landed."""
+    seen = Counter[str]()
+
+    def hook(info: RequestInfo) -> Any:
+        if info.kind != "update" or not on.is_set():
+            return None
+        if info.phase == "before":
+            seen["update"] += 1
+            time.sleep(0.15)
+            return None
+        return DROP if seen["update"] % every == 0 else None
+
+    fake.on_request(hook)
+
+
+def replica_config(workdir: Path, url: str, start: datetime, database_url: str) -> Path:
+    config = write_cli_config(workdir, url, start)
+    text = config.read_text(encoding="utf-8")
+    lines = [
+        f'url = "{database_url}"' if line.startswith('url = "sqlite') else line
+        for line in text.splitlines()
+    ]
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def recover_after(config: Path, fake: FakeBugzilla, database_url: str) -> int:
+    """What an operator's next poll does once a killed replica's lease has expired: the bot
+    rebuilt from the configuration, its clock and its store's past the lease and the intent
+    grace, polling until quiet."""
+    bot = build_bot(load_config(config), live=True)
+    later = max(bot.poller.settings.lease_ttl, bot.poller.settings.intent_grace)
+    shifted = lambda: datetime.now(UTC) + later + timedelta(seconds=1)  # noqa: E731
+    bot.store.close()
+    bot.store = bot.poller.store = Store(database_url, now=shifted)
+    bot.poller.clock = shifted
+    try:
+        check_products(bot)
+        for number in range(1, MAX_RECOVERY_POLLS + 1):
+            updates = fake.counts["update"]
+            reports = bot.poller.poll()
+            if fake.counts["update"] == updates and all(r.ok for r in reports):
+                return number
+    finally:
+        bot.client.session.close()
+        bot.store.close()
+    raise AssertionError(f"{config}: not quiet after {MAX_RECOVERY_POLLS} polls")
+
+
+def test_replicas_on_one_database_never_post_twice_nor_miss_a_bug(
+    registry, tmp_path, tally, database_url
+):
+    """Replica mode: rounds of REPLICAS `once --live` processes started together on one
+    database (a SQLite file; a PostgreSQL server), writes slowed and every third answer lost,
+    one process SIGKILLed at a random moment of each round, bugs filed between rounds; the
+    lease lets one poll at a time (the others say so and exit 0), and after the last round
+    every bug has exactly one comment."""
+    rng = random.Random(12)
+    now = datetime.now(UTC).replace(microsecond=0)
+    busy = 0
+    with FakeBugzilla(api_key=KEY, bot_login=BOT) as fake:
+        expected = seed_for_cli(fake, registry, now)
+        faults = threading.Event()
+        slow_and_lossy_writes(fake, faults)
+        config = replica_config(
+            tmp_path / "replicas", fake.url, now - timedelta(hours=1), database_url
+        )
+        for round_number in range(REPLICA_ROUNDS):
+            faults.set()
+            procs = [launch(config) for _ in range(REPLICAS)]
+            victim = rng.choice(procs)
+            time.sleep(rng.uniform(0.8, 2.5))
+            if victim.poll() is None:
+                victim.kill()
+                tally.sigkills += 1
+            for proc in procs:
+                out, err = proc.communicate(timeout=120)
+                if proc is not victim:
+                    assert proc.returncode in (0, 1), f"{out}\n{err}"
+                busy += out.count("another poll of rule community-it is running on ")
+            tally.replica_processes += len(procs)
+            # between rounds: a bug filed, and the killed replica's lease waited out
+            bug = fake.add_bug(
+                f"Round {round_number}: Mozilla Hispano list, please",
+                "Details.",
+                "visitor@example.org",
+            )
+            expected[bug] = True
+            faults.clear()  # the network is fine again when the operator's next poll runs
+            recover_after(config, fake, database_url)
+            check(
+                Scenario(round_number, fake, tmp_path, page_size=3, expected=expected),
+                tally,
+                f"replica round {round_number} on {database_url.split(':')[0]}",
+            )
+        tally.replica_runs += 1
+    assert busy > 0  # the lease was met, and said so

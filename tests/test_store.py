@@ -27,6 +27,10 @@ from triagebot.store import (
     BugRecordRow,
     CursorRow,
     Intent,
+    Lease,
+    LeaseHeld,
+    LeaseLost,
+    Owner,
     PollRow,
     Seen,
     Store,
@@ -460,3 +464,54 @@ def test_sql_is_not_sqlite_specific(store: Store) -> None:
         store.set_cursor("fr", T0)
     for sql, _ in statements:
         assert "OR REPLACE" not in sql.upper() and "ON CONFLICT" not in sql.upper()
+
+
+# -- the poll lease ----------------------------------------------------------------------------
+def test_one_lease_per_rule_taken_over_once_expired_and_fenced(
+    clock_store: tuple[Clock, Store],
+) -> None:
+    clock, store = clock_store
+    a, b = Owner("token-a", "host-a", 101), Owner("token-b", "host-b", 202)
+    ttl = timedelta(minutes=5)
+    first = store.acquire_lease("fr", a, ttl)
+    assert isinstance(first, Lease) and first.epoch == 1
+    held = store.acquire_lease("fr", b, ttl)
+    assert isinstance(held, LeaseHeld)
+    assert held.message() == (
+        "another poll of rule fr is running on host-a (pid 101) since "
+        f"{T0 + timedelta(seconds=1):%Y-%m-%d %H:%M:%S}Z: nothing to do"
+    )
+    assert isinstance(store.acquire_lease("de", b, ttl), Lease)  # another rule: free
+
+    clock.t += ttl  # a dies without releasing: its lease expires, b takes over
+    second = store.acquire_lease("fr", b, ttl)
+    assert isinstance(second, Lease) and second.epoch == 2
+    # a wakes up: its claims are fenced off in their own transaction, nothing is written
+    with pytest.raises(LeaseLost):
+        store.begin_writes("fr", [intent(1)], lease=first)
+    with pytest.raises(LeaseLost):
+        store.renew_lease(first, ttl)
+    assert store.records("fr", [1]) == {}
+    store.begin_writes("fr", [intent(1)], lease=second)
+    store.release_lease(first)  # a stale release changes nothing
+    assert isinstance(store.acquire_lease("fr", a, ttl), LeaseHeld)
+    store.release_lease(second)
+    assert isinstance(store.acquire_lease("fr", a, ttl), Lease)
+
+
+def test_two_processes_racing_for_a_lease_get_one(clock_store: tuple[Clock, Store]) -> None:
+    _clock, store = clock_store
+    results: list[object] = []
+    barrier = threading.Barrier(4)
+
+    def take(n: int) -> None:
+        barrier.wait()
+        results.append(store.acquire_lease("fr", Owner(f"t{n}", "h", n), timedelta(minutes=5)))
+
+    threads = [threading.Thread(target=take, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(isinstance(r, Lease) for r in results) == 1
+    assert sum(isinstance(r, LeaseHeld) for r in results) == 3
