@@ -299,9 +299,20 @@ def test_delegate_naming_own_and_other_community_is_endorsed_with_a_warning() ->
     )
 
 
-def test_identity_by_bugzilla_id_survives_an_email_change() -> None:
+def test_identity_by_bugzilla_id_survives_an_email_change_and_says_so() -> None:
     d = run(bug("MozFr", "new-address@example.net", creator_id=1001))
     assert d.outcome == "endorsed"
+    sentence = (
+        "matched by Bugzilla account id; login new-address@example.net is not listed for Jane Doe"
+    )
+    assert d.reason.endswith(f"; {sentence}")  # what explain shows
+    assert (d.comment or "").endswith(f"\n\nNote: {sentence}.")
+    # a listed login, with or without the id, needs no such note
+    for listed in (
+        run(bug("MozFr", "JANE@example.org", creator_id=1001)),
+        run(bug("MozFr", "jane@example.org")),
+    ):
+        assert "matched by Bugzilla account id" not in listed.reason + (listed.comment or "")
 
 
 @pytest.mark.parametrize(

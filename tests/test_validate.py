@@ -930,3 +930,15 @@ def test_locator_finds_every_path_the_writer_placed(document: dict) -> None:
     locator = Locator(text)
     for path, line in layout.where.items():
         assert locator.line(path) == line, (path, text)
+
+
+def test_today_is_the_utc_date_like_the_bots() -> None:
+    """23:30 in New York on 24 November is already 25 November in UTC: the registry commands
+    take the day the bot (whose clock is UTC) decides by."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from triagebot.validate import utc_today
+
+    new_york = timezone(timedelta(hours=-5))
+    assert utc_today(lambda: datetime(2026, 11, 24, 23, 30, tzinfo=new_york)) == date(2026, 11, 25)
+    assert utc_today() == datetime.now(UTC).date()

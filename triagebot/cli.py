@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from triagebot import __version__, output, registry_tools
@@ -307,7 +307,9 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
         return schema_command(args.out)
     explicit = getattr(args, "dir", None) or getattr(args, "dir_positional", None)
     path = Path(explicit) if explicit else _default_registry(config)
-    today = date.today()
+    from triagebot.validate import utc_today
+
+    today = utc_today()
     result = load_registry(path, today)
     if args.registry_command == "check":
         for problem in [*result.errors, *result.warnings]:

@@ -26,7 +26,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from sys import intern
 from typing import TYPE_CHECKING, Any
@@ -74,12 +74,15 @@ def decide(
     Markdown for a server that renders it (`markdown`), else plain text (see markup.py)."""
     if SKIP_TAG.casefold() in bug.whiteboard.casefold():
         return Decision(bug.id, rule.name, "skipped", f"whiteboard has {SKIP_TAG}")
-    verdict = analyse(bug, registry, now.date())
+    verdict = analyse(bug, registry, now.astimezone(UTC).date())  # the UTC day, like the CLI
     action = rule.outcomes[verdict.outcome]
     needinfo, asked = plan_needinfo(bug, registry, verdict, action.needinfo, rule.needinfo_cap)
     context = build_context(bug, registry, verdict, asked, rule.name, rule.directory_url)
     slug = verdict.community.slug if verdict.community else None
     comment = rule.render(verdict.outcome, context)
+    note = identity_note(verdict)
+    if note is not None:  # a triager must see that the login itself is not in the registry
+        comment = f"{comment.rstrip()}\n\nNote: {note}."
     return Decision(
         bug_id=bug.id,
         rule=rule.name,
@@ -116,6 +119,9 @@ class Verdict:
     candidates: tuple[Community, ...] = ()  # ambiguous: the communities to choose from
     mentions: Mentions = field(default_factory=Mentions)
     lookalike: lookalike.Lookalike | None = None  # a stranger whose login resembles a known one
+    # Matched by Bugzilla account id, but this login is not among the person's emails (ids
+    # survive email changes): still that person, and said so.
+    unlisted_login: str | None = None
 
     @property
     def matched(self) -> tuple[Community, ...]:
@@ -132,6 +138,14 @@ def analyse(bug: Bug, registry: Registry, day: date) -> Verdict:
     roles = registry.roles_of(reporter.handle, day) if reporter else []
     mentions = text_index(registry).find(scan_text(bug))
     verdict = classify(day, reporter, roles, mentions)
+    if (
+        reporter is not None
+        and bug.creator
+        and reporter.bugzilla_id is not None
+        and reporter.bugzilla_id == bug.creator_id
+        and normalize_email(bug.creator) not in {normalize_email(e) for e in reporter.emails}
+    ):
+        verdict = replace(verdict, unlisted_login=bug.creator)
     if reporter is None and bug.creator:
         found = lookalike.find(registry, bug.creator)
         if found is not None:
@@ -362,7 +376,7 @@ def _delegates_to_ask(bug: Bug, registry: Registry, verdict: Verdict) -> Iterato
 
 
 # -- the reason: one line for logs and triagers ----------------------------------------------------
-def reason(verdict: Verdict, bug: Bug) -> str:
+def _reason(verdict: Verdict, bug: Bug) -> str:
     who = verdict.reporter.handle if verdict.reporter else sanitize(bug.creator, 80) or "?"
     slug = verdict.community.slug if verdict.community else ""
     term = verdict.role.delegation if verdict.role else None
@@ -378,6 +392,25 @@ def reason(verdict: Verdict, bug: Bug) -> str:
     if verdict.outcome == "ambiguous":
         return f"reporter {who} has roles in several communities ({listed}); bug names none"
     return f"reporter {who} holds no delegate role and the bug names no community"
+
+
+def reason(verdict: Verdict, bug: Bug) -> str:
+    """Why the outcome, in one line (explain, logs), with how the reporter was recognised
+    when it was by account id alone."""
+    note = identity_note(verdict)
+    because = _reason(verdict, bug)
+    return f"{because}; {note}" if note else because
+
+
+def identity_note(verdict: Verdict) -> str | None:
+    """`matched by Bugzilla account id; login L is not listed for P`, when that is how the
+    reporter was recognised."""
+    if verdict.unlisted_login is None or verdict.reporter is None:
+        return None
+    login = sanitize(verdict.unlisted_login, 80)
+    return (
+        f"matched by Bugzilla account id; login {login} is not listed for {verdict.reporter.name}"
+    )
 
 
 def lookalike_sentence(found: lookalike.Lookalike | None) -> str | None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -59,9 +60,15 @@ class LoadResult:
         return [*self.errors, *self.warnings]
 
 
+def utc_today(now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> date:
+    """Today in UTC: the day the bot decides by (its clock is UTC), so the registry commands
+    and the bot agree on who is a current delegate at midnight, wherever they run."""
+    return now().astimezone(UTC).date()
+
+
 def load_registry(path: str | Path, today: date | None = None) -> LoadResult:
     """Read `path`/people.toml and `path`/communities/*.toml, validate, and index them."""
-    return _Loader(Path(path), today or date.today()).run()
+    return _Loader(Path(path), today or utc_today()).run()
 
 
 def load_registry_or_raise(path: str | Path, today: date | None = None) -> Registry:
