@@ -25,7 +25,7 @@ import requests
 import responses
 from conftest import load_recording
 
-from triagebot.bugzilla import SEARCH_FIELDS, Client, request_kind
+from triagebot.bugzilla import SEARCH_FIELDS, Client
 from triagebot.poller import Poller, PollReport, PollSettings
 from triagebot.registry import (
     Community,
@@ -38,6 +38,7 @@ from triagebot.registry import (
 )
 from triagebot.rules import load_rules
 from triagebot.store import Intent, Store
+from triagebot.transport import request_kind
 
 BASE = "https://bugzilla.example.test"
 REST = f"{BASE}/rest"

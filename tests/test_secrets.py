@@ -224,7 +224,7 @@ def test_errors_from_every_failure_carry_no_key(logs, caplog):
         calls = [
             lambda: client.update(bug, comment="x", whiteboard=None, needinfo=[]),  # 500
             lambda: client.comments([bug]),  # 503, retried until it gives up
-            lambda: client.server_time(),  # connection dropped
+            lambda: client._get("/time"),  # connection dropped
             lambda: client.update(bug, comment="x", whiteboard=None, needinfo=["ghost@x.org"]),
             lambda: bad.comments([bug]),  # 306
             lambda: header.update(bug, comment="x", whiteboard=None, needinfo=[]),  # 401/410

@@ -6,12 +6,24 @@ the functional core (`triage`): the shell fills `Bug`, the core returns `Decisio
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from triagebot.footer import footer_line
 
-OUTCOMES = ("endorsed", "former-delegate", "needs-endorsement", "unknown", "ambiguous")
+
+class Outcome(StrEnum):
+    """What the registry says of a request (a StrEnum: equal to its text, stored as text)."""
+
+    ENDORSED = "endorsed"
+    FORMER_DELEGATE = "former-delegate"
+    NEEDS_ENDORSEMENT = "needs-endorsement"
+    UNKNOWN = "unknown"
+    AMBIGUOUS = "ambiguous"
+
+
+OUTCOMES = tuple(Outcome)
 SKIP_TAG = "[triagebot-skip]"
 
 
@@ -86,7 +98,6 @@ class Decision:
     needinfo: tuple[str, ...] = ()  # Bugzilla logins to ask
     lookalike: str | None = None  # the reporter's login resembles a registry login: why
     markdown: bool = False  # the comment is Markdown, sent with is_markdown (markup.py)
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def acts(self) -> bool:

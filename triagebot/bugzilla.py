@@ -1,134 +1,55 @@
-"""The thin Bugzilla layer: python-bugzilla (REST) over a `requests.Session` we configure.
+"""The Bugzilla client: what the bot asks of Bugzilla, each a known, small number of requests.
 
-The bot writes on a live tracker, so this layer is where reliability lives:
+The transport (session, budget, retries) is `transport`; keeping the key out of everything
+shown is `redaction`. Here:
 
-* every request has a timeout, and goes through a request budget (requests per minute);
-* reads (GET) are retried on connection errors, 5xx and a 429 that says when (Retry-After),
-  with exponential backoff and jitter; a PUT/POST is never retried once sent (the comment may
-  have landed), only a connection that could not be opened is retried;
 * Bugzilla's error body (`{"error": true, "code": N, ...}`, sometimes with HTTP 200/201) and
   every library or transport exception become one `BugzillaError` with the Bugzilla code;
-* the API key never shows: python-bugzilla puts `Bugzilla_api_key=KEY` in every URL (upstream
-  5.0/5.2 only take it there), and URLs end up in exception messages and urllib3's debug log,
-  so messages are redacted and a logging filter redacts log records. With `key_in="header"`
-  (bugzilla.mozilla.org) the key travels in `X-BUGZILLA-API-KEY` and no URL carries it.
-
-python-bugzilla's `get_comments` makes one request per bug; Bugzilla answers the comments of
-several bugs in one `GET /rest/bug/A/comment?ids=B&ids=C`, made here through the library's
-REST backend so that auth and error handling stay the library's.
+* python-bugzilla's public API where it serves (connecting, the PUT, a bug's history), and
+  the shared session for the reads it cannot make: the comments of several bugs in one
+  `GET /rest/bug/A/comment?ids=B&ids=C` (its `get_comments` makes one request per bug), the
+  paged search without a library object per bug, `whoami`.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
-import email.utils
-import inspect
 import logging
-import os
-import re
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, quote_plus, urlsplit
+from urllib.parse import urlsplit
 
 import bugzilla as pybz
 import requests
 from bugzilla.exceptions import BugzillaHTTPError
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import MaxRetryError, ResponseError
-from urllib3.util.retry import Retry
 
 from triagebot import __version__
 from triagebot.bugs import Bug, Change, Comment, Flag
+from triagebot.redaction import install_redaction, redact
+from triagebot.transport import (
+    Attempts,
+    BotSession,
+    RequestBudget,
+    longest_write,
+    make_retry,
+    resolve_environment_once,
+)
 
 log = logging.getLogger(__name__)
 
-REDACTED = "<redacted>"
 SEARCH_FIELDS = (
     "id,creator,creator_detail,summary,creation_time,last_change_time,whiteboard,flags,"
     "product,component,status"
 )
-RETRY_STATUSES = (429, 500, 502, 503, 504)
 # ids=1234567& is 12 characters: 500 ids keep the URL under BMO's 8 KiB limit (414 beyond).
 COMMENT_BATCH = 500
 # Codes meaning "this bug is not readable": the comments batch then fails as a whole.
 UNREADABLE_CODES = frozenset({101, 102})
-
-
-# -- redaction ---------------------------------------------------------------------------
-
-_SECRETS: set[str] = set()
-_SECRETS_LOCK = threading.Lock()
-_KEY_IN_QUERY = re.compile(r"((?:Bugzilla_)?api_key=)[^&\s'\"#)]+", re.IGNORECASE)
-_KEY_IN_HEADER = re.compile(r"(X-BUGZILLA-API-KEY['\"]?\s*[:=]\s*['\"]?)[^'\"\s,}]+", re.IGNORECASE)
-_REDACTED_LOGGERS = ("urllib3", "bugzilla", "requests", "triagebot")
-# A REST path's query string (search terms, the key's parameter name) is never shown.
-_QUERY_OF_REST_PATH = re.compile(r"(/rest/[^\s?'\"#)]*)\?[^\s'\"#)]*")
-
-
-def add_secret(secret: str | None) -> None:
-    """Remember a key so that `redact` removes it in every form it can take in a URL."""
-    if not secret or len(secret) < 4:  # a 1-3 character "key" would mangle every log line
-        return
-    with _SECRETS_LOCK:
-        _SECRETS.update({secret, quote(secret, safe=""), quote_plus(secret)})
-
-
-def redact(text: str) -> str:
-    """`text` without any known key, nor any value of an api_key parameter or header."""
-    for secret in sorted(_SECRETS, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    text = _KEY_IN_QUERY.sub(lambda m: m.group(1) + REDACTED, text)
-    text = _QUERY_OF_REST_PATH.sub(lambda m: m.group(1), text)
-    return _KEY_IN_HEADER.sub(lambda m: m.group(1) + REDACTED, text)
-
-
-class RedactingFilter(logging.Filter):
-    """Rewrites a log record whose message, exception or stack mentions a key. It returns True
-    always: records are cleaned, never dropped."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string: leave it to the handler to report
-            message = str(record.msg)
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
-
-
-_FILTER = RedactingFilter()
-
-
-def install_redaction(*secrets: str | None) -> None:
-    """Install the redacting filter where records are made (urllib3, python-bugzilla, requests,
-    triagebot and their existing child loggers: a logger's filters do not apply to records of
-    its children) and on the root logger's handlers. Idempotent; call again after creating
-    handlers or importing modules with new loggers."""
-    for secret in secrets:
-        add_secret(secret)
-    names = set(_REDACTED_LOGGERS)
-    for name in list(logging.Logger.manager.loggerDict):
-        if name.split(".", 1)[0] in _REDACTED_LOGGERS:
-            names.add(name)
-    targets: list[logging.Filterer] = [logging.getLogger(n) for n in sorted(names)]
-    targets.extend(logging.getLogger().handlers)
-    for target in targets:
-        if _FILTER not in target.filters:
-            target.addFilter(_FILTER)
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -168,15 +89,6 @@ class BugzillaUnreachable(BugzillaError):
 # Bugzilla's answers meaning the API key is not accepted: invalid (306), or ignored where
 # a login is needed (410, the header on 5.0). For the operator to fix, not worth a retry.
 KEY_REJECTED = frozenset({306, 410})
-
-
-@dataclasses.dataclass
-class Attempts:
-    """Tries and backoff seconds of the call under way, kept by `BotRetry` for the message
-    of a call that failed after its retries."""
-
-    tries: int = 0
-    slept: float = 0.0
 
 
 def public_url(url: str) -> str:
@@ -276,250 +188,6 @@ def _map_exception(
     if isinstance(exc, ValueError):  # the answer was not JSON (a proxy's HTML page...)
         return BugzillaError(f"{what}: unreadable answer ({exc})", None, bug_id)
     return BugzillaError(f"{what}: {type(exc).__name__}: {exc}", None, bug_id)
-
-
-# -- transport ---------------------------------------------------------------------------
-
-
-class RequestBudget:
-    """At most `per_minute` requests in any 60 s window (sliding window); `acquire` sleeps
-    when over. BMO blocks an IP for an hour when it trips a limit, so we stay under it."""
-
-    def __init__(
-        self,
-        per_minute: int | None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        window: float = 60.0,
-    ) -> None:
-        if per_minute is not None and per_minute < 1:
-            raise ValueError("requests_per_minute must be at least 1, or None")
-        self.per_minute = per_minute
-        self.window = window
-        self.clock = clock
-        self.sleep = sleep
-        self._stamps: collections.deque[float] = collections.deque()
-        self.slept = 0.0
-
-    def acquire(self) -> float:
-        """Take one request from the budget; returns the seconds slept for it."""
-        if self.per_minute is None:
-            return 0.0
-        now = self.clock()
-        self._expire(now)
-        waited = 0.0
-        if len(self._stamps) >= self.per_minute:
-            until = self._stamps[0] + self.window
-            waited = until - now
-            if waited > 0:
-                log.info("request budget of %d/min reached: waiting %.1fs", self.per_minute, waited)
-                self.sleep(waited)
-                self.slept += waited
-            now = max(self.clock(), until)
-            self._expire(now)
-        self._stamps.append(now)
-        return max(waited, 0.0)
-
-    def _expire(self, now: float) -> None:
-        while self._stamps and self._stamps[0] <= now - self.window:
-            self._stamps.popleft()
-
-
-class BotRetry(Retry):
-    """urllib3's Retry with injectable sleeps, and two refusals: a 429 without Retry-After
-    (bugzilla.mozilla.org's hour-long block restarts with every request, so hammering it is
-    the worst move) and a Retry-After longer than `give_up_after` (the next poll will do)."""
-
-    sleeper: Callable[[float], None] = staticmethod(time.sleep)
-    give_up_after: float = 60.0
-    attempts: Attempts | None = None
-
-    def new(self, **kw: Any) -> BotRetry:
-        retry = super().new(**kw)
-        retry.sleeper = self.sleeper
-        retry.give_up_after = self.give_up_after
-        retry.attempts = self.attempts
-        return retry
-
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if status_code == 429 and not has_retry_after:
-            return False
-        return super().is_retry(method, status_code, has_retry_after)
-
-    def increment(
-        self,
-        method: str | None = None,
-        url: str | None = None,
-        response: Any = None,
-        error: Exception | None = None,
-        _pool: Any = None,
-        _stacktrace: Any = None,
-    ) -> BotRetry:
-        if self.attempts is not None:
-            self.attempts.tries += 1
-        wait = _raw_retry_after(response) if response is not None else None
-        if wait is not None and wait > self.give_up_after:
-            raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait:.0f}s is too long"))
-        return super().increment(method, url, response, error, _pool, _stacktrace)
-
-    def sleep_for_retry(self, response: Any) -> bool:
-        wait = self.get_retry_after(response)
-        if wait:
-            self._sleep(wait)
-            return True
-        return False
-
-    def sleep(self, response: Any = None) -> None:
-        """urllib3's public `sleep`, with our sleeper: Retry-After when the answer has it,
-        else the exponential backoff."""
-        if (
-            self.respect_retry_after_header
-            and response is not None
-            and self.sleep_for_retry(response)
-        ):
-            return
-        backoff = self.get_backoff_time()
-        if backoff > 0:
-            self._sleep(backoff)
-
-    def _sleep(self, seconds: float) -> None:
-        if self.attempts is not None:
-            self.attempts.slept += seconds
-        self.sleeper(seconds)
-
-
-def _raw_retry_after(response: Any) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
-
-
-BACKOFF_MAX = 30.0  # seconds, the longest single backoff
-
-
-def longest_write(timeout: float, retries: int, backoff: float) -> float:
-    """The longest a write can take before the bot knows its fate: every try timing out
-    (the first and each retry of a connection that could not be opened) plus every backoff
-    at its longest (exponential, capped, plus the jitter). An unconfirmed write younger
-    than this may still land, so the next poll leaves it alone that long."""
-    waits = sum(min(BACKOFF_MAX, backoff * 2**i) + backoff for i in range(retries))
-    return timeout * (retries + 1) + waits
-
-
-def make_retry(
-    retries: int,
-    backoff: float,
-    sleep: Callable[[float], None] = time.sleep,
-    attempts: Attempts | None = None,
-) -> BotRetry:
-    """Reads and connection errors are retried; status retries for GET only; never a PUT or
-    POST that reached the server (urllib3 retries a connect error for any method: the request
-    was not sent)."""
-    params = inspect.signature(Retry.__init__).parameters
-    kwargs: dict[str, Any] = {}
-    if "backoff_jitter" in params:
-        kwargs["backoff_jitter"] = backoff
-    if "backoff_max" in params:
-        kwargs["backoff_max"] = BACKOFF_MAX
-    retry = BotRetry(
-        total=retries,
-        connect=retries,
-        read=retries,
-        status=retries,
-        other=0,
-        allowed_methods=frozenset({"GET", "HEAD"}),
-        status_forcelist=RETRY_STATUSES,
-        backoff_factor=backoff,
-        respect_retry_after_header=True,
-        raise_on_status=False,
-        **kwargs,
-    )
-    retry.sleeper = sleep
-    retry.attempts = attempts
-    return retry
-
-
-def request_kind(method: str, path: str) -> str:
-    """What a REST request is for, as counted by `Client.requests_made` and the devserver:
-    version, time, search, bug, comments, update, product, user, ..."""
-    marker = path.find("/rest/")
-    tail = path[marker + 6 :] if marker >= 0 else path.lstrip("/")
-    parts = [p for p in tail.split("/") if p]
-    head = parts[0] if parts else ""
-    method = method.upper()
-    if head == "bug":
-        if len(parts) == 1:
-            return "search" if method == "GET" else "create"
-        if len(parts) >= 3 and parts[2] == "comment":
-            return "comments" if method == "GET" else "comment"
-        if len(parts) >= 3 and parts[2] == "history":
-            return "history"
-        return "update" if method == "PUT" else "bug"
-    if head == "valid_login":
-        return "user"
-    return head or "other"
-
-
-def resolve_environment_once(session: requests.Session, url: str) -> None:
-    """Proxies and CA bundle from the environment, read once for the one server the bot
-    talks to. requests otherwise re-reads the proxy environment on every request (a third of
-    the CPU of a write). ~/.netrc, the other thing requests takes from the environment, is
-    left out on purpose: the API key is the bot's only credential."""
-    session.proxies.update(requests.utils.get_environ_proxies(url))
-    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    if bundle:
-        session.verify = bundle
-    session.trust_env = False
-
-
-class BotSession(requests.Session):
-    """A session that gives every request our timeout (python-bugzilla passes its own 300 s),
-    takes it from the request budget, counts it by kind and refuses redirects."""
-
-    def __init__(
-        self,
-        timeout: float,
-        budget: RequestBudget,
-        counter: collections.Counter[str],
-        user_agent: str,
-    ) -> None:
-        super().__init__()
-        self.timeout = timeout
-        self.budget = budget
-        self.counter = counter
-        self.user_agent = user_agent
-
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs["timeout"] = self.timeout
-        headers = dict(kwargs.get("headers") or {})
-        headers["User-Agent"] = self.user_agent
-        kwargs["headers"] = headers
-        method_s = method.decode() if isinstance(method, bytes) else method
-        url_s = url.decode() if isinstance(url, bytes) else url
-        # A redirect would carry the key (query or header) wherever Location points; a REST
-        # API has no business redirecting, so it is an error naming where it pointed.
-        kwargs["allow_redirects"] = False
-        self.budget.acquire()
-        self.counter[request_kind(method_s, urlsplit(url_s).path)] += 1
-        response = super().request(method, url, *args, **kwargs)
-        if response.is_redirect:
-            target = urlsplit(response.headers.get("Location", ""))
-            raise requests.TooManyRedirects(
-                f"Bugzilla answered HTTP {response.status_code} redirecting to "
-                f"{target.scheme}://{target.netloc}{target.path}: configure that URL instead"
-            )
-        return response
 
 
 # -- parsing -----------------------------------------------------------------------------
@@ -711,14 +379,6 @@ class Client:
         return self._call(f"GET {path}", call, bug_id)
 
     # -- reads ---------------------------------------------------------------------------
-    def server_time(self) -> datetime:
-        """Bugzilla's database clock, which `creation_time` is compared with: GET /rest/time."""
-        answer = self._get("/time")
-        when = parse_time(answer.get("db_time") or answer.get("web_time_utc"))
-        if when is None:
-            raise BugzillaError("GET /rest/time: no db_time in the answer")
-        return when
-
     def check_products(self, wanted: dict[str, list[str]]) -> list[str]:
         """Problems with the products and components the rules watch, for a clear start-up
         failure: an unknown product or component silently matches no bug. One request."""
@@ -930,28 +590,6 @@ class Client:
         params = {"ids": rest} if rest else {}
         return self._get(f"/bug/{first}/comment", params, bug_id=first if not rest else None)
 
-    def find_comment(self, bug_id: int, needle: str) -> Comment | None:
-        """The first comment of a bug containing `needle` (e.g. a write's ref): one request."""
-        found = self.comments_of(bug_id)
-        return next((c for c in found if needle in c.text), None)
-
-    def comments_of(self, bug_id: int) -> list[Comment]:
-        """Every comment of one bug; raises BugzillaError (102) if it is not readable."""
-        answer = self._fetch_comments([bug_id])
-        entry = (answer.get("bugs") or {}).get(str(bug_id)) or {}
-        return [parse_comment(c, bug_id) for c in entry.get("comments") or ()]
-
-    def user(self, login: str) -> dict[str, Any] | None:
-        """A user by login (id, name, real_name), None when there is no such user (51)."""
-        try:
-            answer = self._get("/user", {"names": login})
-        except BugzillaError as exc:
-            if exc.code == 51:
-                return None
-            raise
-        users = answer.get("users") or []
-        return users[0] if users else None
-
     def users(self, *, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[dict[str, Any]]:
         """Many accounts in one GET /rest/user (id, name, real_name, can_login...).
 
@@ -964,10 +602,6 @@ class Client:
         if ids:
             params["ids"] = [int(i) for i in ids]
         return list(self._get("/user", params).get("users") or [])
-
-    def valid_login(self, login: str) -> bool:
-        """Does the API key belong to `login`? (5.0 has no /rest/whoami.)"""
-        return bool(self._get("/valid_login", {"login": login}).get("result"))
 
     # -- the write -----------------------------------------------------------------------
     def update(

@@ -214,7 +214,7 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
 
 
 def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
-    from triagebot.bugzilla import install_redaction
+    from triagebot.redaction import install_redaction
 
     level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
     # The handler has the level too: a logger set lower for a file of its own (the demo's

@@ -38,7 +38,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from triagebot.bugzilla import request_kind
+from triagebot.transport import request_kind
 
 DOCS = "https://bugzilla.readthedocs.org/en/5.0/api/"
 VERSION = "5.0.6"
@@ -94,7 +94,7 @@ class RequestInfo:
     number: int  # 1-based, in order of arrival since the server was made (or restored)
     method: str
     path: str
-    kind: str  # as `triagebot.bugzilla.request_kind` names it: search, comments, update...
+    kind: str  # as `triagebot.transport.request_kind` names it: search, comments, update...
     phase: str  # "before" it is applied, or "after" (a write has then landed)
 
 

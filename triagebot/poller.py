@@ -44,6 +44,7 @@ from triagebot.store import (
     LeaseHeld,
     LeaseLost,
     Owner,
+    RecordState,
     Seen,
     Store,
     StoreConflict,
@@ -347,12 +348,16 @@ class Poller:
         now = self.clock()
         for bug in bugs:
             record = records.get(bug.id)
-            if record is not None and record.state in ("done", "seen", "gave-up"):
+            if record is not None and record.state in (
+                RecordState.DONE,
+                RecordState.SEEN,
+                RecordState.GAVE_UP,
+            ):
                 report.handled_before += 1
                 continue
             if (
                 record is not None
-                and record.state == "intent"
+                and record.state == RecordState.INTENT
                 and record.intent_at is not None
                 and now - record.intent_at < self.settings.intent_grace
             ):
@@ -532,7 +537,7 @@ class Poller:
                     permanent=not landed and exc.http_status != 429,
                     max_attempts=self.settings.max_attempts,
                 )
-                if state == "gave-up":
+                if state == RecordState.GAVE_UP:
                     log.error(
                         "bug %d: write refused %d times with the same error, giving up "
                         "(`triagebot retry %d` puts it back): %s",
@@ -593,7 +598,7 @@ def _may_have_landed(exc: BugzillaError) -> bool:
 
 
 def _is_intent(record: BugRecord | None) -> bool:
-    return record is not None and record.state == "intent"
+    return record is not None and record.state == RecordState.INTENT
 
 
 def _intent_ref(records: dict[int, BugRecord], bug_id: int) -> str | None:

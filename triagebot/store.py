@@ -25,6 +25,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -54,7 +55,18 @@ from triagebot import migrate as migrations
 
 log = logging.getLogger(__name__)
 
-STATES = ("seen", "intent", "done", "failed", "gave-up")
+
+class RecordState(StrEnum):
+    """Where a (bug, rule) record stands (a StrEnum: equal to its text, stored as text)."""
+
+    SEEN = "seen"  # decided, nothing to write (or written by nobody: before start)
+    INTENT = "intent"  # a write is under way or unconfirmed: look for its ref first
+    DONE = "done"  # the bot's comment is on the bug (final)
+    FAILED = "failed"  # Bugzilla refused the write: nothing landed, retried next poll
+    GAVE_UP = "gave-up"  # refused with the same error max_attempts times: until `retry`
+
+
+STATES = tuple(RecordState)
 # SQLite builds before 3.32 allow 999 bound variables per statement; stay under that.
 IN_CHUNK = 900
 MAX_ERROR_CHARS = 4000
