@@ -402,9 +402,9 @@ def test_new_bugs_and_comments_are_taken_as_bugzilla_5_0_answers(fake, client):
     )
     assert comment.status_code == 201
     assert set(comment.json()) == set(load_recording("post_comment")["response"]) == {"id"}
-    (found,) = [b for page in client.search_new(PRODUCT, ["Community IT"], NOW) for b in page]
+    (found,) = [b for page in client.search_changed(PRODUCT, ["Community IT"], NOW) for b in page]
     assert (found.id, found.creator, found.summary) == (bug_id, "carol@example.org", bug["summary"])
-    texts = [c.text for c in client.comments_of(bug_id)]
+    texts = [c.text for c in client.comments([bug_id])[bug_id]]
     assert texts == ["Please host a wiki.", "Noted."]
     assert fake.counts["create"] == 1 and fake.counts["comment"] == 1
 
