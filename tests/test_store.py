@@ -499,14 +499,18 @@ def test_one_lease_per_rule_taken_over_once_expired_and_fenced(
     assert isinstance(store.acquire_lease("fr", a, ttl), Lease)
 
 
-def test_two_processes_racing_for_a_lease_get_one(clock_store: tuple[Clock, Store]) -> None:
-    _clock, store = clock_store
+def test_replicas_racing_for_a_lease_get_one(database_url: str) -> None:
+    """Four replicas, each with its own engine (as separate processes would have), on a SQLite
+    file and on PostgreSQL: exactly one gets the lease."""
+    Store(database_url).close()  # migrated once, before the race
     results: list[object] = []
     barrier = threading.Barrier(4)
 
     def take(n: int) -> None:
-        barrier.wait()
-        results.append(store.acquire_lease("fr", Owner(f"t{n}", "h", n), timedelta(minutes=5)))
+        with Store(database_url) as store:
+            barrier.wait()
+            owner = Owner(f"t{n}", "h", n)
+            results.append(store.acquire_lease("fr", owner, timedelta(minutes=5)))
 
     threads = [threading.Thread(target=take, args=(n,)) for n in range(4)]
     for t in threads:
