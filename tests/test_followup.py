@@ -168,8 +168,8 @@ def test_decline_with_reason() -> None:
     assert got is not None
     assert (got.kind, got.outcome) == ("decline", "declined")
     assert got.comment == (
-        "**Declined** by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 (comment 2): "
-        "We already run one. !."
+        "**Declined** by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 (comment 2).\n"
+        "Reason given: We already run one. !"
     )
     assert got.whiteboard == "[community:mozilla-hispano] [endorsement-declined]"
     assert got.clear_flags == (40,)
@@ -179,7 +179,7 @@ def test_decline_without_reason() -> None:
     bug, comments = hispano_bug()
     got = run(bug, [*comments, said("luis@example.org", "/decline")])
     assert got is not None and got.comment is not None
-    assert got.comment.endswith("(comment 2); no reason given.")
+    assert got.comment.endswith("(comment 2).")
 
 
 def test_a_command_turned_off_is_an_ordinary_comment() -> None:

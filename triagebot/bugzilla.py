@@ -550,15 +550,19 @@ class Client:
                         )
         return sorted(changes, key=lambda c: c.when)
 
-    def comments(self, bug_ids: Iterable[int]) -> dict[int, list[Comment]]:
-        """Comments of many bugs: one request per 500 bugs. An unreadable bug fails the whole
+    def comments(
+        self, bug_ids: Iterable[int], *, new_since: datetime | None = None
+    ) -> dict[int, list[Comment]]:
+        """Comments of many bugs: one request per 500 bugs; with `new_since`, only those
+        posted after it (Bugzilla's filter, exclusive). An unreadable bug fails the whole
         batch (102); the batch is then bisected so readable bugs still get theirs, and the
         unreadable ones are absent from the result."""
         ids = list(dict.fromkeys(int(i) for i in bug_ids))
         result: dict[int, list[Comment]] = {}
         unreadable: list[int] = []
+        since = format_time(new_since) if new_since is not None else None
         for start in range(0, len(ids), COMMENT_BATCH):
-            self._comments_into(ids[start : start + COMMENT_BATCH], result, unreadable)
+            self._comments_into(ids[start : start + COMMENT_BATCH], result, unreadable, since)
         if unreadable:
             log.warning(
                 "comments of bug(s) %s are not readable by this account; left out",
@@ -567,10 +571,14 @@ class Client:
         return result
 
     def _comments_into(
-        self, ids: list[int], result: dict[int, list[Comment]], unreadable: list[int]
+        self,
+        ids: list[int],
+        result: dict[int, list[Comment]],
+        unreadable: list[int],
+        new_since: str | None = None,
     ) -> None:
         try:
-            answer = self._fetch_comments(ids)
+            answer = self._fetch_comments(ids, new_since)
         except BugzillaError as exc:
             if exc.code not in UNREADABLE_CODES:
                 raise
@@ -578,16 +586,18 @@ class Client:
                 unreadable.append(ids[0])
                 return
             mid = len(ids) // 2
-            self._comments_into(ids[:mid], result, unreadable)
-            self._comments_into(ids[mid:], result, unreadable)
+            self._comments_into(ids[:mid], result, unreadable, new_since)
+            self._comments_into(ids[mid:], result, unreadable, new_since)
             return
         for key, entry in (answer.get("bugs") or {}).items():
             bug_id = int(key)
             result[bug_id] = [parse_comment(c, bug_id) for c in (entry or {}).get("comments") or ()]
 
-    def _fetch_comments(self, ids: list[int]) -> dict:
+    def _fetch_comments(self, ids: list[int], new_since: str | None = None) -> dict:
         first, rest = ids[0], ids[1:]
-        params = {"ids": rest} if rest else {}
+        params: dict[str, Any] = {"ids": rest} if rest else {}
+        if new_since is not None:
+            params["new_since"] = new_since
         return self._get(f"/bug/{first}/comment", params, bug_id=first if not rest else None)
 
     def users(self, *, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[dict[str, Any]]:

@@ -163,6 +163,8 @@ class FakeBugzilla:
         self.users: dict[str, dict[str, Any]] = {}
         self.products: dict[str, dict[str, Any]] = {}
         self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
+        # Every PUT applied, as (bug id, JSON body): what tests assert a write carried.
+        self.puts: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(maxlen=1000)
         self.url: str | None = None
         self._lock = threading.RLock()
         self._next_bug = 1
@@ -406,6 +408,7 @@ class FakeBugzilla:
             self._faults.clear()
             self._hooks.clear()
             self.requests.clear()
+            self.puts.clear()
             self._changed()
 
     def mount(self, session: requests.Session) -> None:
@@ -786,6 +789,7 @@ class FakeBugzilla:
                 self._check_comment(str(text))
         whiteboard = data.get("whiteboard")
         flag_changes = [self._check_flag(f) for f in data.get("flags") or ()]
+        self.puts.append((int(bugs[0]["id"]), data))
         now = _iso(self.clock())
         changed = []
         for bug in bugs:

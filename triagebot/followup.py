@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from triagebot import triage
+from triagebot import markup, triage
 from triagebot.bugs import SKIP_TAG, Bug, Comment
+from triagebot.footer import footer_line, parse_footer
 from triagebot.registry import Community, Delegation, Person, Registry, normalize_email
 
 if TYPE_CHECKING:  # rules imports this module (for sample contexts), not the other way round
@@ -43,10 +44,6 @@ ASKS = (None, "retriage")  # the first comment (no kind) and a re-triage ask for
 REASON_LIMIT = 300  # characters of a decline reason quoted back
 
 _COMMAND = re.compile(r"/(endorse|decline)(?:\s+(.*))?", re.IGNORECASE)
-_FOOTER = re.compile(
-    r"^-- triagebot \(rule (?P<rule>[a-z0-9][a-z0-9-]*)(?:; (?P<kind>[a-z-]+))?; ref [^)\s]+\)\s*$",
-    re.MULTILINE,
-)
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -82,11 +79,9 @@ def unquoted(text: str) -> str:
 
 # -- the bot's own comments -----------------------------------------------------------------------
 def footer_of(text: str) -> tuple[str, str | None] | None:
-    """(rule, kind) of a bot footer at the end of `text`, or None."""
-    found = list(_FOOTER.finditer(text[-300:]))
-    if not found or text[-300:][found[-1].end() :].strip():
-        return None
-    return found[-1].group("rule"), found[-1].group("kind")
+    """(rule, kind) of the bot footer in `text`, or None."""
+    found = parse_footer(text)
+    return None if found is None else (found.rule, found.kind)
 
 
 def is_bot(comment: Comment, bot_login: str | None) -> bool:
@@ -121,7 +116,7 @@ class FollowUp:
     kind: str  # one of KINDS, "stale" or "read-history"
     reason: str
     community: str | None = None
-    outcome: str | None = None  # the bug's endorsement state after the write
+    outcome: str = "awaiting"  # the endorsement state after the write (endorsed, declined...)
     comment: str | None = None
     whiteboard: str | None = None
     needinfo: tuple[str, ...] = ()
@@ -134,8 +129,13 @@ class FollowUp:
     def comment_text(self, ref: str) -> str:
         """The comment as posted, with a footer naming its kind (how the next poll knows it
         was posted, from Bugzilla alone)."""
-        assert self.comment is not None
-        return f"{self.comment.rstrip()}\n\n-- triagebot (rule {self.rule}; {self.kind}; ref {ref})"
+        if self.comment is None:
+            return ""  # a tag-only change posts no comment
+        return f"{self.comment.rstrip()}\n\n{footer_line(self.rule, ref, self.kind)}"
+
+    @property
+    def communities(self) -> tuple[str, ...]:
+        return (self.community,) if self.community else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +157,29 @@ def follow_up(
     bot_login: str | None,
     *,
     complete: bool = True,
+    markdown: bool = False,
 ) -> FollowUp | None:
     """What to do about the answers to the bot's question on `bug`, or None.
 
     `comments`: the bug's comments in order; all of them (`complete`), or only those since
     some time (Bugzilla's `new_since`), in which case an ask not among them is older than all
-    of them, and a decision that needs the whole history asks for it (`read-history`)."""
+    of them, and a decision that needs the whole history asks for it (`read-history`).
+    `markdown`: the comment as Markdown, else as plain text (see `markup`)."""
+    found = _follow_up(bug, comments, registry, rule, now, bot_login, complete)
+    if found is None or found.comment is None or markdown:
+        return found
+    return replace(found, comment=markup.plain_text(found.comment))
+
+
+def _follow_up(
+    bug: Bug,
+    comments: Sequence[Comment],
+    registry: Registry,
+    rule: Rule,
+    now: datetime,
+    bot_login: str | None,
+    complete: bool,
+) -> FollowUp | None:
     settings = rule.followup
     if settings is None or _has(bug.whiteboard, SKIP_TAG) or not _has(bug.whiteboard, AWAITING):
         return None

@@ -23,7 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-_FOOTER = re.compile(r"^-- triagebot \(rule (?P<rule>[^;()\n]+); ref (?P<ref>[^)\s]+)\)\s*$", re.M)
+# A follow-up names its kind between the rule and the ref: `(rule R; confirmation; ref X)`.
+_FOOTER = re.compile(
+    r"^-- triagebot \(rule (?P<rule>[^;()\n]+)(?:; (?P<kind>[a-z-]+))?; ref (?P<ref>[^)\s]+)\)\s*$",
+    re.M,
+)
 
 
 class Authored(Protocol):
@@ -41,11 +45,14 @@ C = TypeVar("C", bound=Authored)
 class Footer:
     rule: str
     ref: str
+    kind: str | None = None  # a follow-up's kind; None on the first comment
 
 
-def footer_line(rule: str, ref: str) -> str:
-    """The last line of every comment the bot posts: the bot, the rule, the write's ref."""
-    return f"-- triagebot (rule {rule}; ref {ref})"
+def footer_line(rule: str, ref: str, kind: str | None = None) -> str:
+    """The last line of every comment the bot posts: the bot, the rule, a follow-up's kind,
+    the write's ref."""
+    middle = f"; {kind}" if kind else ""
+    return f"-- triagebot (rule {rule}{middle}; ref {ref})"
 
 
 def parse_footer(text: str) -> Footer | None:
@@ -53,7 +60,7 @@ def parse_footer(text: str) -> Footer | None:
     found = None
     for found in _FOOTER.finditer(text):  # noqa: B007 - the last one counts
         pass
-    return None if found is None else Footer(found["rule"].strip(), found["ref"])
+    return None if found is None else Footer(found["rule"].strip(), found["ref"], found["kind"])
 
 
 def own_comment(

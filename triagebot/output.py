@@ -183,6 +183,9 @@ def bug_line(result: BugResult, color: bool = False) -> str:
     outcome = d.outcome if d else "-"
     community = (d.community or ("/".join(d.communities) if d.communities else "-")) if d else "-"
     action = ACTION_WORDS.get(result.action, result.action)
+    kind = getattr(d, "kind", None)  # a follow-up: confirmation, reminder...
+    if kind:
+        action = f"{kind}, {action}"
     if result.needinfo and result.action in ("commented", "would-comment"):
         action += f", needinfo {', '.join(result.needinfo)}"
     if result.error:

@@ -27,13 +27,15 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
+from triagebot.answers import Answers, Planned, awaits
 from triagebot.bugs import Bug, Comment, Decision
 from triagebot.bugzilla import BugzillaError, Client
+from triagebot.followup import FollowUp
 from triagebot.footer import own_comment
 from triagebot.registry import Registry
 from triagebot.rules import Rule
@@ -98,7 +100,7 @@ class BugResult:
     """What happened to one bug in one poll, for the per-bug output line."""
 
     bug: Bug
-    decision: Decision | None
+    decision: Decision | FollowUp | None
     action: Action
     error: str | None = None
     ref: str | None = None  # of the write: with the decision, it gives the exact comment
@@ -164,6 +166,7 @@ class _Page:
     seen: list[Seen] = field(default_factory=list)  # decisions that need no write
     closed: list[Seen] = field(default_factory=list)  # unconfirmed writes no longer needed
     reconciled: dict[int, int | None] = field(default_factory=dict)  # bug -> own comment id
+    handled: list[Bug] = field(default_factory=list)  # finished earlier: answers to read?
 
 
 class Poller:
@@ -195,6 +198,14 @@ class Poller:
         self._written = 0
         self._lease: Lease | None = None  # of the rule being polled (live polls only)
         self._renewed = datetime.min.replace(tzinfo=UTC)
+        self.answers = Answers(
+            client,
+            store,
+            clock,
+            lambda: self.settings.bot_login,
+            lambda: self.settings.live,
+            lambda: self.settings.markdown,
+        )
 
     def poll(self) -> list[PollReport]:
         self.reports = []
@@ -246,8 +257,8 @@ class Poller:
         before = sum(self.client.requests_made.values())
         poll_id = self.store.start_poll(rule.name, dry_run=not live) if live else None
         try:
-            todo = self._gather(rule, start, since, report)
-            self._act(rule, todo, report)
+            todo, followups = self._gather(rule, start, since, report)
+            self._act(rule, todo, report, followups)
             if live and report.capped is None and report.error is None:
                 self._advance_cursor(rule, report)
         except BugzillaError as exc:
@@ -282,12 +293,16 @@ class Poller:
     # -- reading, reconciling, deciding, recording ----------------------------------------
     def _gather(
         self, rule: Rule, start: datetime, since: datetime, report: PollReport
-    ) -> list[ToDo]:
+    ) -> tuple[list[ToDo], list[Planned]]:
         """Every page of changed bugs through read / reconcile / decide / record. Returns
-        the decisions that need a write, each with the ref of an earlier unconfirmed intent."""
+        the decisions that need a write, each with the ref of an earlier unconfirmed intent,
+        and the follow-ups (answers to the bot's questions, stale requests) to write."""
         registry = self.registry()
         todo: list[ToDo] = []
+        followups: list[Planned] = []
         found: set[int] = set()
+        last_read = self.store.get_cursor(rule.name)  # the newest change the last poll read
+        evaluated: set[int] = set()  # bugs whose answers this poll read
         for bugs in self._pages(rule, since, found):
             self._keep_lease()
             bugs = [b for b in bugs if b.id not in found]
@@ -297,12 +312,24 @@ class Poller:
                 if report.newest_change is None or changed > report.newest_change:
                     report.newest_change = changed
             page = self._read(rule, start, bugs, report)
-            if not page.fresh:
+            waiting = [
+                b
+                for b in page.handled
+                if awaits(b, rule) and _changed_since_read(b, page.records.get(b.id), last_read)
+            ]
+            if not page.fresh and not waiting:
                 self._record(rule, page)
                 continue
-            comments = self.client.comments([b.id for b in page.fresh])
+            # One batched read per page: whole when there are new bugs to decide, else only
+            # the comments since the search's start, where answers are.
+            ids = [b.id for b in (*page.fresh, *waiting)]
+            comments = self.client.comments(ids, new_since=None if page.fresh else since)
+            answered: dict[int, BugResult] = {}  # bugs found done on Bugzilla that may await
             for bug in page.fresh:
                 result = self._reconcile(rule, bug, comments, page)
+                if result is not None and result.action == Action.RECONCILED and awaits(bug, rule):
+                    answered[bug.id] = result
+                    continue
                 if result is None:
                     result, decision = self._decide(rule, registry, bug, comments[bug.id])
                     if decision is not None and decision.acts:
@@ -317,8 +344,23 @@ class Poller:
                         if _is_intent(page.records.get(bug.id)):
                             page.closed.append(seen)  # comments read, ref absent, not needed
                 report.results.append(result)
+            planned = self.answers.decide(
+                rule,
+                registry,
+                [*waiting, *(r.bug for r in answered.values())],
+                comments,
+                complete=bool(page.fresh),
+            )
+            evaluated.update(b.id for b in waiting)
+            evaluated.update(answered)
+            acting = {p.bug.id for p in planned}
+            report.results.extend(r for b, r in answered.items() if b not in acting)
+            report.handled_before -= sum(b.id in acting for b in waiting)
+            followups += planned
             self._record(rule, page)
-        return todo
+        if self.answers.sweep_due(rule):
+            followups += self.answers.sweep(rule, registry, evaluated, self.settings.page_size)
+        return todo, followups
 
     def _pages(self, rule: Rule, since: datetime, found: set[int]) -> Iterator[list[Bug]]:
         """The search's pages, then the bugs waiting for a write that it did not find: a
@@ -354,6 +396,7 @@ class Poller:
                 RecordState.GAVE_UP,
             ):
                 report.handled_before += 1
+                page.handled.append(bug)
                 continue
             if (
                 record is not None
@@ -429,19 +472,24 @@ class Poller:
             self.store.finish_writes(rule.name, list(page.reconciled), comment_ids=ids)
 
     # -- writing -------------------------------------------------------------------------
-    def _act(self, rule: Rule, todo: list[ToDo], report: PollReport) -> None:
+    def _act(
+        self, rule: Rule, todo: list[ToDo], report: PollReport, followups: Sequence[Planned] = ()
+    ) -> None:
         cap = self.settings.max_actions
-        if cap is not None and len(todo) > cap:
-            report.capped = len(todo)
+        acting = len(todo) + len(followups)
+        if cap is not None and acting > cap:
+            report.capped = acting
             log.warning(
                 "rule %s would act on %d bugs, more than max_actions_per_run=%d: acting on none",
                 rule.name,
-                len(todo),
+                acting,
                 cap,
             )
             if self.settings.live:
                 for item in todo:
                     report.results.append(BugResult(item.bug, item.decision, Action.CAPPED))
+                for planned in followups:
+                    report.results.append(BugResult(planned.bug, planned.followup, Action.CAPPED))
                 return
             # A dry run still shows every comment: it is what the operator reads before
             # deciding on --no-limit. The report says a live run would refuse.
@@ -451,11 +499,54 @@ class Poller:
                 report.results.append(
                     BugResult(item.bug, d, Action.WOULD_COMMENT, None, "dry-run", d.needinfo)
                 )
+            for planned in followups:
+                fu = planned.followup
+                report.results.append(
+                    BugResult(planned.bug, fu, Action.WOULD_COMMENT, None, "dry-run", fu.needinfo)
+                )
             return
         self._blocked = None
         self._written = 0
         for start in range(0, len(todo), WRITE_CHUNK):
             self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report, todo)
+        for planned in followups:
+            report.results.append(self._write_followup(rule, planned))
+
+    def _write_followup(self, rule: Rule, planned: Planned) -> BugResult:
+        """One PUT: tags, needinfo flags cleared (by id) and set, one comment. No intent
+        first: the bug's own state says what is left to do (see `answers`)."""
+        bug, fu = planned.bug, planned.followup
+        ref = self.new_ref()
+        if self._blocked is not None:
+            error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
+            return BugResult(bug, fu, Action.FAILED, error, ref)
+        text = fu.comment_text(ref) or None
+        needinfo = list(fu.needinfo)
+        if self._lease is not None:  # fenced: a poller whose rule was taken over writes nothing
+            self._lease = self.store.renew_lease(self._lease, self.settings.lease_ttl)
+            self._renewed = self.clock()
+        while True:
+            try:
+                self.client.update(
+                    bug.id,
+                    comment=text,
+                    whiteboard=fu.whiteboard,
+                    needinfo=needinfo,
+                    clear_flags=fu.clear_flags,
+                    markdown=self.settings.markdown and text is not None,
+                )
+            except BugzillaError as exc:
+                if _requestee_rejected(exc, needinfo):
+                    log.warning("bug %d: needinfo refused (%s); following up without", bug.id, exc)
+                    needinfo = []
+                    continue
+                log.error("bug %d: follow-up failed, read again next poll: %s", bug.id, exc)
+                self.store.note_followup_error(rule.name, bug.id, str(exc))
+                if exc.http_status == 429:
+                    self._blocked = exc
+                return BugResult(bug, fu, Action.FAILED, str(exc), ref)
+            self.answers.landed(rule, planned)
+            return BugResult(bug, fu, Action.COMMENTED, None, ref, tuple(needinfo))
 
     def _write_chunk(
         self, rule: Rule, chunk: list[ToDo], report: PollReport, todo: list[ToDo]
@@ -595,6 +686,20 @@ def _may_have_landed(exc: BugzillaError) -> bool:
     if exc.code is None or exc.code < 0 or exc.code >= INTERNAL_ERRORS_FROM:
         return True
     return exc.http_status is not None and exc.http_status >= 500
+
+
+def _changed_since_read(bug: Bug, record: BugRecord | None, last_read: datetime | None) -> bool:
+    """Has a bug the bot finished earlier changed since it was last read? Not when its change
+    is no newer than what the last poll read (the overlap window finds it again), nor when
+    the change is the bot's own last write (recorded after Bugzilla stamped it: a clock
+    skew beyond a second could hide an answer posted within it). A follow-up that failed is
+    read again until it lands."""
+    if record is not None and record.last_error:
+        return True
+    changed = bug.last_change_time or bug.creation_time
+    if last_read is not None and changed <= last_read:
+        return False
+    return record is None or record.updated_at is None or changed > record.updated_at
 
 
 def _is_intent(record: BugRecord | None) -> bool:

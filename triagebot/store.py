@@ -247,7 +247,7 @@ class Followed:
     """A follow-up write that landed: the bug's endorsement state after it."""
 
     bug_id: int
-    outcome: str | None
+    outcome: str | None  # None: unchanged (a reminder, a refusal)
     community: str | None
     action: str  # "followup:KIND"
 
@@ -931,9 +931,21 @@ class Store:
         with self._engine.connect() as conn:
             return [_to_record(row) for row in conn.execute(stmt)]
 
+    def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
+        """A follow-up write failed on a bug already done: keep the error (the next poll reads
+        the bug again while it is there; a landed follow-up clears it). Its state and times
+        stay as they were."""
+        self._write(
+            lambda conn: conn.execute(
+                update(_bug)
+                .where(_bug.c.rule == rule, _bug.c.bug_id == bug_id)
+                .values(last_error=error[:MAX_ERROR_CHARS])
+            )
+        )
+
     def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
-        """A follow-up write landed: the bug's outcome and community are now these (a bug
-        the database never saw is recorded done). Bugzilla stays the record of what was
+        """A follow-up write landed: the bug's outcome and community are now these (None:
+        unchanged; a bug the database never saw is recorded done). Bugzilla stays the record of what was
         posted; this keeps `status` and the next poll's look-ups current."""
         by_id = {item.bug_id: item for item in items}
         if not by_id:
@@ -958,8 +970,8 @@ class Store:
                     .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
                     .values(
                         state="done",
-                        outcome=bindparam("p_outcome"),
-                        community=bindparam("p_community"),
+                        outcome=func.coalesce(bindparam("p_outcome"), _bug.c.outcome),
+                        community=func.coalesce(bindparam("p_community"), _bug.c.community),
                         action=bindparam("p_action"),
                         updated_at=now,
                         last_error=None,
