@@ -945,8 +945,8 @@ class Store:
 
     def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
         """A follow-up write landed: the bug's outcome and community are now these (None:
-        unchanged; a bug the database never saw is recorded done). Bugzilla stays the record of what was
-        posted; this keeps `status` and the next poll's look-ups current."""
+        unchanged; a bug the database never saw is recorded done). Bugzilla stays the record
+        of what was posted; this keeps `status` and the next poll's look-ups current."""
         by_id = {item.bug_id: item for item in items}
         if not by_id:
             return
