@@ -426,6 +426,9 @@ OUTCOME_CASES = [
         "\n"
         "Camille Berthelot, Nadia Benslimane: does Mozilla Francophone support this request?\n"
         "\n"
+        "To answer, a current delegate of Mozilla Francophone comments `/endorse` or "
+        "`/decline` with a reason on a line of its own.\n"
+        "\n"
         "Mentioned resources:\n"
         "- mozfr.example.org (domain of Mozilla Francophone): Camille Berthelot "
         "(matrix: @camille:example.org)",
@@ -446,7 +449,8 @@ OUTCOME_CASES = [
         "\n"
         "Community contacts: matrix: #hispano:example.org\n"
         "\n"
-        "Lucía Ferreyra: does Mozilla Hispano support this request?",
+        "Lucía Ferreyra: does Mozilla Hispano support this request?"
+        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or `/decline` with a reason on a line of its own.",
         id="needs-endorsement",
     ),
     pytest.param(

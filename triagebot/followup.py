@@ -357,7 +357,10 @@ def _retriage(
     needinfo, asked = triage.plan_needinfo(
         bug, registry, verdict, action.needinfo, rule.needinfo_cap
     )
-    context = triage.build_context(bug, registry, verdict, asked, rule.name, rule.directory_url)
+    commands = rule.followup.commands if rule.followup else ()
+    context = triage.build_context(
+        bug, registry, verdict, asked, rule.name, rule.directory_url, commands
+    )
     assert verdict.community is not None
     slug = verdict.community.slug
     tags = tuple(t.format(community=slug) for t in action.whiteboard)
@@ -508,5 +511,5 @@ def sample_context(kind: str, rule_name: str, directory_url: str | None) -> dict
         return {**base, "days": 15, "waiting": ("Dee D",)}
     if kind == "retriage":
         context = triage.sample_context("needs-endorsement", "delegates", rule_name, directory_url)
-        return {**context, "commands": COMMANDS, "body": "(the outcome's comment)", "answer": 2}
+        return {**context, "body": "(the outcome's comment)", "answer": 2}
     raise ValueError(kind)

@@ -77,7 +77,8 @@ def decide(
     verdict = analyse(bug, registry, now.astimezone(UTC).date())  # the UTC day, like the CLI
     action = rule.outcomes[verdict.outcome]
     needinfo, asked = plan_needinfo(bug, registry, verdict, action.needinfo, rule.needinfo_cap)
-    context = build_context(bug, registry, verdict, asked, rule.name, rule.directory_url)
+    commands = rule.followup.commands if rule.followup is not None else ()
+    context = build_context(bug, registry, verdict, asked, rule.name, rule.directory_url, commands)
     slug = verdict.community.slug if verdict.community else None
     comment = rule.render(verdict.outcome, context)
     note = identity_note(verdict)
@@ -432,8 +433,11 @@ def build_context(
     asked: tuple[str, ...],
     rule_name: str,
     directory_url: str | None,
+    commands: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     """Plain data for the template: names, titles, dates and public contacts only.
+    `commands`: the follow-up commands the rule takes (`endorse`, `decline`), for the line
+    telling delegates how to answer.
 
     Keys are the same for every outcome (None or empty where they do not apply), so a
     template can be checked against a sample at load time."""
@@ -457,6 +461,7 @@ def build_context(
         ),
         "asked": asked,
         "lookalike": _lookalike(verdict.lookalike),
+        "commands": commands,
     }
 
 
@@ -618,4 +623,5 @@ def sample_context(
     verdict = analyse(bug, registry, _SAMPLE_DAY)
     assert verdict.outcome == outcome, (outcome, verdict.outcome)
     _, asked = plan_needinfo(bug, registry, verdict, needinfo_mode, LIST_LIMIT)
-    return build_context(bug, registry, verdict, asked, rule_name, directory_url)
+    commands = ("endorse", "decline")  # the line telling delegates how to answer, checked too
+    return build_context(bug, registry, verdict, asked, rule_name, directory_url, commands)
