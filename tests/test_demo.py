@@ -112,12 +112,13 @@ def private_contacts() -> set[str]:
 
 def bug_blocks(out: str) -> dict[int, str]:
     """What the demo shows of each bug, by bug number."""
-    blocks = re.split(r"\n\n(?=Bug \d+: )", out.split("What a triager now sees in Bugzilla:")[1])
+    shown = out.split("What a triager now sees in Bugzilla:")[1].split("\n\nA delegate answers")[0]
+    blocks = re.split(r"\n\n(?=Bug \d+: )", shown)
     found = {}
     for block in blocks:
         match = re.match(r"\s*Bug (\d+): ", block)
         if match:
-            found[int(match.group(1))] = block.split("\n\nSecond poll")[0]
+            found[int(match.group(1))] = block
     return found
 
 
@@ -146,7 +147,7 @@ def test_demo_shows_every_outcome_once_offline(
     assert sorted(blocks) == list(range(1, 9))
     for bug_id, block in blocks.items():
         assert block.count(f"comment #1 by {demo.BOT}:") == (bug_id in ACTED_ON), block
-        assert "comment #2" not in block
+        assert "comment #2" not in block and "comment #3" not in block
     assert "  whiteboard: [community:mozilla-hispano] [endorsed]" in blocks[1]
     assert "  whiteboard: [triagebot-skip]" in blocks[7]
     assert "no comment from triagebot" in blocks[8]
@@ -154,16 +155,22 @@ def test_demo_shows_every_outcome_once_offline(
     (server,) = servers
     for bug_id in range(1, 9):
         posted = [c for c in server.comments_of(bug_id) if c["creator"] == demo.BOT]
-        assert len(posted) == (bug_id in ACTED_ON)
-    assert server.counts["update"] == len(ACTED_ON)  # the second poll wrote nothing
-    second = out.split("Second poll (nothing new, nothing posted twice):")[1]
+        assert len(posted) == (bug_id in ACTED_ON) + (bug_id == 2)  # 2: the confirmation
+    assert server.counts["update"] == len(ACTED_ON) + 1  # the third poll wrote nothing
+    answer = out.split("A delegate answers on bug 2:")[1].split("Third poll")[0]
+    assert re.search(r"\n +2  endorsed +mozilla-francophone: confirmation, commented\n", answer)
+    assert (
+        "  whiteboard: [community:mozilla-francophone] [endorsed]\n  needinfo:   (none)" in answer
+    )
+    assert "**Endorsed** by Camille Berthelot, Présidente of Mozilla Francophone, on" in answer
+    third = out.split("Third poll (nothing new, nothing posted twice):")[1]
     # the bot's own writes changed them: found again, left alone, for one request
     assert re.search(
-        r"rule community-it \(live\): 7 bugs changed since .*:\n +7 handled in an earlier poll\n"
-        r" +1 HTTP request\n",
-        second,
+        r"rule community-it \(live\): \d bugs changed since .*:\n +\d handled in an earlier "
+        r"poll\n +1 HTTP request\n",
+        third,
     )
-    assert "comments by triagebot: 6 after the first poll, 6 after the second." in out
+    assert "comments by triagebot: 6, then 7 (the confirmation), then 7." in out
 
     check_plain_80_columns(out)
     assert [value for value in private_contacts() if value in out] == []
@@ -201,7 +208,7 @@ def test_demo_as_a_command(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert "comments by triagebot: 6 after the first poll, 6 after the second." in done.stdout
+    assert "comments by triagebot: 6, then 7 (the confirmation), then 7." in done.stdout
     check_plain_80_columns(done.stdout)
     assert list(tmp_path.iterdir()) == []  # nothing left behind without --keep
 
@@ -213,31 +220,32 @@ def test_keep_keeps_database_config_and_log(
     for _ in range(2):  # a second run into the same directory starts afresh
         assert main(["demo", "--keep", str(keep)]) == 0
         out = capsys.readouterr().out
-        assert "comments by triagebot: 6 after the first poll, 6 after the second." in out
+        assert "comments by triagebot: 6, then 7 (the confirmation), then 7." in out
         assert f"kept the database, log and config in {keep}:" in out
     names = {p.name for p in keep.iterdir()}
     assert {"triagebot.db", "triagebot.log", "triagebot.toml", "api-key", demo.MARKER} <= names
 
     with Store(f"sqlite:///{keep / 'triagebot.db'}") as store:
         assert store.outcome_counts() == {
-            "done/endorsed": 1,
+            "done/endorsed": 2,  # one by the delegate's /endorse
             "done/former-delegate": 1,
-            "done/needs-endorsement": 2,
+            "done/needs-endorsement": 1,
             "done/unknown": 1,
             "done/ambiguous": 1,
             "seen/skipped": 1,
         }
-        assert len(store.recent_polls()) == 2
+        assert len(store.recent_polls()) == 3
     log = (keep / "triagebot.log").read_text(encoding="utf-8")
     assert log.count("demo: loopback Bugzilla at http://127.0.0.1:") == 1  # this run's only
     assert "demo: filed bug 6 (a look-alike email of a delegate (Cyrillic 'а'))" in log
     assert "demo: first poll:" in log and "demo: second poll:" in log
+    assert "demo: third poll:" in log
     assert "demo: requests served: {" in log
     assert demo.DEMO_KEY not in log
 
     # the kept config works with the other commands (the loopback server is gone: status only)
     assert main(["--config", str(keep / "triagebot.toml"), "status"]) == 0
-    assert "done/needs-endorsement: 2" in capsys.readouterr().out
+    assert "done/needs-endorsement: 1" in capsys.readouterr().out
 
 
 def test_keep_refuses_a_directory_it_did_not_write(

@@ -2,7 +2,8 @@
 
 It files a handful of realistic requests in the loopback server, then runs exactly what an
 operator runs — `triagebot --config FILE once --live` — and shows what a triager now sees in
-Bugzilla. A second poll shows that nothing is posted twice. Everything it writes stays in a
+Bugzilla. Then a delegate answers `/endorse` on one bug: the second poll flips its tags and
+posts the confirmation, and a third shows that nothing is posted twice. Everything it writes stays in a
 temporary directory unless `--keep DIR` is given.
 """
 
@@ -104,6 +105,14 @@ DEMO_BUGS: tuple[DemoBug, ...] = (
         component="General",
     ),
 )
+
+
+# After the first poll, a current delegate of Mozilla Francophone endorses the request that
+# named it only by its domain: the second poll flips its tags and posts the confirmation.
+ANSWERED = "TLS certificate expired"
+DELEGATE = "camille@example.org"
+DELEGATE_NAME = "Camille Berthelot"
+DELEGATE_ANSWER = "Yes, we need it renewed.\n/endorse"
 
 
 def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, DemoBug]]:
@@ -289,15 +298,36 @@ def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -
         print()
         print(show_bug(server, bug_id, demo, paint))
     print()
-    posted = sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
-    print(paint("Second poll (nothing new, nothing posted twice):", "1"))
+
+    def bot_comments() -> int:
+        return sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
+
+    posted = bot_comments()
+    answered, answered_demo = next((b, d) for b, d in filed if d.summary == ANSWERED)
+    # Bugzilla stamps whole seconds: the answer comes in a later second than the bot's write.
+    time.sleep(1.05 - time.time() % 1)
+    server.add_comment(answered, DELEGATE_ANSWER, DELEGATE)
+    print(paint(f"A delegate answers on bug {answered}:", "1"))
+    print(f"  {DELEGATE_NAME} ({DELEGATE}) comments:")
+    print(textwrap.indent(DELEGATE_ANSWER, "  │ "))
+    print()
+    print(paint("Second poll (the answer flips the tags and is confirmed):", "1"))
     code2, text2 = run_once(config)
     print(textwrap.indent(text2.rstrip("\n"), "  "))
     log.info("demo: second poll:\n%s", text2.rstrip("\n"))
-    again = sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
-    print(f"\ncomments by triagebot: {posted} after the first poll, {again} after the second.")
-    log.info("demo: comments by triagebot: %d, then %d", posted, again)
-    return 0 if code == 0 and code2 == 0 and again == posted else 1
+    print()
+    print(show_bug(server, answered, answered_demo, paint))
+    confirmed = bot_comments()
+    print()
+    print(paint("Third poll (nothing new, nothing posted twice):", "1"))
+    code3, text3 = run_once(config)
+    print(textwrap.indent(text3.rstrip("\n"), "  "))
+    log.info("demo: third poll:\n%s", text3.rstrip("\n"))
+    again = bot_comments()
+    print(f"\ncomments by triagebot: {posted}, then {confirmed} (the confirmation), then {again}.")
+    log.info("demo: comments by triagebot: %d, then %d, then %d", posted, confirmed, again)
+    ok = code == code2 == code3 == 0
+    return 0 if ok and confirmed == posted + 1 and again == confirmed else 1
 
 
 def file_bug_command(url: str) -> str:
