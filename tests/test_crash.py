@@ -499,6 +499,115 @@ def test_a_crash_at_every_boundary_never_posts_twice_nor_loses_a_bug(
         check(scenario, tally, f"killed at {outcome.fired}, then at {outcome.second}")
 
 
+# -- follow-up writes -------------------------------------------------------------------------------
+ANSWERS = (
+    # (summary, reporter, who answers, what, the follow-up kind expected)
+    ("TLS certificate of mozfr.example.org expired", "visitor@example.org",
+     "camille@example.org", "/endorse", "confirmation"),
+    ("A wiki for Mozilla Hispano", "visitor@example.org",
+     "visitor@example.org", "/endorse", "who-can-endorse"),
+    ("Need a server for our group", "newcomer@example.org",
+     "newcomer@example.org", "It is for Mozilla Hispano.", "retriage"),
+    ("Domain renewal for mozhispano.example.org", "visitor@example.org",
+     "mateo@example.org", "/decline We moved away from it.", "decline"),
+)  # fmt: skip
+
+
+def followup_kinds(fake: FakeBugzilla, bug_id: int) -> Counter[str]:
+    """The bot's comments on a bug by kind ("first" for the first comment)."""
+    kinds: Counter[str] = Counter()
+    for comment in fake.bugs[bug_id]["comments"]:
+        if comment["creator"] == BOT:
+            footer = comment["text"].rsplit("-- triagebot (rule community-it", 1)[-1]
+            kinds[footer.split(";")[1].strip() if footer.count(";") == 2 else "first"] += 1
+    return kinds
+
+
+def test_a_crash_around_a_follow_up_write_never_posts_it_twice(
+    server, registry, rules, db_dir, tally
+):
+    """Every boundary of a poll that writes follow-ups (a confirmation, a decline, a refusal
+    answered, a re-triage) is a kill point; the restarted bot, with the same database or an
+    empty one, ends with exactly one of each on the bugs."""
+    fake, clock = server
+    for person in registry.people.values():
+        for email in person.emails:
+            fake.add_user(email, person.name)
+    bugs = [
+        fake.add_bug(summary, "Please.", reporter, creation_time=T0 - timedelta(minutes=30))
+        for summary, reporter, *_ in ANSWERS
+    ]
+    asked_db = db_dir / "asked.db"
+    scenario = Scenario(0, fake, db_dir, page_size=2)
+
+    def one_poll(db: Path, killer: Killer) -> list[PollReport] | None:
+        client = Client(fake.url, KEY, requests_per_minute=None, sleep=lambda _s: None)
+        fake.mount(client.session)
+        client.session.trust_env = False
+        store = Store(f"sqlite:///{db}", now=clock)
+        store.engine._compiled_cache = SQL_CACHE  # type: ignore[attr-defined]
+        poller = Poller(
+            KillableClient(client, killer),  # type: ignore[arg-type]
+            KillableStore(store, killer),  # type: ignore[arg-type]
+            lambda: registry,
+            lambda: rules,
+            scenario.settings(),
+            clock=clock,
+        )
+        try:
+            return poller.poll()
+        except Crash:
+            return None
+        finally:
+            client.session.close()
+            store.close()
+
+    clock.now = T0
+    one_poll(asked_db, Killer())
+    clock.advance(timedelta(minutes=5))
+    for bug_id, (_, _, who, text, _) in zip(bugs, ANSWERS, strict=True):
+        fake.add_comment(bug_id, text, who, when=clock.now)
+    clock.advance(timedelta(minutes=5))
+    state, answered_at = fake.snapshot(), clock.now
+
+    def replay(kill_at: int | None, empty: bool) -> Killer:
+        fake.restore(state)
+        clock.now = answered_at
+        db = db_dir / "followup.db"
+        for old in db_dir.glob("followup.db*"):
+            old.unlink()
+        db.write_bytes(asked_db.read_bytes())
+        killer = Killer(kill_at)
+        one_poll(db, killer)
+        if empty:
+            for old in db_dir.glob("followup.db*"):
+                old.unlink()
+        for _ in range(MAX_RECOVERY_POLLS):
+            clock.advance(GRACE + timedelta(seconds=1))
+            updates = fake.counts["update"]
+            reports = one_poll(db, Killer())
+            assert reports is not None
+            if fake.counts["update"] == updates and all(r.ok for r in reports):
+                break
+        else:
+            raise AssertionError(f"not quiet after a kill at {killer.fired}")
+        for bug_id, (*_, kind) in zip(bugs, ANSWERS, strict=True):
+            found = followup_kinds(fake, bug_id)
+            tally.bug_checks += 1
+            extra = sum(n - 1 for n in found.values() if n > 1)
+            tally.duplicates += extra
+            tally.missed += found != Counter({"first": 1, kind: 1})
+            assert found == Counter({"first": 1, kind: 1}), (killer.fired, empty, found)
+        tally.scenarios += 1
+        return killer
+
+    clean = replay(None, empty=False)
+    for kill_at in range(len(clean.labels)):
+        killer = replay(kill_at, empty=kill_at % 2 == 1)
+        assert killer.fired is not None
+        tally.crashes += 1
+
+
 # -- in-flight PUT faults, the process carrying on ------------------------------------------------
 INTERNAL_ERROR = {
     "error": True,
