@@ -273,8 +273,8 @@ def test_the_reporter_naming_a_community_retriages(fake, bot, clock, tmp_path, r
         "https://discourse.example.org/c/mozhispano\n"
         "\n"
         "Lucía Ferreyra, Mateo Quiroga: does Mozilla Hispano support this request?"
-        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or `/decline` with a reason on a line of its own."
-        + FOOTER.format(kind="retriage", n=2)
+        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or "
+        "`/decline` with a reason on a line of its own." + FOOTER.format(kind="retriage", n=2)
     )
     assert set(body) == {"ids", "comment", "whiteboard", "flags"}
     (record,) = bot.store.records("community-it", [bug]).values()

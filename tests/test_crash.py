@@ -499,7 +499,7 @@ def test_a_crash_at_every_boundary_never_posts_twice_nor_loses_a_bug(
         check(scenario, tally, f"killed at {outcome.fired}, then at {outcome.second}")
 
 
-# -- follow-up writes -------------------------------------------------------------------------------
+# -- follow-up writes -----------------------------------------------------------------------------
 ANSWERS = (
     # (summary, reporter, who answers, what, the follow-up kind expected)
     ("TLS certificate of mozfr.example.org expired", "visitor@example.org",

@@ -354,7 +354,8 @@ def test_the_reporter_naming_a_community_retriages() -> None:
         "Community contacts: mailing-list: https://lists.example.org/mozilla-hispano\n"
         "\n"
         "Luis García: does Mozilla Hispano support this request?"
-        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or `/decline` with a reason on a line of its own."
+        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or "
+        "`/decline` with a reason on a line of its own."
     )
     # Once re-triaged (the community tag is there), the same answer re-triages nothing.
     posted = Comment(600, 8, BOT, got.comment_text("f3"), 3, NOW)

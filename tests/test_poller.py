@@ -450,7 +450,8 @@ OUTCOME_CASES = [
         "Community contacts: matrix: #hispano:example.org\n"
         "\n"
         "Lucía Ferreyra: does Mozilla Hispano support this request?"
-        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or `/decline` with a reason on a line of its own.",
+        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or "
+        "`/decline` with a reason on a line of its own.",
         id="needs-endorsement",
     ),
     pytest.param(

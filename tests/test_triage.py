@@ -172,7 +172,8 @@ def test_former_delegate() -> None:
         "Community contacts: mailing-list: https://lists.example.org/mozfr\n"
         "\n"
         "Jane Doe, Nadia Benslimane: does Mozilla Francophone support this request?"
-        "\n\nTo answer, a current delegate of Mozilla Francophone comments `/endorse` or `/decline` with a reason on a line of its own."
+        "\n\nTo answer, a current delegate of Mozilla Francophone comments `/endorse` or "
+        "`/decline` with a reason on a line of its own."
     )
     assert d.whiteboard == "[community:mozilla-francophone] [endorsement-needed]"
     assert d.needinfo == ("jane@example.org", "nadia@example.org")
@@ -201,7 +202,8 @@ def test_needs_endorsement() -> None:
         "Community contacts: matrix: #hispano:example.org\n"
         "\n"
         "Luis García: does Mozilla Hispano support this request?"
-        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or `/decline` with a reason on a line of its own."
+        "\n\nTo answer, a current delegate of Mozilla Hispano comments `/endorse` or "
+        "`/decline` with a reason on a line of its own."
     )
     assert d.whiteboard == "[community:mozilla-hispano] [endorsement-needed]"
     assert d.needinfo == ("luis@example.org",)  # María has no login: skipped
@@ -359,7 +361,8 @@ def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None
         "Community contacts: mailing-list: https://lists.example.org/mozfr\n"
         "\n"
         "Jane Doe, Nadia Benslimane: does Mozilla Francophone support this request?"
-        "\n\nTo answer, a current delegate of Mozilla Francophone comments `/endorse` or `/decline` with a reason on a line of its own."
+        "\n\nTo answer, a current delegate of Mozilla Francophone comments `/endorse` or "
+        "`/decline` with a reason on a line of its own."
     )
     # the real delegate, not the look-alike, is asked
     assert d.needinfo == ("jane@example.org", "nadia@example.org")

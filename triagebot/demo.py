@@ -2,9 +2,9 @@
 
 It files a handful of realistic requests in the loopback server, then runs exactly what an
 operator runs — `triagebot --config FILE once --live` — and shows what a triager now sees in
-Bugzilla. Then a delegate answers `/endorse` on one bug: the second poll flips its tags and
-posts the confirmation, and a third shows that nothing is posted twice. Everything it writes stays in a
-temporary directory unless `--keep DIR` is given.
+Bugzilla. Then a delegate answers `/endorse` on one bug: the second poll flips its tags
+and posts the confirmation, and a third shows that nothing is posted twice. Everything it
+writes stays in a temporary directory unless `--keep DIR` is given.
 """
 
 from __future__ import annotations
