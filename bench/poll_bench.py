@@ -11,6 +11,8 @@ Then, each as a subprocess whose rusage is taken with os.wait4:
 
 * `python -m triagebot --config CFG once --live --no-limit` (requests_per_minute = 0), fresh DB;
 * the same command again right away (the overlap window finds handled bugs: nothing to write);
+* once more after 10 % of the bugs awaiting endorsement were answered (a delegate's `/endorse`,
+  or the reporter naming a community): one comments batch per page holding an answer;
 * bench/naive_baseline.py against a fresh, identically seeded FakeBugzilla.
 
 Also an idle poll (0 new bugs, fresh `once`) and a poll at the request budget
@@ -487,6 +489,23 @@ class Bench:
             again.notes.append(f"{refound:,} handled bugs re-found in the overlap window")
             check(again, 0)
             runs.append(again)
+            answered = answer_some(fake, args.people, ANSWERED_SHARE)
+            print(
+                f"    running: a poll after {len(answered):,} answers "
+                f"({ANSWERED_SHARE:.0%} of the bugs awaiting endorsement)",
+                flush=True,
+            )
+            follow = run_child(
+                "third once (answers)", [*bot_cmd(cfg), "--no-limit"], fake, workdir, 0, 1e9
+            )
+            follow.floor, pages = answers_floor(follow, fake, answered, args.page_size)
+            follow.notes.append(
+                f"{len(answered):,} answered: a delegate's /endorse where the bug names its "
+                "community, else the reporter naming one; floor = 1 search per page + 1 "
+                f"comments batch per page holding an answer ({pages}) + 1 write per answer"
+            )
+            check(follow, len(answered))
+            runs.append(follow)
         finally:
             if best is not None:
                 best[1].stop()
@@ -620,6 +639,57 @@ def idle_service(config: Path, fake: FakeBugzilla, polls: int) -> str:
         f"{fixed} at start-up + {per_poll:.2f} per idle poll; goal 1 per idle poll: "
         f"{mark(polls_made > 0 and per_poll == 1)}; exit {rc} on SIGTERM"
     )
+
+
+ANSWERED_SHARE = 0.10  # of the bugs awaiting endorsement, answered before the third poll
+_COMMUNITY_TAG = re.compile(r"\[community:community-(\d+)\]")
+
+
+def answer_some(fake: FakeBugzilla, people: int, share: float) -> list[int]:
+    """Answers on every (1/share)th bug awaiting endorsement, in id order: a current delegate's
+    `/endorse` where the bug names its community, else the reporter naming one."""
+    with fake._lock:
+        waiting = [
+            (bug_id, bug)
+            for bug_id, bug in sorted(fake.bugs.items())
+            if "[endorsement-needed]" in bug["whiteboard"]
+        ]
+    step = max(1, round(1 / share))
+    answered = []
+    for k, (bug_id, bug) in enumerate(waiting):
+        if k % step:
+            continue
+        tag = _COMMUNITY_TAG.search(bug["whiteboard"])
+        if tag:
+            c = int(tag.group(1))
+            delegate = person_email((c * PEOPLE_PER_COMMUNITY + 1) % people)
+            fake.add_comment(bug_id, "Yes, we support it.\n/endorse", delegate)
+        else:
+            fake.add_comment(bug_id, f"It is for Community {k % 7}.", bug["creator"])
+        answered.append(bug_id)
+    time.sleep(1.1)  # Bugzilla stamps whole seconds: the poll comes in a later one
+    return answered
+
+
+def answers_floor(
+    run: Run, fake: FakeBugzilla, answered: list[int], page_size: int
+) -> tuple[int, int]:
+    """1 search per page of the bugs the poll found + 1 comments batch per page holding an
+    answer + 1 write per answer; and the number of such pages."""
+    found = re.search(r"changed since (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)Z", run.stdout)
+    if not found:
+        return 0, 0
+    since = datetime.strptime(found.group(1), "%Y-%m-%d %H:%M:%S").strftime("%Y-%m-%dT%H:%M:%SZ")
+    with fake._lock:
+        ids = sorted(
+            b
+            for b, bug in fake.bugs.items()
+            if bug["component"] == WATCHED and bug["last_change_time"] >= since
+        )
+    wanted = set(answered)
+    pages = [ids[k : k + page_size] for k in range(0, len(ids), page_size)]
+    with_answers = sum(1 for page in pages if wanted.intersection(page))
+    return max(1, len(pages)) + with_answers + len(answered), with_answers
 
 
 def _refound(run: Run, fake: FakeBugzilla) -> int:
