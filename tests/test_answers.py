@@ -67,14 +67,26 @@ class Bot:
     """A poller on the stand-in with its own database; refs F1, F2... in order."""
 
     def __init__(
-        self, fake: FakeBugzilla, db: Path, registry: Registry, rules: list[Rule], clock: Clock
+        self,
+        fake: FakeBugzilla,
+        db: Path,
+        registry: Registry,
+        rules: list[Rule],
+        clock: Clock,
+        markdown: bool = True,
     ):
         assert fake.url is not None
         self.store = Store(f"sqlite:///{db}", now=clock)
         client = Client(fake.url, "k" * 12, requests_per_minute=None, retries=0)
         fake.mount(client.session)
+        # Markdown, as on bugzilla.mozilla.org; test_plain_text shows the other format.
         settings = PollSettings(
-            live=True, max_actions=None, start=START, overlap=timedelta(minutes=1), bot_login=BOT
+            live=True,
+            max_actions=None,
+            start=START,
+            overlap=timedelta(minutes=1),
+            bot_login=BOT,
+            markdown=markdown,
         )
         refs = (f"F{n}" for n in itertools.count(1))
         self.poller = Poller(
@@ -119,8 +131,15 @@ def answer(fake: FakeBugzilla, clock: Clock, bug: int, who: str, text: str) -> N
 
 
 def last_put(fake: FakeBugzilla, bug: int) -> dict[str, Any]:
+    """The last PUT's body; its comment, if any, was sent as Markdown (checked, then left out
+    of the dict the tests compare)."""
     (found, body) = fake.puts[-1]
     assert found == bug
+    body = {**body}
+    if "comment" in body:
+        comment = {**body["comment"]}
+        assert comment.pop("is_markdown") is True
+        body["comment"] = comment
     return body
 
 
@@ -178,7 +197,7 @@ def test_a_current_delegate_declines_with_a_reason(fake, bot, clock, tmp_path, r
         "ids": [bug],
         "comment": {
             "body": "**Declined** by Nadia Benslimane, Trésorière of Mozilla Francophone, on "
-            "2026-11-24 (comment 2).\nReason given: The site moved to another host."
+            "2026-11-24 (comment 2).\nReason given: `The site moved to another host.`"
             + FOOTER.format(kind="decline", n=2)
         },
         "whiteboard": "[community:mozilla-francophone] [endorsement-declined]",
@@ -354,3 +373,26 @@ def test_answers_are_read_with_new_since_in_one_batch_per_page(fake, bot, clock)
     bot.poll()
     assert fake.counts - before == {"search": 1, "comments": 1, "update": 1}
     assert fake.puts[-1][0] == bugs[2]
+
+
+def test_plain_text_where_markdown_is_not_rendered(fake, registry, rules, clock, tmp_path):
+    plain = Bot(fake, tmp_path / "p.db", registry, rules, clock, markdown=False)
+    bug = file(fake, TLS, "visitor@example.org", clock)
+    plain.poll()
+    flags = asked(fake, bug)
+    answer(fake, clock, bug, "nadia@example.org", "/decline **Not** us.")
+    plain.poll()
+    assert fake.puts[-1] == (
+        bug,
+        {
+            "ids": [bug],
+            "comment": {
+                "body": "Declined by Nadia Benslimane, Trésorière of Mozilla Francophone, on "
+                "2026-11-24 (comment 2).\nReason given: Not us."
+                + FOOTER.format(kind="decline", n=2)
+            },
+            "whiteboard": "[community:mozilla-francophone] [endorsement-declined]",
+            "flags": [{"id": i, "status": "X"} for i in flags.values()],
+        },
+    )
+    plain.store.close()

@@ -103,7 +103,8 @@ def said(login: str, text: str, count: int = 2, hours: int = 1) -> Comment:
 
 
 def run(bug: Bug, comments: list[Comment], rule: Any = RULE, now: datetime = NOW, **kw: Any):
-    return follow_up(bug, comments, REGISTRY, rule, now, BOT, **kw)
+    """In Markdown (bugzilla.mozilla.org); `test_plain_text` shows the other format."""
+    return follow_up(bug, comments, REGISTRY, rule, now, BOT, **{"markdown": True, **kw})
 
 
 # -- parsing commands ---------------------------------------------------------------------------
@@ -169,7 +170,7 @@ def test_decline_with_reason() -> None:
     assert (got.kind, got.outcome) == ("decline", "declined")
     assert got.comment == (
         "**Declined** by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 (comment 2).\n"
-        "Reason given: We already run one. !"
+        "Reason given: `We already run one. !`"
     )
     assert got.whiteboard == "[community:mozilla-hispano] [endorsement-declined]"
     assert got.clear_flags == (40,)
@@ -260,7 +261,13 @@ def test_a_delegate_of_two_communities_cannot_pick_for_an_unknown_bug() -> None:
     registry = two_hats()
     bug, comments = unknown_bug()
     got = follow_up(
-        bug, [*comments, said("luis@example.org", "/endorse")], registry, RULE, NOW, BOT
+        bug,
+        [*comments, said("luis@example.org", "/endorse")],
+        registry,
+        RULE,
+        NOW,
+        BOT,
+        markdown=True,
     )
     assert got is not None and got.kind == "who-can-endorse"
     assert got.comment == (
@@ -372,7 +379,7 @@ def test_the_reporter_who_is_a_delegate_is_endorsed_on_retriage() -> None:
     asked = replace(bug, whiteboard=decision.whiteboard)
     ask = Comment(11, 8, BOT, decision.comment_text("r1"), 1, ASKED)
     answer = said("luis@example.org", "This is for MOZILLA HISPANO")
-    got = follow_up(asked, [ask, answer], registry, RULE, NOW, BOT)
+    got = follow_up(asked, [ask, answer], registry, RULE, NOW, BOT, markdown=True)
     assert got is not None
     assert (got.outcome, got.whiteboard, got.needinfo) == (
         "endorsed",
@@ -477,3 +484,17 @@ def test_stale_with_only_new_comments_reads_the_history_first() -> None:
     got = run(bug, comments[1:], now=STALE_AT, complete=False)
     assert got is not None and got.kind == "read-history"
     assert run(bug, [], now=STALE_AT, complete=False) is None  # when it asked is not known
+
+
+def test_plain_text_for_a_server_that_does_not_render_markdown() -> None:
+    bug, comments = hispano_bug()
+    answer = said("luis@example.org", "/decline `rm -rf` **no**")
+    got = follow_up(bug, [*comments, answer], REGISTRY, RULE, NOW, BOT)
+    assert got is not None
+    assert got.comment == (
+        "Declined by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 (comment 2).\n"
+        "Reason given: `rm -rf` no"  # markup.plain_text: strong markers go, even in code
+    )
+    marked = follow_up(bug, [*comments, answer], REGISTRY, RULE, NOW, BOT, markdown=True)
+    assert marked is not None and marked.comment is not None
+    assert marked.comment.endswith("Reason given: `` `rm -rf` **no** ``")

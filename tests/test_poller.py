@@ -546,7 +546,10 @@ def test_a_server_without_markdown_gets_plain_text_and_no_is_markdown(tracker, m
         "\n"
         "Community contacts: matrix: #hispano:example.org\n"
         "\n"
-        "Lucía Ferreyra: does Mozilla Hispano support this request?" + FOOTER.format(ref="R1")
+        "Lucía Ferreyra: does Mozilla Hispano support this request?\n"
+        "\n"
+        "To answer, a current delegate of Mozilla Hispano comments /endorse or /decline with a "
+        "reason on a line of its own." + FOOTER.format(ref="R1")
     )
     ((_, change),) = tracker.puts()
     assert change["comment"] == {"body": body}  # no is_markdown: 5.0 takes the same request
