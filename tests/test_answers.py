@@ -396,3 +396,19 @@ def test_plain_text_where_markdown_is_not_rendered(fake, registry, rules, clock,
         },
     )
     plain.store.close()
+
+
+def test_a_follow_up_that_failed_is_written_next_poll(fake, bot, clock, tmp_path, registry, rules):
+    bug = file(fake, TLS, "visitor@example.org", clock)
+    bot.poll()
+    answer(fake, clock, bug, "camille@example.org", "/endorse")
+    refused = {"error": True, "code": 32000, "message": "Try again later.", "documentation": ""}
+    fake.fail_next(400, kind="update", body=refused)
+    report = bot.poll()
+    assert [(r.bug.id, r.action) for r in report.results] == [(bug, "failed")]
+    assert len(fake.puts) == 1  # the refused PUT changed nothing
+    clock.advance(minutes=5)
+    report = bot.poll()
+    assert [(r.bug.id, r.action) for r in report.results] == [(bug, "commented")]
+    assert last_put(fake, bug)["whiteboard"] == "[community:mozilla-francophone] [endorsed]"
+    nothing_more(fake, bot, clock, tmp_path, registry, rules)
