@@ -8,13 +8,13 @@ import pytest
 from jinja2.exceptions import SecurityError
 
 from triagebot import followup, triage
+from triagebot.rule import tidy
 from triagebot.rules import (
     OutcomeAction,
     Rule,
     RulesError,
     load_rules,
     template_environment,
-    tidy,
 )
 
 SHIPPED = Path(__file__).resolve().parents[1] / "rules"

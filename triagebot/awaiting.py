@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from triagebot.bugs import SKIP_TAG, Bug
 from triagebot.followup import AWAITING, STALE, community_tag
 from triagebot.registry import Registry, normalize_email
-from triagebot.rules import DEFAULT_STALE_AFTER_DAYS, Rule
+from triagebot.rule import DEFAULT_STALE_AFTER_DAYS, Rule
 from triagebot.triage import sanitize
 
 NO_COMMUNITY = "no community yet"

@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where each card's 'Request a correction' points ({slug} and {name} are "
         "filled in; default: a new bug on the configured Bugzilla)",
     )
-    registry_tools.add_parsers(regsub)
+    registry_tools.add_parsers(regsub.add_parser)
     schema = regsub.add_parser(
         "schema",
         help="the JSON Schemas of people.toml, community files and policy.toml, for editors",
@@ -264,7 +264,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from triagebot.demo import run_demo
 
-        return run_demo(serve=args.serve, port=args.port, keep=args.keep)
+        return run_demo(main, serve=args.serve, port=args.port, keep=args.keep)
     if args.command == "init":
         from triagebot import scaffold
 

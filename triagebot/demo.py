@@ -18,7 +18,7 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -39,6 +39,10 @@ PRODUCT = "Participation Infrastructure"
 MARKER = ".triagebot-demo"
 LOG_FILE = "triagebot.log"
 DATABASE = "triagebot.db"
+
+# The command line's entry point, passed in by `cli` (which imports this module, not the
+# other way round): the demo runs exactly what `triagebot once --live` runs.
+CliMain = Callable[[list[str]], int]
 
 
 @dataclass(frozen=True)
@@ -201,13 +205,11 @@ def show_bug(server: FakeBugzilla, bug_id: int, demo: DemoBug, paint: Painter) -
     return "\n".join(lines)
 
 
-def run_once(config: Path) -> tuple[int, str]:
+def run_once(config: Path, cli_main: CliMain) -> tuple[int, str]:
     """`triagebot --config FILE once --live`, in process, output captured."""
-    from triagebot.cli import main
-
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        code = main(["--config", str(config), "once", "--live"])
+        code = cli_main(["--config", str(config), "once", "--live"])
     return code, out.getvalue()
 
 
@@ -253,7 +255,7 @@ def log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
-def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int:
+def run_demo(cli_main: CliMain, serve: bool = False, port: int = 0, keep: str | None = None) -> int:
     paint = Painter()
     base = source_dir()
     with contextlib.ExitStack() as stack:
@@ -278,7 +280,7 @@ def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int
         if serve:
             server.add_user_key(REPORTER_KEY, REPORTER)
             return serve_forever(server, config, filed, paint)
-        code = show_demo(server, config, filed, paint)
+        code = show_demo(server, config, filed, paint, cli_main)
         log.info("demo: requests served: %s", dict(sorted(server.counts.items())))
         if keep:
             print(f"kept the database, log and config in {workdir}:")
@@ -286,10 +288,12 @@ def run_demo(serve: bool = False, port: int = 0, keep: str | None = None) -> int
         return code
 
 
-def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -> int:
+def show_demo(
+    server: FakeBugzilla, config: Path, filed: list, paint: Painter, cli_main: CliMain
+) -> int:
     print(paint(f"Loopback Bugzilla at {server.url}: {len(filed)} bugs filed.", "1"))
     print(f"$ triagebot --config {config.name} once --live")
-    code, text = run_once(config)
+    code, text = run_once(config, cli_main)
     print(textwrap.indent(text.rstrip("\n"), "  "))
     log.info("demo: first poll:\n%s", text.rstrip("\n"))
     print()
@@ -312,7 +316,7 @@ def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -
     print(textwrap.indent(DELEGATE_ANSWER, "  │ "))
     print()
     print(paint("Second poll (the answer flips the tags and is confirmed):", "1"))
-    code2, text2 = run_once(config)
+    code2, text2 = run_once(config, cli_main)
     print(textwrap.indent(text2.rstrip("\n"), "  "))
     log.info("demo: second poll:\n%s", text2.rstrip("\n"))
     print()
@@ -320,7 +324,7 @@ def show_demo(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -
     confirmed = bot_comments()
     print()
     print(paint("Third poll (nothing new, nothing posted twice):", "1"))
-    code3, text3 = run_once(config)
+    code3, text3 = run_once(config, cli_main)
     print(textwrap.indent(text3.rstrip("\n"), "  "))
     log.info("demo: third poll:\n%s", text3.rstrip("\n"))
     again = bot_comments()

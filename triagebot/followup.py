@@ -23,21 +23,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from triagebot import markup, triage
 from triagebot.bugs import SKIP_TAG, Bug, Comment
 from triagebot.footer import footer_line, parse_footer
 from triagebot.registry import Community, Delegation, Person, Registry, normalize_email
-
-if TYPE_CHECKING:  # rules imports this module (for sample contexts), not the other way round
-    from triagebot.rules import Rule
+from triagebot.rule import COMMANDS, Rule
 
 AWAITING = "[endorsement-needed]"
 ENDORSED = "[endorsed]"
 DECLINED = "[endorsement-declined]"
 STALE = "[endorsement-stale]"
-COMMANDS = ("endorse", "decline")
 # Comment kinds, named in the footer: `-- triagebot (rule R; KIND; ref X)`.
 KINDS = ("confirmation", "decline", "who-can-endorse", "retriage", "reminder")
 ASKS = (None, "retriage")  # the first comment (no kind) and a re-triage ask for an answer
@@ -440,8 +437,8 @@ def _base_context(
     people = registry.people if registry is not None else {}
     shown = None
     if community is not None:
-        shown = triage._community(community, people, day) if registry else None
-        shown = shown or {**triage._community_ref(community), "contacts": (), "delegates": ()}
+        shown = triage.community_view(community, people, day) if registry else None
+        shown = shown or {**triage.community_ref(community), "contacts": (), "delegates": ()}
     return {
         "rule": rule.name,
         "directory_url": rule.directory_url,
@@ -493,13 +490,13 @@ def edit_whiteboard(current: str, *, add: Sequence[str] = (), remove: Sequence[s
 # -- samples, for checking templates when rules load ----------------------------------------------
 def sample_context(kind: str, rule_name: str, directory_url: str | None) -> dict[str, Any]:
     """A realistic context for the `kind` template, every optional part filled in."""
-    registry = triage._sample_registry()
-    day = triage._SAMPLE_DAY
+    registry = triage.sample_registry()
+    day = triage.SAMPLE_DAY
     community = registry.communities["sample-b"]
     base = {
         "rule": rule_name,
         "directory_url": directory_url,
-        "community": triage._community(community, registry.people, day),
+        "community": triage.community_view(community, registry.people, day),
         "commands": COMMANDS,
     }
     if kind in ("confirmation", "decline"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -17,8 +18,9 @@ from triagebot.registry import Registry
 COMMANDS = ("audit", "history", "sync")
 
 
-def add_parsers(regsub: argparse._SubParsersAction) -> None:
-    audit = regsub.add_parser(
+def add_parsers(add_parser: Callable[..., argparse.ArgumentParser]) -> None:
+    """Declare audit, history and sync with `add_parser` (the registry subparsers' method)."""
+    audit = add_parser(
         "audit",
         help="hold the registry to data/policy.toml; exit 1 on an error finding",
         description="Check the registry against the policies in policy.toml beside the data "
@@ -29,7 +31,7 @@ def add_parsers(regsub: argparse._SubParsersAction) -> None:
     )
     audit.add_argument("dir", nargs="?", help="registry directory (default: config or ./data)")
     audit.add_argument("--policy", metavar="FILE", help="policy file (default: DIR/policy.toml)")
-    history = regsub.add_parser(
+    history = add_parser(
         "history",
         help="who held which title in a community, when, and who should take over what",
         description="The dated timeline of a community's delegates (with sources), who "
@@ -38,7 +40,7 @@ def add_parsers(regsub: argparse._SubParsersAction) -> None:
     )
     history.add_argument("slug", help="community slug, name or alias")
     history.add_argument("--dir", help="registry directory")
-    sync = regsub.add_parser(
+    sync = add_parser(
         "sync",
         help="hold people.toml against Bugzilla's accounts; --write fills in bugzilla_id",
         description="Look every listed email and bugzilla_id up on the Bugzilla in the "

@@ -20,7 +20,6 @@ import re
 import string
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -42,6 +41,13 @@ from triagebot.problems import (
     format_path,
     invalid,
 )
+from triagebot.rule import (  # the loaded form, re-exported for callers of load_rules
+    COMMANDS,
+    DEFAULT_STALE_AFTER_DAYS,
+    Followup,
+    OutcomeAction,
+    Rule,
+)
 
 TEMPLATES_DIR = "templates"
 TEMPLATE_SUFFIX = ".j2"
@@ -51,10 +57,8 @@ DEFAULT_NEEDINFO_CAP = 2
 MAX_NEEDINFO_CAP = 10  # more pings than this on one bug is noise, whatever the rule says
 PLACEHOLDER = "community"
 
-DEFAULT_STALE_AFTER_DAYS = 14
 MAX_STALE_AFTER_DAYS = 365
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
-_BLANK_LINES = re.compile(r"\n{3,}")
 
 Key = str | int
 
@@ -62,53 +66,6 @@ Key = str | int
 # -- public API ----------------------------------------------------------------------------------
 RuleProblem = Problem
 RulesError = ProblemError  # the rules have problems; `problems` lists every one
-
-
-@dataclass(frozen=True)
-class OutcomeAction:
-    """What a rule does for one outcome: the comment template, tags to add, whom to ask."""
-
-    template: str
-    whiteboard: tuple[str, ...]
-    needinfo: str
-
-
-@dataclass(frozen=True)
-class Followup:
-    """What a rule does after its first comment (`[followup]`; absent: nothing)."""
-
-    commands: tuple[str, ...] = followup.COMMANDS  # which of /endorse, /decline count
-    retriage: bool = True  # the reporter's answer naming one community re-decides the bug
-    stale_after_days: int = DEFAULT_STALE_AFTER_DAYS
-    remind: bool = False  # post one reminder when the bug turns stale
-    templates: Mapping[str, Template] = field(default_factory=dict, repr=False, compare=False)
-    template_names: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Rule:
-    name: str
-    path: Path
-    product: str
-    components: tuple[str, ...]
-    directory_url: str | None
-    needinfo_cap: int
-    outcomes: dict[str, OutcomeAction]
-    # Compiled at load, by outcome; templates never see anything but the context passed in.
-    templates: Mapping[str, Template] = field(default_factory=dict, repr=False, compare=False)
-    followup: Followup | None = None
-
-    def watches(self, product: str, component: str) -> bool:
-        return product == self.product and component in self.components
-
-    def render(self, outcome: str, context: dict[str, Any]) -> str:
-        """The comment body for `outcome`: the template's output, tidied."""
-        return tidy(self.templates[outcome].render(context))
-
-    def render_followup(self, kind: str, context: dict[str, Any]) -> str:
-        """The comment body of follow-up `kind` (confirmation, decline, ...)."""
-        assert self.followup is not None
-        return tidy(self.followup.templates[kind].render(context))
 
 
 def load_rules(path: str | Path) -> list[Rule]:
@@ -120,12 +77,6 @@ def load_rules(path: str | Path) -> list[Rule]:
     if loader.problems:
         raise RulesError(sorted(loader.problems, key=lambda p: (p.file, p.line)))
     return rules
-
-
-def tidy(text: str) -> str:
-    """No trailing spaces, at most one blank line in a row, no blank lines around."""
-    lines = "\n".join(line.rstrip() for line in text.splitlines())
-    return _BLANK_LINES.sub("\n\n", lines).strip("\n")
 
 
 def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSandboxedEnvironment:
@@ -353,8 +304,8 @@ _ALL_OUTCOMES = ", ".join(OUTCOMES)
 class FollowupTable(Table):
     """What the rule does after its first comment."""
 
-    commands: list[Literal[*followup.COMMANDS]] = Field(  # type: ignore[valid-type]
-        default_factory=lambda: list(followup.COMMANDS),
+    commands: list[Literal[*COMMANDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(COMMANDS),
         description="which of /endorse and /decline a current delegate may use",
     )
     retriage: bool = Field(True, description="the reporter's answer re-decides the bug")

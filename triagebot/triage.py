@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from functools import cache
 from sys import intern
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from triagebot import lookalike, markup
 from triagebot.bugs import SKIP_TAG, Bug, Decision
@@ -45,9 +45,7 @@ from triagebot.registry import (
     normalize_email,
     normalize_name,
 )
-
-if TYPE_CHECKING:  # rules imports this module (for sample contexts), not the other way round
-    from triagebot.rules import Rule
+from triagebot.rule import Rule
 
 SCAN_LIMIT = 20_000  # characters of the description scanned: a 1 MB paste stays cheap
 ECHO_LIMIT = 120  # characters of any bug-supplied text handed to a template
@@ -442,7 +440,7 @@ def build_context(
     Keys are the same for every outcome (None or empty where they do not apply), so a
     template can be checked against a sample at load time."""
     people, day, community = registry.people, verdict.day, verdict.community
-    chosen = _community(community, people, day) if community else None
+    chosen = community_view(community, people, day) if community else None
     also = [c for c in verdict.mentions.communities if c is not community] if community else []
     matched = verdict.matched
     return {
@@ -452,9 +450,9 @@ def build_context(
         "summary": sanitize(bug.summary),
         "reporter": _reporter(verdict, bug),
         "community": chosen,
-        "communities": tuple(_community_ref(c) for c in matched[:LIST_LIMIT]),
+        "communities": tuple(community_ref(c) for c in matched[:LIST_LIMIT]),
         "more_communities": max(len(matched) - LIST_LIMIT, 0),
-        "also_named": tuple(_community_ref(c) for c in also[:LIST_LIMIT]),
+        "also_named": tuple(community_ref(c) for c in also[:LIST_LIMIT]),
         "former_role": _former_role(verdict, chosen),
         "resources": tuple(
             _resource(c, r, people, day) for c, r in verdict.mentions.resources[:LIST_LIMIT]
@@ -489,13 +487,13 @@ def _reporter(verdict: Verdict, bug: Bug) -> dict[str, Any]:
     }
 
 
-def _community_ref(community: Community) -> dict[str, str]:
+def community_ref(community: Community) -> dict[str, str]:
     return {"name": community.name, "slug": community.slug, "status": community.status}
 
 
-def _community(community: Community, people: dict[str, Person], day: date) -> dict[str, Any]:
+def community_view(community: Community, people: dict[str, Person], day: date) -> dict[str, Any]:
     return {
-        **_community_ref(community),
+        **community_ref(community),
         "contacts": _contacts(community.contacts),
         "delegates": tuple(
             _delegate(d, people[d.person])
@@ -570,7 +568,7 @@ def sanitize(text: str, limit: int = ECHO_LIMIT) -> str:
 
 
 # -- samples: the context of every outcome, for checking templates when rules load ---------------
-_SAMPLE_DAY = date(2026, 1, 1)
+SAMPLE_DAY = date(2026, 1, 1)
 _SAMPLE_NOW = datetime(2026, 1, 1, 12, 0)
 _SAMPLE_TEXT = {
     "endorsed": ("ana@example.org", "Sample Community A with Sample Community B: a.example.org"),
@@ -583,7 +581,7 @@ _SAMPLE_TEXT = {
 
 
 @cache
-def _sample_registry() -> Registry:
+def sample_registry() -> Registry:
     def person(handle: str, name: str) -> Person:
         contacts = (
             Contact("matrix", f"@{handle}:example.org", True),
@@ -596,7 +594,7 @@ def _sample_registry() -> Registry:
         resource = Resource("domain", f"{slug[-1]}.example.org", ("cy", "ben"))
         governance = Governance("board")
         return Community(
-            slug, name, "active", _SAMPLE_DAY, governance, (), (contact,), delegates, (resource,)
+            slug, name, "active", SAMPLE_DAY, governance, (), (contact,), delegates, (resource,)
         )
 
     since, ended = date(2024, 1, 1), date(2025, 1, 1)
@@ -617,10 +615,10 @@ def sample_context(
 ) -> dict[str, Any]:
     """A realistic context for `outcome`, built by the same code as a real one, with every
     optional part filled in where the outcome allows it."""
-    registry = _sample_registry()
+    registry = sample_registry()
     login, text = _SAMPLE_TEXT[outcome]
     bug = Bug(0, text, login, _SAMPLE_NOW, creator_name="Zed Z")
-    verdict = analyse(bug, registry, _SAMPLE_DAY)
+    verdict = analyse(bug, registry, SAMPLE_DAY)
     assert verdict.outcome == outcome, (outcome, verdict.outcome)
     _, asked = plan_needinfo(bug, registry, verdict, needinfo_mode, LIST_LIMIT)
     commands = ("endorse", "decline")  # the line telling delegates how to answer, checked too
