@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import Clock
 
 from triagebot.bugzilla import Client
 from triagebot.devserver import FakeBugzilla
@@ -26,17 +27,6 @@ BOT = "triagebot@example.org"
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 START = T0 - timedelta(days=1)
 FOOTER = "\n\n-- triagebot (rule community-it; {kind}; ref F{n})"
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kw: float) -> None:
-        self.now += timedelta(**kw)
 
 
 @pytest.fixture(scope="module")

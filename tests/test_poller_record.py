@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import Clock
 
 from triagebot.bugzilla import Client
 from triagebot.devserver import FakeBugzilla
@@ -25,14 +26,6 @@ BOT = "triagebot@example.org"
 PRODUCT = "Participation Infrastructure"
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 START = T0 - timedelta(days=1)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture(scope="module")
