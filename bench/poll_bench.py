@@ -1,7 +1,7 @@
 """Benchmark: the real `triagebot once --live` against the loopback Bugzilla, with a naive
 python-bugzilla script as the baseline.
 
-For each size N the loopback Bugzilla (`triagebot.devserver.FakeBugzilla`, served from a thread
+For each size N the loopback Bugzilla (`triagebot.demo.devserver.FakeBugzilla`, served from a thread
 of this process) is seeded with N new bugs in the watched product/component (a mix of current
 and former delegates, unknown reporters, bugs naming one or two communities by name or domain,
 bugs carrying the skip tag) plus unwatched noise, and a registry of 10,000 generated people
@@ -57,8 +57,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from registry_bench import PEOPLE_PER_COMMUNITY, generate  # noqa: E402
 
-from triagebot import devserver  # noqa: E402
-from triagebot.devserver import FakeBugzilla  # noqa: E402
+from triagebot.demo import devserver  # noqa: E402
+from triagebot.demo.devserver import FakeBugzilla  # noqa: E402
 
 API_KEY = "poll-bench-key-not-secret"
 BOT = "triagebot@example.org"

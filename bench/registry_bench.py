@@ -25,8 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rtoml
 
-from triagebot import lookalike
-from triagebot.validate import load_registry
+from triagebot.core import lookalike
+from triagebot.files.validate import load_registry
 
 TODAY = date(2026, 6, 1)
 LOAD_TARGET_S = 1.0

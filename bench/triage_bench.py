@@ -18,11 +18,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from triagebot import triage  # noqa: E402
-from triagebot.bugs import Bug  # noqa: E402
-from triagebot.registry import Community, Governance, Registry  # noqa: E402
-from triagebot.rules import load_rules  # noqa: E402
-from triagebot.validate import load_registry_or_raise  # noqa: E402
+from triagebot.core import triage  # noqa: E402
+from triagebot.core.bugs import Bug  # noqa: E402
+from triagebot.core.registry import Community, Governance, Registry  # noqa: E402
+from triagebot.files.rules import load_rules  # noqa: E402
+from triagebot.files.validate import load_registry_or_raise  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

@@ -38,8 +38,8 @@ def recording() -> Callable[[str], dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def _quiet_loggers_restored() -> Any:
-    """`triagebot.cli.main` quiets urllib3 and APScheduler for the process; a test that ran it
-    must not leave another test without their log lines."""
+    """`triagebot.commands.cli.main` quiets urllib3 and APScheduler for the process; a test that
+    ran it must not leave another test without their log lines."""
     names = ("urllib3", "apscheduler")
     levels = {name: logging.getLogger(name).level for name in names}
     yield

@@ -1,4 +1,4 @@
-"""Closing the loop, against the stand-in (`triagebot.devserver`) with the shipped registry and
+"""Closing the loop, against the stand-in (`triagebot.demo.devserver`) with the shipped registry and
 rules: each follow-up is one PUT whose exact body is asserted (tags, needinfo flag ids
 cleared, the comment), and a bot started with an empty database afterwards writes nothing."""
 
@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 from conftest import Clock
 
-from triagebot.bugzilla import Client
-from triagebot.devserver import FakeBugzilla
-from triagebot.poller import Poller, PollReport, PollSettings
-from triagebot.registry import Registry
-from triagebot.rules import Rule, load_rules
-from triagebot.service import load_registry_strict
-from triagebot.store import Store
+from triagebot.bugzilla.client import Client
+from triagebot.core.registry import Registry
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.files.rules import Rule, load_rules
+from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.service.run import load_registry_strict
+from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "triagebot@example.org"

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.audit import Policy, PolicyError, add_months, audit, load_policy
-from triagebot.cli import main
-from triagebot.validate import load_registry_or_raise
+from triagebot.commands.cli import main
+from triagebot.files.policy import Policy, PolicyError, load_policy
+from triagebot.files.validate import load_registry_or_raise
+from triagebot.tools.audit import add_months, audit
 
 TODAY = date(2026, 11, 24)
 

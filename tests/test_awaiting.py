@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import awaiting, demo
-from triagebot.bugs import Bug, Flag
-from triagebot.cli import main
-from triagebot.devserver import FakeBugzilla
-from triagebot.registry import Community, Delegation, Governance, Person, Registry
-from triagebot.rules import load_rules
+from triagebot.commands.cli import main
+from triagebot.core import awaiting
+from triagebot.core.bugs import Bug, Flag
+from triagebot.core.registry import Community, Delegation, Governance, Person, Registry
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.files.rules import load_rules
 
 ROOT = Path(__file__).resolve().parents[1]
 (RULE,) = load_rules(ROOT / "rules")

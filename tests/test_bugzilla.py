@@ -1,4 +1,4 @@
-"""triagebot.bugzilla against mocked HTTP (`responses`) answering with the recorded bodies of
+"""triagebot.bugzilla.client against mocked HTTP (`responses`) answering with the recorded bodies of
 a real Bugzilla 5.0.6. No test here opens a socket."""
 
 from __future__ import annotations
@@ -17,10 +17,10 @@ import responses
 from conftest import load_recording
 from urllib3 import HTTPResponse
 
-from triagebot.bugs import Comment, Flag
-from triagebot.bugzilla import SEARCH_FIELDS, BugzillaError, Client, rest_url
-from triagebot.redaction import install_redaction, redact
-from triagebot.transport import BotRetry, RequestBudget, make_retry, request_kind
+from triagebot.bugzilla.client import SEARCH_FIELDS, BugzillaError, Client, rest_url
+from triagebot.bugzilla.redaction import install_redaction, redact
+from triagebot.bugzilla.transport import BotRetry, RequestBudget, make_retry, request_kind
+from triagebot.core.bugs import Comment, Flag
 
 BASE = "https://bugzilla.example.test"
 REST = f"{BASE}/rest"
@@ -227,7 +227,7 @@ def _comments_answering(invisible: set[int]):
 def test_an_invisible_bug_does_not_sink_the_batch(mocked, client, caplog):
     mocked.add_callback("GET", re.compile(rf"{REST}/bug/\d+/comment"), _comments_answering({5}))
 
-    with caplog.at_level(logging.WARNING, logger="triagebot.bugzilla"):
+    with caplog.at_level(logging.WARNING, logger="triagebot.bugzilla.client"):
         found = client.comments([8, 5, 9, 10])
 
     assert set(found) == {8, 9, 10}
@@ -605,7 +605,7 @@ def test_the_key_appears_in_no_log_and_no_error(mocked, caplog):
         with pytest.raises(BugzillaError) as err:
             client.update(bug_id, comment="hello", whiteboard=None, needinfo=[])
         errors.append(err.value)
-        logging.getLogger("triagebot.poller").error(
+        logging.getLogger("triagebot.service.poller").error(
             "write of bug %d failed: %s", bug_id, err.value, exc_info=err.value
         )
     # what urllib3 logs at DEBUG (responses bypasses urllib3, so say it the same way)

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import demo
-from triagebot.cli import main
-from triagebot.devserver import FakeBugzilla
-from triagebot.store import Intent, Store
+from triagebot.commands.cli import main
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.state.store import Intent, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 WRITE_KINDS = {"update", "comment", "create"}

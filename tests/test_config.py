@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.config import Config, ConfigError, find_config_file, load_config
+from triagebot.files.config import Config, ConfigError, find_config_file, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -44,16 +44,16 @@ from typing import Any
 import pytest
 from sqlalchemy.util import LRUCache
 
-from triagebot import devserver
-from triagebot.bugs import SKIP_TAG
-from triagebot.bugzilla import Client
-from triagebot.config import load_config
-from triagebot.devserver import DROP, FakeBugzilla, RequestInfo
-from triagebot.poller import Poller, PollReport, PollSettings
-from triagebot.registry import Registry
-from triagebot.rules import Rule, load_rules
-from triagebot.service import build_bot, check_products, load_registry_strict
-from triagebot.store import Store
+from triagebot.bugzilla.client import Client
+from triagebot.core.bugs import SKIP_TAG
+from triagebot.core.registry import Registry
+from triagebot.demo import devserver
+from triagebot.demo.devserver import DROP, FakeBugzilla, RequestInfo
+from triagebot.files.config import load_config
+from triagebot.files.rules import Rule, load_rules
+from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.service.run import build_bot, check_products, load_registry_strict
+from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 KEY = "crash-harness-key-4f1c2a9d7e"

@@ -22,10 +22,10 @@ from typing import Any
 
 import pytest
 
-from triagebot import demo
-from triagebot.cli import main
-from triagebot.devserver import FakeBugzilla
-from triagebot.store import Store
+from triagebot.commands.cli import main
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSI = "\033["

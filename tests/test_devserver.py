@@ -12,9 +12,9 @@ import pytest
 import requests
 from conftest import load_recording
 
-from triagebot.bugs import Flag
-from triagebot.bugzilla import BugzillaError, Client
-from triagebot.devserver import FakeBugzilla
+from triagebot.bugzilla.client import BugzillaError, Client
+from triagebot.core.bugs import Flag
+from triagebot.demo.devserver import FakeBugzilla
 
 KEY = "SECRET-KEY-123"
 BOT = "triagebot@example.org"

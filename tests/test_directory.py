@@ -10,8 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triagebot.directory import render_html, render_markdown
-from triagebot.registry import (
+from triagebot.core.registry import (
     Community,
     Contact,
     Delegation,
@@ -20,6 +19,7 @@ from triagebot.registry import (
     Registry,
     Resource,
 )
+from triagebot.tools.directory import render_html, render_markdown
 
 TODAY = date(2026, 11, 24)
 RENDERERS = [render_markdown, render_html]
@@ -282,7 +282,7 @@ def test_html_history_is_dated_and_names_the_titles(registry: Registry):
 def test_json_is_the_public_view(registry: Registry):
     import json
 
-    from triagebot.directory import render_json
+    from triagebot.tools.directory import render_json
 
     document = json.loads(render_json(registry, TODAY))
     assert document["generated"] == "2026-11-24"

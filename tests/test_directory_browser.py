@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from triagebot.directory import render_html
-from triagebot.validate import load_registry_or_raise
+from triagebot.files.validate import load_registry_or_raise
+from triagebot.tools.directory import render_html
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import devserver
-from triagebot.devserver import FakeBugzilla
-from triagebot.validate import load_registry
+from triagebot.demo import devserver
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.files.validate import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "e2e-api-key-not-secret"

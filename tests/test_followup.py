@@ -9,17 +9,17 @@ from typing import Any
 
 import pytest
 
-from triagebot.bugs import Bug, Comment, Flag
-from triagebot.followup import (
+from triagebot.core.bugs import Bug, Comment, Flag
+from triagebot.core.followup import (
     Command,
     FollowUp,
     edit_whiteboard,
     follow_up,
     parse_command,
 )
-from triagebot.registry import Community, Contact, Delegation, Governance, Person, Registry
-from triagebot.rules import load_rules
-from triagebot.triage import decide
+from triagebot.core.registry import Community, Contact, Delegation, Governance, Person, Registry
+from triagebot.core.triage import decide
+from triagebot.files.rules import load_rules
 
 RULES = Path(__file__).resolve().parents[1] / "rules"
 BOT = "triagebot@example.org"

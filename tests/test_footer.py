@@ -3,8 +3,8 @@ when the database knows nothing of it."""
 
 from __future__ import annotations
 
-from triagebot.bugs import Comment
-from triagebot.footer import Footer, footer_line, own_comment, parse_footer
+from triagebot.core.bugs import Comment
+from triagebot.core.footer import Footer, footer_line, own_comment, parse_footer
 
 BOT = "triagebot@example.org"
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import responses
 
-from triagebot import golive
-from triagebot.config import load_config
-from triagebot.registry import Person, Registry
-from triagebot.rules import load_rules
-from triagebot.service import build_bot
-from triagebot.validate import load_registry
+from triagebot.core.registry import Person, Registry
+from triagebot.files.config import load_config
+from triagebot.files.rules import load_rules
+from triagebot.files.validate import load_registry
+from triagebot.service import golive
+from triagebot.service.run import build_bot
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = load_registry(ROOT / "data").registry

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.cli import main
-from triagebot.history import handovers, render_text, timeline
-from triagebot.registry import Community, Delegation, Governance, Person, Registry, Resource
+from triagebot.commands.cli import main
+from triagebot.core.registry import Community, Delegation, Governance, Person, Registry, Resource
+from triagebot.tools.history import handovers, render_text, timeline
 
 TODAY = date(2026, 11, 24)
 ROOT = Path(__file__).resolve().parents[1]

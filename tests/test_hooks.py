@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from triagebot.cli import main
+from triagebot.commands.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 HOOKS = yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))

@@ -29,11 +29,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from triagebot import cli
-from triagebot.bugs import SKIP_TAG, Bug
-from triagebot.devserver import MAX_COMMENT, FakeBugzilla, RequestInfo
-from triagebot.directory import render_html, render_markdown
-from triagebot.registry import (
+from triagebot.commands import cli
+from triagebot.core.bugs import SKIP_TAG, Bug
+from triagebot.core.registry import (
     COMMUNITY_STATUSES,
     Community,
     Contact,
@@ -43,9 +41,11 @@ from triagebot.registry import (
     Registry,
     Resource,
 )
-from triagebot.rules import Rule, load_rules
-from triagebot.service import load_registry_strict
-from triagebot.triage import decide
+from triagebot.core.triage import decide
+from triagebot.demo.devserver import MAX_COMMENT, FakeBugzilla, RequestInfo
+from triagebot.files.rules import Rule, load_rules
+from triagebot.service.run import load_registry_strict
+from triagebot.tools.directory import render_html, render_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)

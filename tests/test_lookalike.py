@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from triagebot import lookalike
-from triagebot.registry import Person, Registry
+from triagebot.core import lookalike
+from triagebot.core.registry import Person, Registry
 
 LUCIA = Person("lucia", "Lucía Ferreyra", ("lucia@example.org", "Ian@mozhispano.example.org"))
 MATEO = Person("mateo", "Mateo Quiroga", ("mateo@example.org",))

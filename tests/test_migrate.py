@@ -12,9 +12,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-from triagebot import migrate
-from triagebot.cli import main
-from triagebot.store import Intent, Owner, Store
+from triagebot.commands.cli import main
+from triagebot.state import migrate
+from triagebot.state.store import Intent, Owner, Store
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "store-0.1.0.sql"
 RULE = "community-it"

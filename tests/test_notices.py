@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import demo, service
-from triagebot.bugzilla import Client
-from triagebot.cli import main
-from triagebot.devserver import FakeBugzilla
+from triagebot.bugzilla.client import Client
+from triagebot.commands.cli import main
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.service import run as service
 
 ROOT = Path(__file__).resolve().parents[1]
 WRONG = "not-the-key-0123456789"
@@ -235,8 +236,8 @@ def test_ctrl_c_during_once_live_says_what_was_done_and_exits_130(
 
 
 def test_run_logs_one_start_up_line_without_secrets() -> None:
-    from triagebot.config import Config
-    from triagebot.output import run_startup_line
+    from triagebot.commands.output import run_startup_line
+    from triagebot.files.config import Config
 
     config = Config(bugzilla_url="https://bot:pw@bugzilla.example.org/?x=1", interval_minutes=5)
     assert run_startup_line(config, False, ["community-it"]) == (

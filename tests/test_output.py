@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import output
-from triagebot.bugs import Bug, Decision
-from triagebot.poller import BugResult, PollReport
-from triagebot.store import Followed, Intent, Seen, Store
-from triagebot.validate import load_registry
+from triagebot.commands import output
+from triagebot.core.bugs import Bug, Decision
+from triagebot.files.validate import load_registry
+from triagebot.service.poller import BugResult, PollReport
+from triagebot.state.store import Followed, Intent, Seen, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -25,9 +25,9 @@ import requests
 import responses
 from conftest import load_recording
 
-from triagebot.bugzilla import SEARCH_FIELDS, Client
-from triagebot.poller import Poller, PollReport, PollSettings
-from triagebot.registry import (
+from triagebot.bugzilla.client import SEARCH_FIELDS, Client
+from triagebot.bugzilla.transport import request_kind
+from triagebot.core.registry import (
     Community,
     Contact,
     Delegation,
@@ -36,9 +36,9 @@ from triagebot.registry import (
     Registry,
     Resource,
 )
-from triagebot.rules import load_rules
-from triagebot.store import Intent, Store
-from triagebot.transport import request_kind
+from triagebot.files.rules import load_rules
+from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.state.store import Intent, Store
 
 BASE = "https://bugzilla.example.test"
 REST = f"{BASE}/rest"

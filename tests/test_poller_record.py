@@ -1,4 +1,4 @@
-"""Bugzilla is the record: the poller against the stand-in (`triagebot.devserver`), with the
+"""Bugzilla is the record: the poller against the stand-in (`triagebot.demo.devserver`), with the
 shipped registry and rules. What the bot wrote is read back from Bugzilla, so a second bot
 with an empty database posts nothing twice; the search by last change finds bugs moved into
 the component after the cursor passed their creation; the default start survives a restart.
@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from conftest import Clock
 
-from triagebot.bugzilla import Client
-from triagebot.devserver import FakeBugzilla
-from triagebot.poller import DEFAULT_LOOKBACK, Poller, PollReport, PollSettings
-from triagebot.registry import Registry
-from triagebot.rules import Rule, load_rules
-from triagebot.service import load_registry_strict
-from triagebot.store import Store
+from triagebot.bugzilla.client import Client
+from triagebot.core.registry import Registry
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.files.rules import Rule, load_rules
+from triagebot.service.poller import DEFAULT_LOOKBACK, Poller, PollReport, PollSettings
+from triagebot.service.run import load_registry_strict
+from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "triagebot@example.org"
@@ -271,7 +271,7 @@ REFUSED = {
 def test_a_poison_bug_gives_up_frees_the_cursor_shows_in_status_and_retry_revives_it(
     fake, registry, rules, clock, tmp_path
 ):
-    from triagebot import output
+    from triagebot.commands import output
 
     poison = fake.add_bug(
         "Mailing list for Mozilla Hispano translators",

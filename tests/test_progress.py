@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import demo, progress
-from triagebot.cli import main
-from triagebot.devserver import FakeBugzilla
+from triagebot.commands import progress
+from triagebot.commands.cli import main
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from triagebot.registry import (
+from triagebot.core.registry import (
     Community,
     Contact,
     Delegation,

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from jinja2.exceptions import SecurityError
 
-from triagebot import followup, triage
-from triagebot.rule import tidy
-from triagebot.rules import (
+from triagebot.core import followup, triage
+from triagebot.core.rule import tidy
+from triagebot.files.rules import (
     OutcomeAction,
     Rule,
     RulesError,

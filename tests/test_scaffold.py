@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 import responses
 
-from triagebot import scaffold, schema
-from triagebot.cli import main
-from triagebot.config import load_config
-from triagebot.rules import load_rules
-from triagebot.validate import load_registry
+from triagebot.commands.cli import main
+from triagebot.files import schema
+from triagebot.files.config import load_config
+from triagebot.files.rules import load_rules
+from triagebot.files.validate import load_registry
+from triagebot.tools import scaffold
 
 
 @pytest.fixture(autouse=True)

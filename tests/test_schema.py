@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.schema import DIRECTIVES, FILES, SCHEMA_DIR, json_schemas, schema_text
+from triagebot.files.schema import DIRECTIVES, FILES, SCHEMA_DIR, json_schemas, schema_text
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data"

@@ -17,9 +17,10 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from triagebot import cli, devserver
-from triagebot.bugzilla import BugzillaError, Client
-from triagebot.devserver import DROP, FakeBugzilla, RequestInfo
+from triagebot.bugzilla.client import BugzillaError, Client
+from triagebot.commands import cli
+from triagebot.demo import devserver
+from triagebot.demo.devserver import DROP, FakeBugzilla, RequestInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "triagebot@example.org"

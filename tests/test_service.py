@@ -20,14 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import demo
-from triagebot.cli import main
-from triagebot.config import Config, load_config
-from triagebot.devserver import FakeBugzilla
-from triagebot.poller import PollReport
-from triagebot.service import Bot, build_bot, fetch_bug, run_forever
-from triagebot.store import Store
-from triagebot.watch import Reloader
+from triagebot.commands.cli import main
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.files.config import Config, load_config
+from triagebot.service.poller import PollReport
+from triagebot.service.run import Bot, build_bot, fetch_bug, run_forever
+from triagebot.service.watch import Reloader
+from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 INTERVAL_MINUTES = 0.003  # 0.18 s
@@ -422,7 +422,7 @@ def test_once_checks_products_once_a_day_and_again_when_a_rule_changes(
 def test_a_product_check_older_than_a_day_is_made_again(
     config_path: Path, fake: FakeBugzilla
 ) -> None:
-    from triagebot import service
+    from triagebot.service import run as service
 
     config = load_config(config_path)
     bot = build_bot(config, live=False)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from sqlalchemy import create_mock_engine, event
 from sqlmodel import SQLModel
 
-from triagebot.store import (
+from triagebot.state.store import (
     IN_CHUNK,
     BugRecordRow,
     CursorRow,

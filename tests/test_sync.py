@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from triagebot import demo
-from triagebot.cli import main
-from triagebot.devserver import FakeBugzilla, write_config
-from triagebot.sync import fill_ids
+from triagebot.commands.cli import main
+from triagebot.demo import demo
+from triagebot.demo.devserver import FakeBugzilla, write_config
+from triagebot.tools.sync import fill_ids
 
 ROOT = Path(__file__).resolve().parents[1]
 

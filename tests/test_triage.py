@@ -11,9 +11,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triagebot import markup, triage
-from triagebot.bugs import OUTCOMES, Bug, Flag
-from triagebot.registry import (
+from triagebot.core import markup, triage
+from triagebot.core.bugs import OUTCOMES, Bug, Flag
+from triagebot.core.registry import (
     Community,
     Contact,
     Delegation,
@@ -22,8 +22,8 @@ from triagebot.registry import (
     Registry,
     Resource,
 )
-from triagebot.rules import OutcomeAction, Rule, load_rules, template_environment
-from triagebot.triage import decide, sanitize
+from triagebot.core.triage import decide, sanitize
+from triagebot.files.rules import OutcomeAction, Rule, load_rules, template_environment
 
 NOW = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 RULES = Path(__file__).resolve().parents[1] / "rules"

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from triagebot import model, problems
-from triagebot.problems import Problem, format_path
-from triagebot.tomlpos import Locator
-from triagebot.validate import (
+from triagebot.files import model, problems
+from triagebot.files.problems import Problem, format_path
+from triagebot.files.tomlpos import Locator
+from triagebot.files.validate import (
     LoadResult,
     RegistryError,
     load_registry,
@@ -937,7 +937,7 @@ def test_today_is_the_utc_date_like_the_bots() -> None:
     take the day the bot (whose clock is UTC) decides by."""
     from datetime import UTC, datetime, timedelta, timezone
 
-    from triagebot.validate import utc_today
+    from triagebot.files.validate import utc_today
 
     new_york = timezone(timedelta(hours=-5))
     assert utc_today(lambda: datetime(2026, 11, 24, 23, 30, tzinfo=new_york)) == date(2026, 11, 25)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.config import ConfigError
-from triagebot.service import load_registry_strict, rules_loader
-from triagebot.watch import Reloader, TryAgain, fingerprint
+from triagebot.files.config import ConfigError
+from triagebot.service.run import load_registry_strict, rules_loader
+from triagebot.service.watch import Reloader, TryAgain, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
 

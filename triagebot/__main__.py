@@ -2,6 +2,6 @@
 
 import sys
 
-from triagebot.cli import main
+from triagebot.commands.cli import main
 
 sys.exit(main())

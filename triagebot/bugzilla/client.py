@@ -1,0 +1,654 @@
+"""The Bugzilla client: what the bot asks of Bugzilla, each a known, small number of requests.
+
+The transport (session, budget, retries) is `transport`; keeping the key out of everything
+shown is `redaction`. Here:
+
+* Bugzilla's error body (`{"error": true, "code": N, ...}`, sometimes with HTTP 200/201) and
+  every library or transport exception become one `BugzillaError` with the Bugzilla code;
+* python-bugzilla's public API where it serves (connecting, the PUT, a bug's history), and
+  the shared session for the reads it cannot make: the comments of several bugs in one
+  `GET /rest/bug/A/comment?ids=B&ids=C` (its `get_comments` makes one request per bug), the
+  paged search without a library object per bug, `whoami`.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import bugzilla as pybz
+import requests
+from bugzilla.exceptions import BugzillaHTTPError
+from requests.adapters import HTTPAdapter
+
+from triagebot import __version__
+from triagebot.bugzilla.redaction import install_redaction, redact
+from triagebot.bugzilla.transport import (
+    Attempts,
+    BotSession,
+    RequestBudget,
+    longest_write,
+    make_retry,
+    resolve_environment_once,
+)
+from triagebot.core.bugs import Bug, Change, Comment, Flag
+
+log = logging.getLogger(__name__)
+
+SEARCH_FIELDS = (
+    "id,creator,creator_detail,summary,creation_time,last_change_time,whiteboard,flags,"
+    "product,component,status"
+)
+# ids=1234567& is 12 characters: 500 ids keep the URL under BMO's 8 KiB limit (414 beyond).
+COMMENT_BATCH = 500
+# Codes meaning "this bug is not readable": the comments batch then fails as a whole.
+UNREADABLE_CODES = frozenset({101, 102})
+
+
+# -- errors ------------------------------------------------------------------------------
+
+
+class BugzillaError(Exception):
+    """A failed Bugzilla call. `code` is Bugzilla's error code, None when Bugzilla gave no
+    answer (timeout, connection, 5xx, not JSON): then a write may or may not have landed.
+    The message never contains the API key nor a URL carrying it."""
+
+    def __init__(
+        self,
+        message: str,
+        code: int | None = None,
+        bug_id: int | None = None,
+        *,
+        http_status: int | None = None,
+    ) -> None:
+        self.message = redact(message)
+        self.code = code
+        self.bug_id = bug_id
+        self.http_status = http_status
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return f"{self.message} (Bugzilla error {self.code})" if self.code else self.message
+
+    def __repr__(self) -> str:
+        return f"BugzillaError({self.message!r}, code={self.code!r}, bug_id={self.bug_id!r})"
+
+
+class BugzillaUnreachable(BugzillaError):
+    """No connection to Bugzilla at all (refused, unknown host, no answer in time): a message
+    that stands on its own, `cannot reach Bugzilla at URL: why (N tries over S s)`."""
+
+
+# Bugzilla's answers meaning the API key is not accepted: invalid (306), or ignored where
+# a login is needed (410, the header on 5.0). For the operator to fix, not worth a retry.
+KEY_REJECTED = frozenset({306, 410})
+
+
+def public_url(url: str) -> str:
+    """`scheme://host:port/path` of a URL: no credentials, no query string."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path.rstrip('/')}"
+
+
+# Reasons meaning no connection was made at all: nothing was sent.
+UNREACHABLE = ("connection refused", "host not found", "connection timed out")
+
+
+def _connection_reason(exc: BaseException) -> str:
+    """Why a connection failed, in words, from the exception chain urllib3 and requests
+    build (MaxRetryError.reason, __cause__, __context__, args)."""
+    seen: set[int] = set()
+    todo: list[Any] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(item, socket.gaierror) or type(item).__name__ == "NameResolutionError":
+            return "host not found"
+        if isinstance(item, ssl.SSLError):
+            return f"TLS error ({item.reason or item})"
+        name = type(item).__name__
+        if isinstance(item, TimeoutError | requests.ConnectTimeout) or "ConnectTimeout" in name:
+            return "connection timed out"
+        if "ReadTimeout" in name:
+            return "no answer in time"
+        if "RemoteDisconnected" in name or "ConnectionReset" in name:
+            return "connection closed without an answer"
+        todo.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
+    return "connection failed"
+
+
+def _error_from_body(body: Any) -> tuple[int | None, str] | None:
+    if isinstance(body, dict) and body.get("error"):
+        code = body.get("code")
+        return (code if isinstance(code, int) else None), str(body.get("message") or "error")
+    return None
+
+
+def _map_exception(
+    exc: BaseException,
+    what: str,
+    bug_id: int | None,
+    where: str | None = None,
+    attempts: Attempts | None = None,
+    seconds: float = 0.0,
+) -> BugzillaError:
+    """One `BugzillaError` from whatever python-bugzilla, requests or urllib3 raised."""
+    if isinstance(exc, BugzillaError):
+        return exc
+    if where is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
+        tries = max(attempts.tries if attempts else 1, 1)
+        count = f"{tries} {'try' if tries == 1 else 'tries'} over {seconds:.0f} s"
+        if isinstance(exc, requests.ConnectionError):
+            why = _connection_reason(exc)
+            if why in UNREACHABLE or why.startswith("TLS"):
+                return BugzillaUnreachable(f"cannot reach Bugzilla at {where}: {why} ({count})")
+            return BugzillaError(f"{what}: {why} ({count})", None, bug_id)
+        return BugzillaError(f"{what}: timed out, no answer in time ({count})", None, bug_id)
+    if isinstance(exc, BugzillaHTTPError | requests.HTTPError):  # status not 400/401/404
+        response = exc.response
+        status = response.status_code if response is not None else None
+        try:
+            found = _error_from_body(response.json()) if response is not None else None
+        except ValueError:
+            found = None
+        if found is not None:
+            return BugzillaError(found[1], found[0], bug_id, http_status=status)
+        reason = response.reason if response is not None else ""
+        return BugzillaError(
+            f"{what}: HTTP {status} {reason}".rstrip(), None, bug_id, http_status=status
+        )
+    if isinstance(exc, pybz.BugzillaError):
+        code = getattr(exc, "code", None)
+        message = str(exc)
+        suffix = f" (code={code})"
+        if code is not None and message.endswith(suffix):
+            message = message[: -len(suffix)]
+        return BugzillaError(message, code if isinstance(code, int) else None, bug_id)
+    if isinstance(exc, requests.Timeout):
+        return BugzillaError(f"{what}: timed out ({type(exc).__name__})", None, bug_id)
+    if isinstance(exc, requests.ConnectionError):
+        return BugzillaError(f"{what}: connection failed: {exc}", None, bug_id)
+    if isinstance(exc, requests.RequestException):
+        return BugzillaError(f"{what}: {type(exc).__name__}: {exc}", None, bug_id)
+    if isinstance(exc, ValueError):  # the answer was not JSON (a proxy's HTML page...)
+        return BugzillaError(f"{what}: unreadable answer ({exc})", None, bug_id)
+    return BugzillaError(f"{what}: {type(exc).__name__}: {exc}", None, bug_id)
+
+
+# -- parsing -----------------------------------------------------------------------------
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """Bugzilla's `2026-11-24T07:50:57Z` (REST times are UTC) as an aware datetime."""
+    if not value:
+        return None
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """A search time: UTC, whole seconds (truncating only widens an inclusive `>=`)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_bug(raw: dict[str, Any]) -> Bug:
+    detail = raw.get("creator_detail") or {}
+    created = parse_time(raw.get("creation_time"))
+    if created is None:
+        raise BugzillaError(f"bug {raw.get('id')} came without creation_time", bug_id=raw.get("id"))
+    return Bug(
+        id=int(raw["id"]),
+        summary=raw.get("summary") or "",
+        creator=raw.get("creator") or detail.get("email") or detail.get("name") or "",
+        creation_time=created,
+        last_change_time=parse_time(raw.get("last_change_time")) or created,
+        creator_id=detail.get("id"),
+        creator_name=detail.get("real_name") or "",
+        whiteboard=raw.get("whiteboard") or "",
+        product=raw.get("product") or "",
+        component=raw.get("component") or "",
+        status=raw.get("status") or "",
+        flags=tuple(
+            Flag(
+                name=f.get("name", ""),
+                status=f.get("status", ""),
+                requestee=f.get("requestee"),
+                setter=f.get("setter"),
+                id=f.get("id"),
+            )
+            for f in raw.get("flags") or ()
+        ),
+    )
+
+
+def parse_comment(raw: dict[str, Any], bug_id: int) -> Comment:
+    return Comment(
+        id=int(raw["id"]),
+        bug_id=int(raw.get("bug_id") or bug_id),
+        creator=raw.get("creator") or "",
+        text=raw.get("text") or "",
+        count=int(raw.get("count") or 0),
+        creation_time=parse_time(raw.get("creation_time") or raw.get("time")),
+    )
+
+
+def rest_url(url: str) -> str:
+    """`http://h:p`, `http://h:p/`, `http://h:p/rest` and `http://h:p/rest/` all give
+    `http://h:p/rest` (python-bugzilla turns `http://h:p/` into requests for `/version`)."""
+    base = url.strip().rstrip("/")
+    if not base.endswith("/rest"):
+        base += "/rest"
+    return base
+
+
+# -- the client --------------------------------------------------------------------------
+
+
+MAX_SEARCH_RESTARTS = 3
+
+
+class Client:
+    """What the bot asks of Bugzilla, each operation a known, small number of requests."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None = None,
+        *,
+        key_in: str = "query",
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 1.0,
+        requests_per_minute: int | None = 60,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if key_in not in ("query", "header"):
+            raise ValueError(f"key_in must be 'query' or 'header', not {key_in!r}")
+        self.rest_url = rest_url(url)
+        self.write_window = longest_write(timeout, retries, backoff)
+        self.url = self.rest_url[: -len("/rest")]
+        self.key_in = key_in
+        self._api_key = api_key or None
+        install_redaction(self._api_key)
+        self.requests_made: collections.Counter[str] = collections.Counter()
+        self.budget = RequestBudget(requests_per_minute, clock=clock, sleep=sleep)
+        agent = f"triagebot/{__version__} python-bugzilla/{pybz.__version__}"
+        self.session = BotSession(timeout, self.budget, self.requests_made, agent)
+        resolve_environment_once(self.session, self.rest_url)
+        self.attempts = Attempts()
+        adapter = HTTPAdapter(max_retries=make_retry(retries, backoff, sleep, self.attempts))
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        if self._api_key and key_in == "header":
+            self.session.headers["X-BUGZILLA-API-KEY"] = self._api_key
+        self._bz: pybz.Bugzilla | None = None
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "none"
+        return f"Client({self.url!r}, key_in={self.key_in!r}, api_key=<{key}>)"
+
+    # -- plumbing ------------------------------------------------------------------------
+    @property
+    def library(self) -> pybz.Bugzilla:
+        """python-bugzilla, connected on first use (one GET /rest/version). use_creds=False:
+        no ~/.bugzillarc key or cached token may sneak in."""
+        if self._bz is None:
+            api_key = self._api_key if self.key_in == "query" else None
+            self._bz = self._call(
+                "connect",
+                lambda: pybz.Bugzilla(
+                    self.rest_url,
+                    api_key=api_key,
+                    use_creds=False,
+                    force_rest=True,
+                    requests_session=self.session,
+                ),
+            )
+        return self._bz
+
+    def connect(self) -> None:
+        """Connect now (python-bugzilla's GET /rest/version), so that start-up costs are paid
+        at start-up and a poll's request count is the poll's own."""
+        self.library  # noqa: B018 - the property connects
+
+    def _call(self, what: str, fn: Callable[[], Any], bug_id: int | None = None) -> Any:
+        """Run one library call; every failure leaves as our BugzillaError, with no chained
+        exception (whose message could hold a URL with the key)."""
+        self.attempts.tries = 0
+        self.attempts.slept = 0.0
+        started = time.monotonic()
+        try:
+            result = fn()
+        except Exception as exc:
+            seconds = max(time.monotonic() - started, self.attempts.slept)
+            where = public_url(self.url)
+            error = _map_exception(exc, what, bug_id, where, self.attempts, seconds)
+        else:
+            found = _error_from_body(result)  # an error answered with HTTP 200/201
+            if found is None:
+                return result
+            error = BugzillaError(found[1], found[0], bug_id)
+        if error.bug_id is None:
+            error.bug_id = bug_id
+        raise error
+
+    def _get(
+        self, path: str, params: dict[str, Any] | None = None, bug_id: int | None = None
+    ) -> dict:
+        """A GET over the shared session (budget, retries, timeout, redaction), for the reads
+        python-bugzilla has no public method for (batched comments, whoami, a paged search
+        without building a library object per bug). Bugzilla 5.0 takes the key only as a
+        query parameter; with `key_in="header"` the session carries it."""
+        self.library  # noqa: B018 - connected first: start-up costs stay at start-up
+        query: dict[str, Any] = {}
+        if self._api_key and self.key_in == "query":
+            query["Bugzilla_api_key"] = self._api_key
+        query.update(params or {})
+
+        def call() -> Any:
+            response = self.session.get(self.rest_url + path, params=query)
+            try:
+                body = response.json()
+            except ValueError:
+                response.raise_for_status()
+                raise
+            found = _error_from_body(body)
+            if found is not None:
+                raise BugzillaError(found[1], found[0], bug_id, http_status=response.status_code)
+            response.raise_for_status()
+            return body
+
+        return self._call(f"GET {path}", call, bug_id)
+
+    # -- reads ---------------------------------------------------------------------------
+    def check_products(self, wanted: dict[str, list[str]]) -> list[str]:
+        """Problems with the products and components the rules watch, for a clear start-up
+        failure: an unknown product or component silently matches no bug. One request."""
+        if not wanted:
+            return []
+        answer = self._get("/product", {"names": list(wanted)})
+        found = {p.get("name"): p for p in answer.get("products") or ()}
+        by_lower = {str(name).lower(): name for name in found}
+        problems: list[str] = []
+        for product, components in wanted.items():
+            info = found.get(product)
+            if info is None:
+                close = by_lower.get(product.lower())
+                hint = f" (did you mean {close!r}?)" if close else ""
+                problems.append(
+                    f"unknown product {product!r}, or not visible to this account{hint}"
+                )
+                continue
+            if info.get("is_active") is False:
+                problems.append(f"product {product!r} is closed for new bugs")
+            comps = {c.get("name"): c for c in info.get("components") or ()}
+            for component in dict.fromkeys(components):
+                comp = comps.get(component)
+                if comp is None:
+                    known = ", ".join(sorted(str(n) for n in comps)) or "none"
+                    problems.append(
+                        f"unknown component {component!r} in product {product!r} (known: {known})"
+                    )
+                elif comp.get("is_active") is False:
+                    problems.append(
+                        f"component {component!r} of product {product!r} is inactive "
+                        "(closed for new bugs)"
+                    )
+        return problems
+
+    def search_changed(
+        self, product: str, components: list[str], since: datetime, *, page_size: int = 500
+    ) -> Iterator[list[Bug]]:
+        """Bugs changed at or after `since` (`last_change_time`, inclusive, whole seconds), in
+        bug id order, one request per page of `page_size`: new bugs, bugs moved in from
+        another component and bugs with new comments all come from this one read.
+
+        Each request asks for one bug more than a page: a page that comes back with no extra
+        bug is the last (no empty request after a full page), and the extra bug's id is the
+        one the next page must start with. Offset paging shifts when a bug leaves the results
+        between two requests (moved, made private), which would hide the bug at the page
+        boundary; when the next page does not start where it should, the search restarts
+        from the top, skipping what was already yielded. After a few restarts the poll fails
+        (the cursor stays put) rather than risk missing a bug."""
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        params: dict[str, Any] = {
+            "product": product,
+            "component": list(components),
+            "last_change_time": format_time(since),
+            "include_fields": SEARCH_FIELDS,
+            "order": "bug_id",
+            "limit": page_size + 1,
+            "offset": 0,
+        }
+        yielded: set[int] = set()
+        offset, expected, restarts = 0, None, 0
+        while True:
+            params["offset"] = offset
+            page = dict(params)
+            answer = self._get("/bug", page)
+            raw = answer.get("bugs") or []
+            if expected is not None and (not raw or raw[0].get("id") != expected):
+                restarts += 1
+                if restarts > MAX_SEARCH_RESTARTS:
+                    raise BugzillaError("search results kept shifting while paging")
+                log.info("search results shifted while paging; restarting from the top")
+                offset, expected = 0, None
+                continue
+            bugs = [parse_bug(b) for b in raw[:page_size]]
+            fresh = [b for b in bugs if b.id not in yielded]
+            yielded.update(b.id for b in fresh)
+            yield fresh
+            if len(raw) <= page_size:
+                return
+            offset += page_size
+            expected = raw[page_size].get("id")
+
+    def search_tagged(
+        self, product: str, components: list[str], tag: str, *, page_size: int = 500
+    ) -> Iterator[list[Bug]]:
+        """Open or closed bugs whose whiteboard holds `tag` (Bugzilla's `whiteboard` search is
+        a substring match), in bug id order: one request per page, a page asking for one bug
+        more to know whether another follows. For the triagers' queue; a bug that shifts
+        between pages shows next time."""
+        offset = 0
+        while True:
+            params: dict[str, Any] = {
+                "product": product,
+                "component": list(components),
+                "whiteboard": tag,
+                "include_fields": SEARCH_FIELDS,
+                "order": "bug_id",
+                "limit": page_size + 1,
+                "offset": offset,
+            }
+            raw = self._get("/bug", params).get("bugs") or []
+            yield [parse_bug(b) for b in raw[:page_size]]
+            if len(raw) <= page_size:
+                return
+            offset += page_size
+
+    def search_ids(self, product: str, components: list[str], ids: list[int]) -> list[Bug]:
+        """These bugs, if still in the product and components: one request per 500 ids."""
+        found: list[Bug] = []
+        for start in range(0, len(ids), COMMENT_BATCH):
+            chunk = ids[start : start + COMMENT_BATCH]
+            answer = self._get(
+                "/bug",
+                {
+                    "id": ",".join(map(str, chunk)),
+                    "product": product,
+                    "component": list(components),
+                    "include_fields": SEARCH_FIELDS,
+                },
+            )
+            found.extend(parse_bug(raw) for raw in answer.get("bugs") or ())
+        return found
+
+    def get_bug(self, bug_id: int) -> Bug | None:
+        """One bug with the fields a search returns, or None when it does not exist or this
+        account cannot see it: `GET /rest/bug?id=N` is a search, so either is an empty answer,
+        not an error."""
+        answer = self._get("/bug", {"id": bug_id, "include_fields": SEARCH_FIELDS}, bug_id)
+        found = [parse_bug(raw) for raw in answer.get("bugs") or () if raw.get("id") == bug_id]
+        return found[0] if found else None
+
+    def whoami(self) -> str | None:
+        """The login the API key belongs to (`GET /rest/whoami`, Bugzilla 5.1 and later, and
+        bugzilla.mozilla.org), or None where the server has no such method (5.0) or the key
+        is refused there: the operator then names the bot in `[bugzilla] bot_login`."""
+        try:
+            answer = self._get("/whoami")
+        except BugzillaError as exc:
+            if exc.code is None and exc.http_status not in (404, 401, 403):
+                raise  # no answer: say so, rather than pretend the server has no whoami
+            return None
+        login = answer.get("login") or answer.get("name")
+        return str(login) if login else None
+
+    def history(self, bug_id: int) -> list[Change]:
+        """The product and component changes of one bug, oldest first: when it moved into
+        what a rule watches. One request (python-bugzilla's public `bugs_history_raw`)."""
+        bz = self.library
+        answer = self._call(
+            f"GET /rest/bug/{bug_id}/history", lambda: bz.bugs_history_raw([bug_id]), bug_id
+        )
+        changes: list[Change] = []
+        for entry in answer.get("bugs") or ():
+            if int(entry.get("id", -1)) != bug_id:
+                continue
+            for event in entry.get("history") or ():
+                when = parse_time(event.get("when"))
+                for change in event.get("changes") or ():
+                    name = change.get("field_name")
+                    if when is not None and name in ("product", "component"):
+                        changes.append(
+                            Change(
+                                when,
+                                name,
+                                str(change.get("removed", "")),
+                                str(change.get("added", "")),
+                            )
+                        )
+        return sorted(changes, key=lambda c: c.when)
+
+    def comments(
+        self, bug_ids: Iterable[int], *, new_since: datetime | None = None
+    ) -> dict[int, list[Comment]]:
+        """Comments of many bugs: one request per 500 bugs; with `new_since`, only those
+        posted after it (Bugzilla's filter, exclusive). An unreadable bug fails the whole
+        batch (102); the batch is then bisected so readable bugs still get theirs, and the
+        unreadable ones are absent from the result."""
+        ids = list(dict.fromkeys(int(i) for i in bug_ids))
+        result: dict[int, list[Comment]] = {}
+        unreadable: list[int] = []
+        since = format_time(new_since) if new_since is not None else None
+        for start in range(0, len(ids), COMMENT_BATCH):
+            self._comments_into(ids[start : start + COMMENT_BATCH], result, unreadable, since)
+        if unreadable:
+            log.warning(
+                "comments of bug(s) %s are not readable by this account; left out",
+                ", ".join(map(str, sorted(unreadable))),
+            )
+        return result
+
+    def _comments_into(
+        self,
+        ids: list[int],
+        result: dict[int, list[Comment]],
+        unreadable: list[int],
+        new_since: str | None = None,
+    ) -> None:
+        try:
+            answer = self._fetch_comments(ids, new_since)
+        except BugzillaError as exc:
+            if exc.code not in UNREADABLE_CODES:
+                raise
+            if len(ids) == 1:
+                unreadable.append(ids[0])
+                return
+            mid = len(ids) // 2
+            self._comments_into(ids[:mid], result, unreadable, new_since)
+            self._comments_into(ids[mid:], result, unreadable, new_since)
+            return
+        for key, entry in (answer.get("bugs") or {}).items():
+            bug_id = int(key)
+            result[bug_id] = [parse_comment(c, bug_id) for c in (entry or {}).get("comments") or ()]
+
+    def _fetch_comments(self, ids: list[int], new_since: str | None = None) -> dict:
+        first, rest = ids[0], ids[1:]
+        params: dict[str, Any] = {"ids": rest} if rest else {}
+        if new_since is not None:
+            params["new_since"] = new_since
+        return self._get(f"/bug/{first}/comment", params, bug_id=first if not rest else None)
+
+    def users(self, *, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[dict[str, Any]]:
+        """Many accounts in one GET /rest/user (id, name, real_name, can_login...).
+
+        Bugzilla 5.0 answers the whole request with error 51 when one of `names` has no
+        account (User.get has no `permissive`; the message names the login), and silently
+        leaves out ids it does not know: the caller sees both."""
+        params: dict[str, Any] = {}
+        if names:
+            params["names"] = list(names)
+        if ids:
+            params["ids"] = [int(i) for i in ids]
+        return list(self._get("/user", params).get("users") or [])
+
+    # -- the write -----------------------------------------------------------------------
+    def update(
+        self,
+        bug_id: int,
+        *,
+        comment: str | None,
+        whiteboard: str | None,
+        needinfo: list[str],
+        clear_flags: Sequence[int] = (),
+        markdown: bool = False,
+    ) -> int | None:
+        """Comment, whiteboard and needinfo flags in ONE PUT, so they land together or not at
+        all (Bugzilla rejects the whole PUT if any part is bad: nothing was posted). Never
+        retried once sent. Returns the comment id when the server says it (5.0 does not).
+        `markdown`: sent with `is_markdown: true` (bugzilla.mozilla.org renders it); the key
+        is left out otherwise, so a plain comment is the same request on every version."""
+        flags: list[dict[str, Any]] = [{"id": i, "status": "X"} for i in dict.fromkeys(clear_flags)]
+        flags += [
+            {"name": "needinfo", "status": "?", "requestee": login, "new": True}
+            for login in dict.fromkeys(needinfo)
+        ]
+        bz = self.library
+        update = bz.build_update(whiteboard=whiteboard, flags=flags or None)
+        # build_update gives {"comment": {"comment": text}}, which Bugzilla renames for
+        # back-compat; send the documented {"body": text}. A tag-only change has none.
+        update.pop("comment", None)
+        if comment is not None:
+            update["comment"] = {"body": comment}
+            if markdown:
+                update["comment"]["is_markdown"] = True
+        answer = self._call(
+            f"PUT /rest/bug/{bug_id}", lambda: bz.update_bugs([bug_id], update), bug_id
+        )
+        for entry in answer.get("bugs") or ():
+            if int(entry.get("id", -1)) == bug_id:
+                comment_id = (entry.get("comment") or {}).get("id")  # not in 5.0
+                return int(comment_id) if comment_id is not None else None
+        log.warning("bug %d: the update's answer does not mention the bug", bug_id)
+        return None

@@ -1,0 +1,39 @@
+"""Messages for the operator about where settings came from: the API key's source when
+Bugzilla rejects it, and the defaults used when no configuration file was found.
+
+They name sources (a variable, a file), never a secret's value.
+"""
+
+from __future__ import annotations
+
+import os
+
+from triagebot.bugzilla.client import public_url
+from triagebot.files.config import Config
+
+
+def key_source(config: Config) -> str:
+    """Where `Config.api_key` took the key from, in the words the operator set it with."""
+    if os.environ.get(config.api_key_env, "").strip():
+        return f"${config.api_key_env}"
+    if config.api_key_file is not None:
+        return str(config.api_key_file)
+    return "nowhere (no key is set)"
+
+
+def key_rejected(config: Config, reason: str) -> str:
+    """The one line for an API key Bugzilla refuses: which server, which key source, why."""
+    return (
+        f"Bugzilla at {public_url(config.bugzilla_url)} rejected the API key from "
+        f"{key_source(config)}: {reason}"
+    )
+
+
+def defaults_notice(config: Config) -> str:
+    """One line when no configuration file was found: what the bot runs with instead."""
+    mode = "dry run" if config.dry_run else "live"
+    return (
+        f"note: no configuration file (--config, $TRIAGEBOT_CONFIG, ./triagebot.toml); "
+        f"defaults: {public_url(config.bugzilla_url)}, {mode}, registry "
+        f"{config.registry_path}/, rules {config.rules_path}/, {config.database_url}"
+    )

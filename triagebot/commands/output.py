@@ -1,0 +1,563 @@
+"""Text that people read on a terminal: per-bug lines, summaries, registry views, status.
+
+Pure functions from data to strings, so the CLI stays thin and tests compare exact text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import textwrap
+import unicodedata
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from triagebot.bugzilla.client import public_url
+from triagebot.core.bugs import Bug, Decision
+from triagebot.core.registry import Community, Person, Registry
+from triagebot.service.poller import BugResult, PollReport
+
+# Everything printed for a terminal fits 80 columns; 78 leaves room for the demo's indent.
+WIDTH = 78
+
+ACTION_WORDS = {
+    "commented": "commented",
+    "would-comment": "would comment",
+    "skipped": "skipped",
+    "reconciled": "already commented (confirmed)",
+    "pending": "waiting: an earlier write may still land",
+    "failed": "FAILED, retried next poll",
+    "gave-up": "GAVE UP after the same error each time (triagebot retry BUG)",
+    "capped": "not acted on (action cap)",
+    "handled-before": "handled in an earlier poll",
+}
+
+
+def use_color(stream: IO[str]) -> bool:
+    """Colour only on a terminal, and never with NO_COLOR (https://no-color.org)."""
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+def _paint(text: str, code: str, color: bool) -> str:
+    return f"\033[{code}m{text}\033[0m" if color else text
+
+
+# -- registry ------------------------------------------------------------------------------
+def check_summary(path: Path, result: Any) -> str:
+    return (
+        f"{path}: {_count(result.communities, 'community', 'communities')}, "
+        f"{_count(result.people, 'person', 'people')} in {_count(result.files, 'file')}: "
+        f"{_count(len(result.errors), 'error')}, {_count(len(result.warnings), 'warning')}"
+    )
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def _person_line(person: Person) -> str:
+    contacts = ", ".join(f"{c.kind} {c.value}" for c in person.public_contacts)
+    return f"{person.name}" + (f" ({contacts})" if contacts else "")
+
+
+def find_person(registry: Registry, query: str, today: date) -> str | None:
+    query = query.strip()
+    person = (
+        registry.person_by_bugzilla_id(int(query))
+        if query.isdigit()
+        else registry.person_by_email(query)
+    )
+    if person is None:
+        return None
+    lines = [f"{person.name} ({person.handle})"]
+    if person.bugzilla_id is not None:
+        lines.append(f"  Bugzilla id: {person.bugzilla_id}")
+    if person.emails:
+        lines.append(f"  Bugzilla logins: {', '.join(person.emails)}")
+    roles = registry.roles_of(person.handle, today)
+    if not roles:
+        lines.append("  no role in any community")
+    for role in roles:
+        d = role.delegation
+        where = f"{role.community.name} [{role.community.slug}]"
+        if role.current:
+            lines.append(f"  current: {d.title} of {where} since {d.since}")
+        else:
+            holders = ", ".join(
+                f"{registry.people[h.person].name} ({h.title})" for h in role.holders_now
+            )
+            lines.append(
+                f"  former:  {d.title} of {where}, {d.since} to {d.until}; "
+                f"now: {holders or 'nobody'}"
+            )
+    return "\n".join(lines)
+
+
+def lookalike_hint(query: str) -> str | None:
+    """Why an address that looks like a delegate's matches nobody: its non-ASCII letters."""
+    odd = [c for c in dict.fromkeys(query) if ord(c) > 127]
+    if not odd:
+        return None
+    names = ", ".join(f"'{c}' U+{ord(c):04X} {unicodedata.name(c, '?')}" for c in odd)
+    return (
+        f"note: {query!r} has non-ASCII characters ({names}); logins are matched exactly, "
+        "so a look-alike of a delegate's address is nobody"
+    )
+
+
+def unknown_community(registry: Registry, query: str, path: Path) -> str:
+    """The message for `registry show` of a community that is not there: close matches by
+    slug, name or alias, else every slug."""
+    names: dict[str, str] = {}
+    for community in registry.communities.values():
+        for name in (community.slug, community.name, *community.aliases):
+            names.setdefault(name.lower(), community.slug)
+    close = difflib.get_close_matches(query.lower(), list(names), n=3, cutoff=0.6)
+    slugs = list(dict.fromkeys(names[c] for c in close))
+    if slugs:
+        hint = "did you mean " + " or ".join(repr(s) for s in slugs) + "?"
+    else:
+        hint = "known: " + ", ".join(sorted(registry.communities))
+    return (
+        f"no community {query!r} in {path} (by slug, name or alias); {hint}\n"
+        "run: triagebot registry render   for the whole directory"
+    )
+
+
+def show_community(registry: Registry, community: Community, today: date) -> str:
+    g = community.governance
+    lines = [
+        f"{community.name} [{community.slug}] ({community.status}, reviewed {community.reviewed})"
+    ]
+    if community.aliases:
+        lines.append(f"  aliases: {', '.join(community.aliases)}")
+    governance = g.model
+    if g.term_months:
+        governance += f", terms of {g.term_months} months"
+    if g.charter:
+        governance += f", charter {g.charter}"
+    lines.append(f"  governance: {governance}")
+    if g.notes:  # as the directory page shows them
+        lines.append(f"  notes: {g.notes}")
+    lines.append("  current delegates:")
+    current = community.current_delegates(today)
+    for d in current:
+        lines.append(f"    {d.title}: {_person_line(registry.people[d.person])} since {d.since}")
+    if not current:
+        lines.append("    none")
+    contacts = community.public_contacts
+    if contacts:
+        lines.append("  contacts:")
+        lines.extend(f"    {c.kind}: {c.value}" for c in contacts)
+    if community.resources:
+        lines.append("  resources:")
+        for r in community.resources:
+            names = ", ".join(registry.people[h].name for h in r.responsible)
+            lines.append(f"    {r.kind} {r.id}: {names}")
+    past = community.past_delegates(today)
+    if past:
+        lines.append("  past delegates:")
+        for d in past:
+            lines.append(f"    {d.title}: {registry.people[d.person].name}, {d.since} to {d.until}")
+    return "\n".join(_fit(line) for line in lines)
+
+
+def _fit(line: str) -> str:
+    """A line of a view wrapped at 80 columns, going on indented under itself."""
+    if len(line) <= WIDTH + 2:
+        return line
+    indent = " " * (len(line) - len(line.lstrip()) + 2)
+    return "\n".join(
+        _wrap(
+            line.lstrip(),
+            initial_indent=line[: len(line) - len(line.lstrip())],
+            subsequent_indent=indent,
+        )
+    )
+
+
+# -- polls -------------------------------------------------------------------------------------
+def bug_line(result: BugResult, color: bool = False) -> str:
+    d = result.decision
+    outcome = d.outcome if d else "-"
+    community = (d.community or ("/".join(d.communities) if d.communities else "-")) if d else "-"
+    action = ACTION_WORDS.get(result.action, result.action)
+    kind = getattr(d, "kind", None)  # a follow-up: confirmation, reminder...
+    if kind:
+        action = f"{kind}, {action}"
+    if result.needinfo and result.action in ("commented", "would-comment"):
+        action += f", needinfo {', '.join(result.needinfo)}"
+    if result.error:
+        action += f": {result.error}"
+    colors = {"failed": "31", "capped": "33", "pending": "33", "commented": "32"}
+    code = colors.get(result.action)
+    head = f"{result.bug.id:>7}  {outcome:<17}  "
+    text = head + (f"{community}: {action}" if community != "-" else action)
+    if len(text) > WIDTH:  # an 80-column terminal: the action goes on its own lines
+        indent = " " * len(head)
+        if community == "-":
+            lines = _wrap(action, initial_indent=head, subsequent_indent=indent + "  ")
+        else:
+            lines = [
+                *_wrap(community, initial_indent=head, subsequent_indent=indent),
+                *_wrap(action, initial_indent=indent, subsequent_indent=indent + "  "),
+            ]
+        text = "\n".join(lines)
+    return _paint(text, code, color) if code else text
+
+
+def _wrap(text: str, **kwargs: Any) -> list[str]:
+    """Lines of at most WIDTH, never breaking a word, an address or a URL."""
+    return textwrap.wrap(text, WIDTH, break_long_words=False, break_on_hyphens=False, **kwargs) or [
+        kwargs.get("initial_indent", "").rstrip()
+    ]
+
+
+GUTTER = "         | "
+FOLDED = "         ┆ "
+
+
+def poll_lines(report: PollReport, color: bool = False) -> str:
+    if report.busy is not None:  # another process polls this rule: nothing was done
+        return report.busy + "\n"
+    out: list[str] = []
+    for result in sorted(report.results, key=lambda r: r.bug.id):
+        out.append(bug_line(result, color))
+        if result.action == "would-comment" and result.comment:
+            # A line of the comment starts after "|"; where one is too long for the terminal
+            # it goes on after "┆", so the exact text stays readable (`explain` prints it raw).
+            for line in _dry_run_block(result).splitlines():
+                out.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
+    out.extend(_summary_lines(report))
+    if report.capped is not None and not report.live:
+        cap = (
+            f"ACTION CAP: {report.capped} bugs would be acted on, more than "
+            "max_actions_per_run: a live run would refuse and write nothing. Read the "
+            "comments above, then run with --live --no-limit if this is expected."
+        )
+    elif report.capped is not None:
+        cap = (
+            f"ACTION CAP: {report.capped} bugs would be acted on, more than "
+            "max_actions_per_run; nothing was written. Check the rule, then run again "
+            "with --no-limit if this is expected."
+        )
+    if report.capped is not None:
+        out.extend(_paint(line, "1;33", color) for line in _wrap(cap, subsequent_indent="  "))
+    return "\n".join(out) + "\n"
+
+
+def _dry_run_block(result: BugResult) -> str:
+    d = result.decision
+    assert d is not None and result.comment is not None
+    head = [f"whiteboard: {d.whiteboard if d.whiteboard is not None else '(unchanged)'}"]
+    if d.needinfo:
+        head.append(f"needinfo: {', '.join(d.needinfo)}")
+    return "\n".join([*head, "comment:", *result.comment.splitlines()])
+
+
+def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
+    counts: dict[str, int] = {}
+    for r in report.results:
+        counts[r.action] = counts.get(r.action, 0) + 1
+    if report.handled_before:  # found again by the overlap window, handled in an earlier poll
+        counts["handled-before"] = report.handled_before
+    mode = "live" if report.live else "dry run"
+    head = (
+        f"rule {report.rule} ({mode}): {len(report.results) + report.handled_before} bugs "
+        "changed since "
+        f"{report.since:%Y-%m-%d %H:%M:%S}Z"
+    )
+    parts = []
+    if counts:
+        parts.append(
+            ", ".join(
+                f"{n} {ACTION_WORDS.get(a, a).split(',')[0].split(':')[0]}"
+                for a, n in counts.items()
+            )
+        )
+    parts.append(f"{report.requests} HTTP request{'' if report.requests == 1 else 's'}")
+    if report.failed:
+        parts.append("to retry: " + ", ".join(f"bug {r.bug.id}" for r in report.failed))
+    if report.error:
+        parts.append(f"POLL FAILED: {report.error}")
+    return head, parts
+
+
+def poll_summary(report: PollReport) -> str:
+    """One line (for logs): `rule R (mode): N bugs changed since T: counts; K requests...`."""
+    if report.busy is not None:
+        return report.busy
+    head, parts = _summary_parts(report)
+    if report.results or report.handled_before:  # the first part counts them
+        head += ": " + parts.pop(0)
+    return "; ".join([head, *parts])
+
+
+def _summary_lines(report: PollReport) -> list[str]:
+    """The summary for a terminal: one line when it fits, else one line per part."""
+    line = poll_summary(report)
+    if len(line) <= WIDTH:
+        return [line]
+    head, parts = _summary_parts(report)
+    out = _wrap(head + ":", subsequent_indent="  ")
+    for part in parts:
+        out.extend(_wrap(part, initial_indent="  ", subsequent_indent="    "))
+    return out
+
+
+def exit_code(reports: list[PollReport]) -> int:
+    return 0 if all(r.ok for r in reports) else 1
+
+
+def explain(
+    bug: Bug,
+    rule: str,
+    decision: Decision,
+    record: Any,
+    start: datetime | None = None,
+    posted: Any = None,
+) -> str:
+    """What `explain` prints for one rule, within 80 columns. For a bug the bot handled,
+    `posted` is its comment as read back from Bugzilla (the record of what was done)."""
+    lines = [
+        f"bug {bug.id}: {bug.summary}",
+        f"  reporter: {bug.creator}" + (f" (id {bug.creator_id})" if bug.creator_id else ""),
+        f"  rule {rule}: {decision.outcome} — {decision.reason}",
+    ]
+    if decision.lookalike:
+        lines.extend(
+            _wrap(
+                f"look-alike: {decision.lookalike}", initial_indent="  ", subsequent_indent="    "
+            )
+        )
+    if start is not None and bug.creation_time < start:
+        lines.append(
+            f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before the poll start "
+            f"{start:%Y-%m-%d %H:%M:%S}Z: the bot acts on it only if it moved in after that"
+        )
+    if record is not None:
+        lines.append(f"  state: {_record_state(record)}")
+    out = [_fit(line) for line in lines]
+    if record is not None and record.state == "done":
+        out.append("  the bot writes nothing more on this bug; it posted:")
+        if posted is None:
+            out.append("    (its comment was not found among the bug's comments)")
+        else:
+            when = _when(posted.creation_time)
+            out.append(_fit(f"  comment #{posted.count} by {posted.creator} at {when}:"))
+            out.extend(_folded(posted.text))
+        return "\n".join(out)
+    if record is not None and record.state == "seen":
+        out.append("  the bot writes nothing on this bug")
+        return "\n".join(out)
+    if decision.acts:
+        whiteboard = decision.whiteboard if decision.whiteboard is not None else "(unchanged)"
+        out.append(_fit(f"  whiteboard: {whiteboard}"))
+        out.append(_fit(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}"))
+        out.append("  comment:")
+        out.extend(_folded(decision.comment_text("…")))
+    else:
+        out.append("  no write")
+    return "\n".join(out)
+
+
+def _folded(text: str) -> list[str]:
+    """A comment's lines after 4 spaces; one too long for 80 columns goes on after '┆', as
+    in a dry run (a folded line is the previous one, joined with a space)."""
+    lines: list[str] = []
+    for line in text.splitlines():
+        if len(line) + 4 <= WIDTH + 2:
+            lines.append(f"    {line}")
+        else:
+            lines.extend(_wrap(line, initial_indent="    ", subsequent_indent="  ┆ "))
+    return lines
+
+
+def _when(value: datetime | None) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}Z" if value is not None else "?"
+
+
+def _record_state(record: Any) -> str:
+    """What the store says about a bug, in the words a triager needs."""
+    if record.state == "done":
+        comment = f", comment {record.comment_id}" if record.comment_id else ""
+        return f"done: {record.action} at {_when(record.done_at or record.updated_at)}{comment}"
+    if record.state == "seen":
+        return f"seen at {_when(record.updated_at)}: nothing to write"
+    if record.state == "intent":
+        return (
+            f"a write (ref {record.ref}) started at {_when(record.intent_at)} is not confirmed;"
+            " the next poll looks for it in the bug's comments before writing"
+        )
+    if record.state == "gave-up":
+        return (
+            f"gave up at {_when(record.updated_at)} after {record.failures} refusals: "
+            f"{record.last_error}; `triagebot retry {record.bug_id}` puts it back"
+        )
+    return f"failed at {_when(record.updated_at)}: {record.last_error}; retried next poll"
+
+
+NO_STATE = "no state yet: no poll has run with this database"
+
+
+def _bounded(text: str, width: int = WIDTH + 2) -> str:
+    """One line of at most `width` (80) columns, cut with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def _poll_outcome(p: Any) -> str:
+    if p.error and p.error.startswith("action cap: "):
+        cap = p.error.removeprefix("action cap: ")
+        return f"CAPPED: {cap} bugs to act on, over max_actions_per_run; none written"
+    if p.error:
+        return f"FAILED: {p.error}"
+    return f"{p.searched} bugs, {p.acted} acted on, {p.failed} failed, {p.skipped} skipped"
+
+
+def poll_status_lines(p: Any) -> list[str]:
+    """One poll of `status`: one line when it fits 80 columns, else what happened goes on
+    a second line, itself cut at 80 columns."""
+    mode = "dry run" if p.dry_run else "live"
+    if p.finished_at is None:
+        took = "not finished"
+    else:
+        took = f"{(p.finished_at - p.started_at).total_seconds():.1f} s"
+    head = f"  {p.started_at:%Y-%m-%d %H:%M:%S}Z {p.rule} ({mode}, {took})"
+    what = _poll_outcome(p)
+    if len(head) + 2 + len(what) <= WIDTH + 2:
+        return [f"{head}: {what}"]
+    return [head, "    " + _bounded(what, WIDTH - 2)]
+
+
+def _last_failure(polls: list[Any]) -> str | None:
+    """`FAILED: reason` when the latest poll of some rule failed: the first thing to read."""
+    latest: dict[str, Any] = {}
+    for p in polls:  # newest first
+        latest.setdefault(p.rule, p)
+    failed = [p for p in latest.values() if p.error and not p.error.startswith("action cap: ")]
+    if not failed:
+        return None
+    return _bounded(f"FAILED: {failed[0].error}")
+
+
+def status(
+    store: Any,
+    problems: list[str],
+    stale_days: dict[str, int] | None = None,
+    now: datetime | None = None,
+) -> str:
+    """What `status` prints; `store` None when there is no database yet (none is created)."""
+    if store is None:
+        return "\n".join([NO_STATE, *_file_problems(problems)])
+    polls = store.recent_polls(10)
+    failure = _last_failure(polls)
+    lines = [failure] if failure else []
+    lines.append("last polls:")
+    for p in polls:
+        lines.extend(poll_status_lines(p))
+    if not polls:
+        lines.append("  none yet")
+    counts = store.outcome_counts()
+    lines.append("outcomes:")
+    lines.extend(f"  {k}: {v}" for k, v in sorted(counts.items()))
+    if not counts:
+        lines.append("  none yet")
+    lines.extend(_awaiting_lines(store, stale_days or {}, now or datetime.now(UTC)))
+    pending = store.pending_intents()
+    lines.append(f"writes not confirmed (checked against Bugzilla next poll): {len(pending)}")
+    lines.extend(
+        f"  bug {r.bug_id} rule {r.rule} ref {r.ref} since {_when(r.intent_at)}" for r in pending
+    )
+    failed = store.failed()
+    lines.append(f"failed (retried next poll): {len(failed)}")
+    for r in failed:
+        lines.extend(
+            _wrap(
+                f"bug {r.bug_id} rule {r.rule}: {r.last_error}",
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        )
+    gave_up = store.gave_up()
+    lines.append(f"gave up (`triagebot retry BUG` puts one back): {len(gave_up)}")
+    for r in gave_up:
+        lines.extend(
+            _wrap(
+                f"bug {r.bug_id} rule {r.rule}, {r.failures} times: {r.last_error}",
+                initial_indent="  ",
+                subsequent_indent="    ",
+            )
+        )
+    for reported in store.reload_problems():
+        lines.extend(
+            _wrap(
+                f"RUNNING BOT: {reported.source} reload failed at "
+                f"{_when(reported.reported_at)}; it keeps its last good version:",
+                subsequent_indent="  ",
+            )
+        )
+        for p in reported.problems:
+            lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
+    lines.extend(_file_problems(problems))
+    return "\n".join(lines)
+
+
+def _awaiting_lines(store: Any, stale_days: dict[str, int], now: datetime) -> list[str]:
+    """How many bugs await endorsement as the database last saw them, and how many of those
+    were asked longer ago than their rule's stale_after_days (default 14)."""
+    records = store.awaiting()
+    stale = sum(
+        1
+        for r in records
+        if r.done_at is not None and now - r.done_at >= timedelta(days=stale_days.get(r.rule, 14))
+    )
+    return [
+        f"awaiting endorsement: {len(records)} ({stale} stale); `triagebot queue` lists them "
+        "from Bugzilla"
+    ]
+
+
+def _file_problems(problems: list[str]) -> list[str]:
+    if not problems:
+        return ["registry and rules files: OK"]
+    lines = _wrap(
+        f"REGISTRY/RULES FILES HAVE ERRORS: {len(problems)} (a running bot keeps its last "
+        "good version; a new one will not start):",
+        subsequent_indent="  ",
+    )
+    for p in problems:
+        lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
+    return lines
+
+
+# -- the service and interruptions ------------------------------------------------------------
+def run_startup_line(config: Any, live: bool, rules: list[str]) -> str:
+    """`run`'s first log line: where, how, what, how often. The URL has no credentials."""
+    mode = "live" if live else "dry run"
+    return (
+        f"triagebot run: Bugzilla {public_url(config.bugzilla_url)}, {mode}, "
+        f"rules {', '.join(rules) or 'none'}, every {config.interval_minutes:g} min"
+    )
+
+
+def would_post_lines(report: PollReport) -> list[str]:
+    """The comments a dry-run poll would post, as `once --dry-run` prints them."""
+    lines: list[str] = []
+    for result in sorted(report.results, key=lambda r: r.bug.id):
+        if result.action == "would-comment" and result.comment:
+            lines.append(f"bug {result.bug.id} would get:")
+            for line in _dry_run_block(result).splitlines():
+                lines.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
+    return lines
+
+
+def interrupted_line(reports: list[PollReport], store: Any) -> str:
+    """What `once --live` had done when Ctrl-C stopped it."""
+    commented = sum(r.action == "commented" for report in reports for r in report.results)
+    unconfirmed = len(store.pending_intents())
+    return (
+        f"interrupted: {commented} commented, {unconfirmed} unconfirmed "
+        "(checked against Bugzilla next poll)"
+    )

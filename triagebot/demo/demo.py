@@ -1,0 +1,388 @@
+"""`triagebot demo`: the whole job, offline, against the built-in loopback Bugzilla.
+
+It files a handful of realistic requests in the loopback server, then runs exactly what an
+operator runs — `triagebot --config FILE once --live` — and shows what a triager now sees in
+Bugzilla. Then a delegate answers `/endorse` on one bug: the second poll flips its tags
+and posts the confirmation, and a third shows that nothing is posted twice. Everything it
+writes stays in a temporary directory unless `--keep DIR` is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import signal
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from triagebot.commands import output
+from triagebot.demo import devserver
+from triagebot.demo.devserver import FakeBugzilla
+from triagebot.files.validate import load_registry
+
+log = logging.getLogger(__name__)
+
+DEMO_KEY = "demo-api-key-not-secret"
+BOT = "triagebot@example.org"
+# `demo --serve`: a delegate's own key, for filing a bug with curl as that delegate.
+REPORTER_KEY = "lucia-demo-key-not-secret"
+REPORTER = "lucia@example.org"
+PRODUCT = "Participation Infrastructure"
+# What the demo writes in its directory; `--keep DIR` reuses only a directory marked as its own.
+MARKER = ".triagebot-demo"
+LOG_FILE = "triagebot.log"
+DATABASE = "triagebot.db"
+
+# The command line's entry point, passed in by `cli` (which imports this module, not the
+# other way round): the demo runs exactly what `triagebot once --live` runs.
+CliMain = Callable[[list[str]], int]
+
+
+@dataclass(frozen=True)
+class DemoBug:
+    label: str  # what this request shows
+    summary: str
+    description: str
+    creator: str
+    creator_id: int | None = None
+    component: str = "Community IT"
+    whiteboard: str = ""
+
+
+# Reporters and communities come from the shipped data/ (fictional, example.org).
+DEMO_BUGS: tuple[DemoBug, ...] = (
+    DemoBug(
+        "endorsed: a current delegate asks for their community",
+        "Mailing list for Mozilla Hispano translators",
+        "Hola! We would like a new list for our translators team.",
+        "lucia@example.org",
+    ),
+    DemoBug(
+        "community named only by its domain",
+        "TLS certificate expired",
+        "The certificate of https://mozfr.example.org/ expired yesterday, can you renew it?",
+        "visitor@example.org",
+    ),
+    DemoBug(
+        "a former delegate",
+        "Renew hosting for the Tamil community site",
+        "Our yearly hosting renewal for Mozilla Tamil is due.",
+        "kavin@example.org",
+    ),
+    DemoBug(
+        "an unknown reporter naming no community",
+        "Need a server for our group",
+        "We are a new group and would like a small server for our website.",
+        "newcomer@example.org",
+    ),
+    DemoBug(
+        "an ambiguous request",
+        "Shared event page for MozFr and Mozilla Hispano",
+        "A joint event: we need a page on both sites.",
+        "visitor@example.org",
+    ),
+    DemoBug(
+        "a look-alike email of a delegate (Cyrillic 'а')",
+        "Transfer the Mozilla Hispano domain to me",
+        "Please move mozhispano.example.org to my account.",
+        "lucіа@example.org",
+    ),
+    DemoBug(
+        "a bug carrying [triagebot-skip]",
+        "Migrate Mozilla Tamil wiki",
+        "Handled by hand by the infra team.",
+        "visitor@example.org",
+        whiteboard="[triagebot-skip]",
+    ),
+    DemoBug(
+        "a bug in another component (not watched)",
+        "Mozilla Hispano: broken link on the events page",
+        "The link to the calendar is broken.",
+        "visitor@example.org",
+        component="General",
+    ),
+)
+
+
+# After the first poll, a current delegate of Mozilla Francophone endorses the request that
+# named it only by its domain: the second poll flips its tags and posts the confirmation.
+ANSWERED = "TLS certificate expired"
+DELEGATE = "camille@example.org"
+DELEGATE_NAME = "Camille Berthelot"
+DELEGATE_ANSWER = "Yes, we need it renewed.\n/endorse"
+
+
+def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, DemoBug]]:
+    """Files the demo requests. Every person in the registry gets a Bugzilla account, as on a
+    real tracker, so the needinfo requests to delegates are accepted."""
+    registry = load_registry(data).registry
+    if registry is not None:
+        for person in registry.people.values():
+            for email in person.emails:
+                server.add_user(email, person.name)
+    filed = []
+    for n, bug in enumerate(DEMO_BUGS):
+        bug_id = server.add_bug(
+            bug.summary,
+            bug.description,
+            bug.creator,
+            product=PRODUCT,
+            component=bug.component,
+            creation_time=now - timedelta(minutes=30 - n),
+            whiteboard=bug.whiteboard,
+        )
+        filed.append((bug_id, bug))
+    return filed
+
+
+def source_dir() -> Path:
+    """Where the shipped data/ and rules/ are: the current directory if it has them, else the
+    source tree this package was installed from."""
+    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
+        if (base / "data").is_dir() and (base / "rules").is_dir():
+            return base
+    raise SystemExit("triagebot demo: cannot find data/ and rules/; run it from the source tree")
+
+
+def write_config(workdir: Path, url: str, base: Path, start: datetime) -> Path:
+    return devserver.write_config(
+        workdir,
+        url,
+        api_key=DEMO_KEY,
+        bot_login=BOT,
+        data=base / "data",
+        rules=base / "rules",
+        start=start,
+        written_by="`triagebot demo`: the loopback Bugzilla and the shipped data.",
+    )
+
+
+class Painter:
+    def __init__(self, stream: io.TextIOBase | None = None) -> None:
+        self.color = output.use_color(stream or sys.stdout)  # a TTY, and no NO_COLOR
+
+    def __call__(self, text: str, code: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.color else text
+
+
+def show_bug(server: FakeBugzilla, bug_id: int, demo: DemoBug, paint: Painter) -> str:
+    state = server.bugs[bug_id]
+    lines = [
+        paint(f"Bug {bug_id}: {demo.summary}", "1"),
+        f"  ({demo.label})",
+        f"  reporter:   {demo.creator}",
+        f"  component:  {PRODUCT} :: {demo.component}",
+        f"  whiteboard: {state['whiteboard'] or '(empty)'}",
+    ]
+    needinfo = [
+        f["requestee"] for f in state["flags"] if f["name"] == "needinfo" and f["status"] == "?"
+    ]
+    lines.append(f"  needinfo:   {', '.join(needinfo) or '(none)'}")
+    bot_comments = [c for c in server.comments_of(bug_id) if c["creator"] == BOT]
+    if not bot_comments:
+        lines.append(paint("  no comment from triagebot", "2"))
+    for comment in bot_comments:
+        lines.append(paint(f"  comment #{comment['count']} by {BOT}:", "36"))
+        for line in comment["text"].splitlines():
+            lines.extend(
+                textwrap.wrap(
+                    line,
+                    76,
+                    initial_indent="  │ ",
+                    subsequent_indent="  │ ",
+                    break_long_words=False,  # never split an address or URL
+                    break_on_hyphens=False,
+                )
+                or ["  │"]
+            )
+    return "\n".join(lines)
+
+
+def run_once(config: Path, cli_main: CliMain) -> tuple[int, str]:
+    """`triagebot --config FILE once --live`, in process, output captured."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli_main(["--config", str(config), "once", "--live"])
+    return code, out.getvalue()
+
+
+def prepare_keep(keep: str) -> Path:
+    """`--keep DIR`: a new or empty directory, or one an earlier demo wrote (its database and
+    log are replaced). Anything else is refused: the demo must not overwrite a real
+    triagebot.toml or triagebot.db."""
+    workdir = Path(keep).resolve()
+    if workdir.exists() and not workdir.is_dir():
+        raise DemoError(f"--keep {keep}: not a directory")
+    if workdir.is_dir() and any(workdir.iterdir()) and not (workdir / MARKER).is_file():
+        raise DemoError(
+            f"--keep {keep}: the directory is not empty and was not written by the demo; "
+            "give a new or empty directory"
+        )
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / MARKER).write_text("written by `triagebot demo --keep`\n", encoding="utf-8")
+    for name in (DATABASE, f"{DATABASE}-wal", f"{DATABASE}-shm", LOG_FILE):
+        (workdir / name).unlink(missing_ok=True)
+    return workdir
+
+
+class DemoError(Exception):
+    pass
+
+
+@contextlib.contextmanager
+def log_to(path: Path) -> Iterator[None]:
+    """The bot's log (INFO and up) in `path` while the demo runs; the terminal keeps its level."""
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    logger = logging.getLogger("triagebot")
+    level = logger.level
+    logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        handler.close()
+
+
+def run_demo(cli_main: CliMain, serve: bool = False, port: int = 0, keep: str | None = None) -> int:
+    paint = Painter()
+    base = source_dir()
+    with contextlib.ExitStack() as stack:
+        if keep:
+            try:
+                workdir = prepare_keep(keep)
+            except DemoError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+        else:
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="triagebot-")))
+        stack.enter_context(log_to(workdir / LOG_FILE))
+        server = FakeBugzilla(api_key=DEMO_KEY, bot_login=BOT, port=port)
+        url = server.start()
+        stack.callback(server.stop)
+        now = datetime.now(UTC).replace(microsecond=0)
+        filed = seed(server, now, base / "data")
+        config = write_config(workdir, url, base, now - timedelta(hours=1))
+        log.info("demo: loopback Bugzilla at %s, config %s", url, config)
+        for bug_id, demo in filed:
+            log.info("demo: filed bug %d (%s) by %s", bug_id, demo.label, demo.creator)
+        if serve:
+            server.add_user_key(REPORTER_KEY, REPORTER)
+            return serve_forever(server, config, filed, paint)
+        code = show_demo(server, config, filed, paint, cli_main)
+        log.info("demo: requests served: %s", dict(sorted(server.counts.items())))
+        if keep:
+            print(f"kept the database, log and config in {workdir}:")
+            print(f"  {DATABASE}, {LOG_FILE}, {config.name}")
+        return code
+
+
+def show_demo(
+    server: FakeBugzilla, config: Path, filed: list, paint: Painter, cli_main: CliMain
+) -> int:
+    print(paint(f"Loopback Bugzilla at {server.url}: {len(filed)} bugs filed.", "1"))
+    print(f"$ triagebot --config {config.name} once --live")
+    code, text = run_once(config, cli_main)
+    print(textwrap.indent(text.rstrip("\n"), "  "))
+    log.info("demo: first poll:\n%s", text.rstrip("\n"))
+    print()
+    print(paint("What a triager now sees in Bugzilla:", "1"))
+    for bug_id, demo in filed:
+        print()
+        print(show_bug(server, bug_id, demo, paint))
+    print()
+
+    def bot_comments() -> int:
+        return sum(c["creator"] == BOT for b, _ in filed for c in server.comments_of(b))
+
+    posted = bot_comments()
+    answered, answered_demo = next((b, d) for b, d in filed if d.summary == ANSWERED)
+    # Bugzilla stamps whole seconds: the answer comes in a later second than the bot's write.
+    time.sleep(1.05 - time.time() % 1)
+    server.add_comment(answered, DELEGATE_ANSWER, DELEGATE)
+    print(paint(f"A delegate answers on bug {answered}:", "1"))
+    print(f"  {DELEGATE_NAME} ({DELEGATE}) comments:")
+    print(textwrap.indent(DELEGATE_ANSWER, "  │ "))
+    print()
+    print(paint("Second poll (the answer flips the tags and is confirmed):", "1"))
+    code2, text2 = run_once(config, cli_main)
+    print(textwrap.indent(text2.rstrip("\n"), "  "))
+    log.info("demo: second poll:\n%s", text2.rstrip("\n"))
+    print()
+    print(show_bug(server, answered, answered_demo, paint))
+    confirmed = bot_comments()
+    print()
+    print(paint("Third poll (nothing new, nothing posted twice):", "1"))
+    code3, text3 = run_once(config, cli_main)
+    print(textwrap.indent(text3.rstrip("\n"), "  "))
+    log.info("demo: third poll:\n%s", text3.rstrip("\n"))
+    again = bot_comments()
+    print(f"\ncomments by triagebot: {posted}, then {confirmed} (the confirmation), then {again}.")
+    log.info("demo: comments by triagebot: %d, then %d, then %d", posted, confirmed, again)
+    ok = code == code2 == code3 == 0
+    return 0 if ok and confirmed == posted + 1 and again == confirmed else 1
+
+
+def file_bug_command(url: str) -> str:
+    """A `curl` line filing one bug in the stand-in as the demo's delegate (Bug.create)."""
+    body = json.dumps(
+        {
+            "product": PRODUCT,
+            "component": "Community IT",
+            "version": "unspecified",
+            "summary": "Wiki space for Mozilla Hispano events",
+            "description": "Could Mozilla Hispano get a wiki space for its events?",
+        }
+    )
+    return (
+        f"curl -s -X POST -H 'Content-Type: application/json' "
+        f"'{url}/rest/bug?api_key={REPORTER_KEY}' -d '{body}'"
+    )
+
+
+def serve_forever(server: FakeBugzilla, config: Path, filed: list, paint: Painter) -> int:
+    """Keep the loopback Bugzilla up until SIGINT (Ctrl-C) or SIGTERM; exit 0 then."""
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)  # no lock taken in a signal handler
+
+    lines = [
+        paint(f"Loopback Bugzilla running at {server.url} with {len(filed)} demo bugs.", "1"),
+        f"config: {config}",
+        "",
+        config.read_text(encoding="utf-8").rstrip("\n"),
+        "",
+        "Try, in another terminal:",
+        f"  triagebot --config {config} once --dry-run",
+        f"  triagebot --config {config} explain {filed[0][0]}",
+        f"  triagebot --config {config} once --live",
+        f"  triagebot --config {config} status",
+        "Or leave the bot running and file a new request as a delegate, with curl:",
+        f"  triagebot --config {config} run",
+        f"  {file_bug_command(str(server.url))}",
+        "Ctrl-C stops the server.",
+    ]
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print("\n".join(lines), flush=True)  # a script reading the pipe waits for this
+        while not signals:
+            time.sleep(0.2)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    log.info("demo: stopped by %s", signal.Signals(signals[0]).name)
+    print("\nstopped", flush=True)
+    return 0

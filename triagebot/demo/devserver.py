@@ -1,0 +1,1199 @@
+"""A loopback stand-in for Bugzilla 5.0's REST API: the subset the bot uses, with the shapes
+recorded from a real 5.0.6 (tests/recordings/).
+
+One implementation serves the end-to-end tests, the benchmark and `triagebot demo`, so the
+behaviours that make the bot safe are modelled, not just the happy path: a PUT is validated
+whole before anything is applied (an unknown needinfo requestee rejects the comment too), an
+invisible bug fails a comments batch with 102 and is left out of searches, a wrong key is 306,
+a write without a key is 410, and 5.0 ignores the X-BUGZILLA-API-KEY header (`header_ignored`).
+
+Searches stay cheap with 10,000 bugs: bugs are kept in id order, a query's matches are cached
+until the next change, and each page is a slice.
+
+Fault injection, for the crash and secrecy tests: `fail_next` answers the next requests with an
+error instead of applying them; `on_request` hooks see every request before and after it is
+applied and may drop the connection without an answer (a request that never landed, or one
+that landed and whose answer was lost), answer something else, or do anything at that instant
+(SIGKILL the client at request N); `snapshot`/`restore` rewind the whole state between runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import copy
+import email.utils
+import http
+import json
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+from triagebot.bugzilla.transport import request_kind
+
+DOCS = "https://bugzilla.readthedocs.org/en/5.0/api/"
+VERSION = "5.0.6"
+DEFAULT_PRODUCTS = {"Participation Infrastructure": ["Community IT", "General"]}
+FLAG_TYPES = {"needinfo": 1}
+MAX_COMMENT = 65535
+# The fields of a bug as the REST API shows them (the rest of the state is internal).
+BUG_FIELDS = (
+    "id",
+    "summary",
+    "creator",
+    "creator_detail",
+    "creation_time",
+    "last_change_time",
+    "product",
+    "component",
+    "status",
+    "resolution",
+    "is_open",
+    "whiteboard",
+    "flags",
+    "cc",
+    "alias",
+    "assigned_to",
+)
+KEY_PARAMS = ("Bugzilla_api_key", "api_key")
+# Methods 5.0 runs without logging in: a wrong key is not noticed there (python-bugzilla's
+# connect, GET /rest/version, therefore does not check the key).
+LOGIN_EXEMPT = frozenset({"version", "time", "valid_login"})
+
+
+# What an `on_request` hook may return instead of None (carry on): close the connection
+# without answering.
+DROP = "drop"
+# The state `snapshot` copies and `restore` puts back.
+_STATE = (
+    "counts",
+    "bugs",
+    "users",
+    "products",
+    "_next_bug",
+    "_next_user",
+    "_next_comment",
+    "_next_flag",
+    "_request_number",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestInfo:
+    """One request as an `on_request` hook sees it."""
+
+    number: int  # 1-based, in order of arrival since the server was made (or restored)
+    method: str
+    path: str
+    kind: (
+        str  # as `triagebot.bugzilla.transport.request_kind` names it: search, comments, update...
+    )
+    phase: str  # "before" it is applied, or "after" (a write has then landed)
+
+
+Hook = Callable[[RequestInfo], Any]
+
+
+class Dropped(Exception):
+    """A hook asked to close the connection without an answer."""
+
+
+class ApiError(Exception):
+    """An error answered in Bugzilla's shape."""
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_date(value: str) -> datetime:
+    """The forms Bugzilla accepts for creation_time; anything else is error 56."""
+    text = value.strip()
+    for form in ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(text, form).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, 56, f"'{value}' is not a legal date.") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+class FakeBugzilla:
+    """An in-memory Bugzilla 5.0 on 127.0.0.1, served from a daemon thread."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        header_ignored: bool = True,
+        bot_login: str = "triagebot@example.org",
+        products: dict[str, list[str]] | None = None,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        clock: Callable[[], datetime] | None = None,
+        whoami: bool = False,
+    ) -> None:
+        self.api_key = api_key
+        # More API keys, each a user's: `add_user_key`. Lets a script file bugs as a reporter.
+        self.user_keys: dict[str, str] = {}
+        self.whoami = whoami  # 5.0.6 has no /rest/whoami; True answers like 5.1+ and BMO
+        self.header_ignored = header_ignored
+        self.bot_login = bot_login
+        self.host = host
+        self.port = port
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.bugs: dict[int, dict[str, Any]] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+        self.products: dict[str, dict[str, Any]] = {}
+        self.requests: collections.deque[tuple[str, str]] = collections.deque(maxlen=1000)
+        # Every PUT applied, as (bug id, JSON body): what tests assert a write carried.
+        self.puts: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(maxlen=1000)
+        self.url: str | None = None
+        self._lock = threading.RLock()
+        self._next_bug = 1
+        self._next_user = 1
+        self._next_comment = 1
+        self._next_flag = 1
+        self._version = 0  # bumped on every change: invalidates the search cache
+        self._search_cache: dict[tuple, list[int]] = {}
+        self._faults: list[dict[str, Any]] = []
+        self._hooks: list[Hook] = []
+        self._request_number = 0
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        for product, components in (products or DEFAULT_PRODUCTS).items():
+            self.add_product(product, components)
+        self.add_user(bot_login, "Triage Bot")
+
+    # -- seeding -------------------------------------------------------------------------
+    def add_product(
+        self, name: str, components: Iterable[str], *, inactive: Iterable[str] = ()
+    ) -> None:
+        with self._lock:
+            inactive = set(inactive)
+            product = self.products.setdefault(
+                name,
+                {"id": len(self.products) + 1, "name": name, "is_active": True, "components": {}},
+            )
+            for component in components:
+                product["components"].setdefault(
+                    component,
+                    {
+                        "id": sum(len(p["components"]) for p in self.products.values()) + 1,
+                        "name": component,
+                        "is_active": component not in inactive,
+                    },
+                )
+
+    def add_user(self, login: str, real_name: str = "", id: int | None = None) -> int:
+        """Registers a user (idempotent on the login); returns the user id."""
+        with self._lock:
+            existing = self.users.get(login.lower())
+            if existing is not None:
+                if real_name:
+                    existing["real_name"] = real_name
+                return existing["id"]
+            if id is None:
+                id = self._next_user
+            if any(u["id"] == id for u in self.users.values()):
+                raise ValueError(f"user id {id} is taken")
+            self._next_user = max(self._next_user, id + 1)
+            self.users[login.lower()] = {
+                "id": id,
+                "name": login,
+                "email": login,
+                "real_name": real_name,
+                "can_login": True,
+                "groups": [],
+            }
+            return id
+
+    def add_bug(
+        self,
+        summary: str,
+        description: str,
+        creator: str,
+        *,
+        product: str = "Participation Infrastructure",
+        component: str = "Community IT",
+        creation_time: datetime | None = None,
+        whiteboard: str = "",
+        flags: Iterable[Any] = (),
+        invisible: bool = False,
+        status: str = "UNCONFIRMED",
+    ) -> int:
+        """Files a bug (the creator is registered if needed); returns its id. Flags are dicts
+        or `triagebot.core.bugs.Flag`s. An invisible bug is in a group the bot is not in."""
+        with self._lock:
+            self.add_user(creator)
+            user = self.users[creator.lower()]
+            created = _iso(creation_time or self.clock())
+            bug_id = self._next_bug
+            self._next_bug += 1
+            bug: dict[str, Any] = {
+                "id": bug_id,
+                "summary": summary,
+                "creator": user["name"],
+                "creator_detail": self._detail(user),
+                "creation_time": created,
+                "last_change_time": created,
+                "product": product,
+                "component": component,
+                "status": status,
+                "resolution": "",
+                "is_open": True,
+                "whiteboard": whiteboard,
+                "flags": [],
+                "cc": [],
+                "alias": [],
+                "assigned_to": "nobody@mozilla.org",
+                "comments": [],
+                "history": [],
+                "invisible": invisible,
+            }
+            for flag in flags:
+                data = (
+                    flag
+                    if isinstance(flag, dict)
+                    else {
+                        "name": flag.name,
+                        "status": flag.status,
+                        "requestee": flag.requestee,
+                        "setter": flag.setter,
+                    }
+                )
+                bug["flags"].append(
+                    self._new_flag(
+                        data["name"],
+                        data.get("status", "?"),
+                        data.get("requestee"),
+                        data.get("setter") or user["name"],
+                        created,
+                    )
+                )
+            self._add_comment(bug, description, user["name"], created)
+            self.bugs[bug_id] = bug
+            self._changed()
+            return bug_id
+
+    def add_user_key(self, key: str, login: str, real_name: str = "") -> None:
+        """An API key acting as `login` (registered if needed), as a reporter's own key."""
+        with self._lock:
+            self.add_user(login, real_name)
+            self.user_keys[key] = self.users[login.lower()]["name"]
+
+    def move_bug(
+        self,
+        bug_id: int,
+        *,
+        component: str,
+        product: str | None = None,
+        who: str = "triager@example.org",
+        when: datetime | None = None,
+    ) -> None:
+        """A triager moves a bug to another component (and product): the change goes in the
+        bug's history and its last_change_time, as in Bugzilla."""
+        with self._lock:
+            bug = self.bugs[bug_id]
+            now = _iso(when or self.clock())
+            changes = []
+            if product is not None and product != bug["product"]:
+                changes.append(
+                    {"field_name": "product", "removed": bug["product"], "added": product}
+                )
+                bug["product"] = product
+            if component != bug["component"]:
+                changes.append(
+                    {"field_name": "component", "removed": bug["component"], "added": component}
+                )
+                bug["component"] = component
+            if changes:
+                bug["history"].append({"when": now, "who": who, "changes": changes})
+                bug["last_change_time"] = now
+            self._changed()
+
+    def add_comment(
+        self, bug_id: int, text: str, creator: str, *, when: datetime | None = None
+    ) -> int:
+        """Somebody (the bot included, as another process would) comments; returns its id."""
+        with self._lock:
+            self.add_user(creator)
+            bug = self.bugs[bug_id]
+            now = _iso(when or self.clock())
+            comment = self._add_comment(bug, text, self.users[creator.lower()]["name"], now)
+            bug["last_change_time"] = max(bug["last_change_time"], now)
+            self._changed()
+            return comment["id"]
+
+    def set_invisible(self, bug_id: int, invisible: bool = True) -> None:
+        with self._lock:
+            self.bugs[bug_id]["invisible"] = invisible
+            self._changed()
+
+    def fail_next(
+        self,
+        status: int,
+        *,
+        kind: str | None = None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+    ) -> None:
+        """Answer the next `times` requests (of `kind`, or any) with `status` instead: for
+        testing retries (503, 429 with Retry-After) and errors with HTTP 200/201. `body` is
+        JSON-encoded, or sent as is when a string (an HTML error page)."""
+        if body is None:
+            body = {
+                "error": True,
+                "code": 100500,
+                "message": "injected failure",
+                "documentation": DOCS,
+            }
+        with self._lock:
+            self._faults.append(
+                {
+                    "status": status,
+                    "kind": kind,
+                    "times": times,
+                    "headers": headers or {},
+                    "body": body,
+                }
+            )
+
+    def on_request(self, hook: Hook) -> Hook:
+        """Call `hook(info)` for every request, with `info.phase` "before" it is applied and
+        "after" (not after a `fail_next` fault or a hook's early answer). The hook returns
+        None to carry on, `DROP` to close the connection without an answer (before: nothing
+        was applied; after: the change landed and its answer is lost), or `(status, body)` to
+        answer that instead (after: the change stays applied). Hooks run in the server's
+        thread, outside its lock, in the order added; the first non-None answer wins.
+        Returns the hook, for `remove_hook`."""
+        with self._lock:
+            self._hooks.append(hook)
+        return hook
+
+    def remove_hook(self, hook: Hook) -> None:
+        with self._lock:
+            if hook in self._hooks:
+                self._hooks.remove(hook)
+
+    def snapshot(self) -> dict[str, Any]:
+        """A deep copy of the whole state (bugs, users, products, counters, ids), for
+        `restore`: one server can replay a scenario many times."""
+        with self._lock:
+            return copy.deepcopy({name: getattr(self, name) for name in _STATE})
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Back to a `snapshot`; pending `fail_next` faults and hooks are cleared too."""
+        with self._lock:
+            for name, value in copy.deepcopy(state).items():
+                setattr(self, name, value)
+            self._faults.clear()
+            self._hooks.clear()
+            self.requests.clear()
+            self.puts.clear()
+            self._changed()
+
+    def mount(self, session: requests.Session) -> None:
+        """Serve `session`'s requests to this server's URL in process, without a socket: the
+        same answers, hooks and faults, several times faster, for tests that make thousands
+        of requests. No urllib3 underneath, so no transport retries; a dropped connection is
+        a `requests.ConnectionError`. The server must have a URL (`start`)."""
+        if self.url is None:
+            raise RuntimeError("start() the server first: the session is mounted on its URL")
+        session.mount(self.url + "/", _InProcessAdapter(self))
+
+    def comments_of(self, bug_id: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return [dict(c) for c in self.bugs[bug_id]["comments"]]
+
+    # -- serving -------------------------------------------------------------------------
+    def start(self) -> str:
+        """Serve in a daemon thread; returns the base URL `http://127.0.0.1:PORT`."""
+        if self._server is not None:
+            assert self.url is not None
+            return self.url
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self.url = f"http://{self.host}:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},  # stop() waits for one poll
+            name=f"FakeBugzilla:{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.url
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> FakeBugzilla:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request handling ----------------------------------------------------------------
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, bytes, dict[str, str]]:
+        """One request: (status, JSON bytes, extra headers). Encodes the answer once. Raises
+        `Dropped` when a hook asks for the connection to be closed without an answer."""
+        parts = urlsplit(target)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        kind = request_kind(method, parts.path)
+        with self._lock:
+            self.counts[kind] += 1
+            self.requests.append((method, parts.path))
+            self._request_number += 1
+            info = RequestInfo(self._request_number, method, parts.path, kind, "before")
+            hooks = list(self._hooks)
+        early = _run_hooks(hooks, info)
+        if early is not None:
+            return early
+        with self._lock:
+            fault = self._take_fault(kind)
+            if fault is not None:
+                return _encode(fault["status"], fault["body"], fault["headers"])
+            try:
+                status, answer = self._route(method, parts.path, query, headers, body)
+            except ApiError as err:
+                status = err.status
+                answer = {
+                    "error": True,
+                    "code": err.code,
+                    "message": err.message,
+                    "documentation": DOCS,
+                }
+        late = _run_hooks(hooks, replace(info, phase="after"))
+        if late is not None:
+            return late
+        return status, json.dumps(answer).encode(), {}
+
+    def _take_fault(self, kind: str) -> dict[str, Any] | None:
+        for fault in self._faults:
+            if fault["kind"] in (None, kind):
+                fault["times"] -= 1
+                if fault["times"] <= 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: bytes,
+    ) -> tuple[int, Any]:
+        data: dict[str, Any] = {}
+        if body:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                raise ApiError(400, 32000, "The request body is not valid JSON.") from None
+            if not isinstance(data, dict):
+                raise ApiError(400, 32000, "The request body must be a JSON object.")
+        parts = [p for p in path.split("/") if p]
+        if not parts or parts[0] != "rest":
+            raise ApiError(404, 32614, f"A REST API resource was not found for '{method} {path}'.")
+        parts = parts[1:]
+        route = (method, parts[0] if parts else "", len(parts))
+        if route[1] in LOGIN_EXEMPT:  # 5.0 does not look at the key there
+            user = self._key_user(query, headers, data)
+        else:
+            user = self._authenticate(query, headers, data)
+        if route == ("GET", "version", 1):
+            return 200, {"version": VERSION}
+        if route == ("GET", "time", 1):
+            now = _iso(self.clock())
+            return 200, {
+                "db_time": now,
+                "web_time": now,
+                "web_time_utc": now,
+                "tz_name": "UTC",
+                "tz_offset": "+0000",
+                "tz_short_name": "UTC",
+            }
+        if route == ("GET", "bug", 1):
+            return 200, self._search(query)
+        if route == ("GET", "bug", 2):
+            bug = self._visible_bug(parts[1])
+            return 200, {"bugs": [self._show(bug, _fields(query))], "faults": []}
+        if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "history":
+            bug = self._visible_bug(parts[1])
+            history = [dict(h) for h in bug["history"]]
+            return 200, {"bugs": [{"id": bug["id"], "alias": [], "history": history}]}
+        if route == ("GET", "whoami", 1) and self.whoami:
+            if user is None:
+                raise ApiError(401, 410, "You must log in before using this part of Bugzilla.")
+            account = self.users[user.lower()]
+            return 200, {
+                "id": account["id"],
+                "real_name": account["real_name"],
+                "name": account["name"],
+                "login": account["name"],
+            }
+        if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "comment":
+            return 200, self._comments(parts[1], query)
+        if route == ("POST", "bug", 1):
+            return 200, self._create_bug(data, user)
+        if route[:2] == ("POST", "bug") and len(parts) == 3 and parts[2] == "comment":
+            return 201, self._post_comment(parts[1], data, user)
+        if route == ("PUT", "bug", 2):
+            return 200, self._update(parts[1], data, user)
+        if route == ("GET", "product", 1):
+            return 200, self._product(query)
+        if route == ("GET", "user", 1):
+            return 200, self._user(query)
+        if route == ("GET", "valid_login", 1):
+            login = (query.get("login") or [""])[0]
+            return 200, {"result": user is not None and login.lower() == user.lower()}
+        raise ApiError(
+            404, 32614, f"A REST API resource was not found for '{method} /{'/'.join(parts)}'."
+        )
+
+    def _keys(
+        self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
+    ) -> list[str]:
+        """The keys a request carries. 5.0 takes the key only as a parameter (query or JSON
+        body); the header counts only when `header_ignored` is False (BMO, 5.3)."""
+        keys = [v for name in KEY_PARAMS for v in query.get(name, [])]
+        if isinstance(data.get("api_key"), str):
+            keys.append(data["api_key"])
+        header = {k.lower(): v for k, v in headers.items()}.get("x-bugzilla-api-key")
+        if header is not None and not self.header_ignored:
+            keys.append(header)
+        return keys
+
+    def _authenticate(
+        self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
+    ) -> str | None:
+        """The login a request acts as, None when anonymous; a wrong key is error 306. Without
+        an `api_key` the fake trusts everyone as the bot."""
+        if self.api_key is None:
+            return self.bot_login
+        keys = self._keys(query, headers, data)
+        if not keys:
+            return None
+        if any(k != self.api_key and k not in self.user_keys for k in keys):
+            raise ApiError(
+                400,
+                306,
+                "The API key you specified is invalid. Please check that you typed it correctly.",
+            )
+        return self.user_keys.get(keys[0], self.bot_login)
+
+    def _key_user(
+        self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
+    ) -> str | None:
+        """Like `_authenticate` but a wrong key is just anonymous (login-exempt methods)."""
+        try:
+            return self._authenticate(query, headers, data)
+        except ApiError:
+            return None
+
+    # -- resources -----------------------------------------------------------------------
+    def _search(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        offset = _int_param(query, "offset")
+        limit = _int_param(query, "limit")
+        if offset is not None and limit is None:
+            raise ApiError(
+                400,
+                50,
+                "The function Bug.search() requires a limit argument, "
+                "and that argument was not set.",
+            )
+        since = None
+        field = "last_change_time" if query.get("last_change_time") else "creation_time"
+        if query.get(field):
+            since = _iso(_parse_date(query[field][0]))
+        ids: set[int] | None = None
+        if query.get("id"):
+            ids = {int(i) for v in query["id"] for i in v.split(",") if i.strip().isdigit()}
+        key = (
+            tuple(sorted(query.get("product", []))),
+            tuple(sorted(query.get("component", []))),
+            (field, since),
+            tuple(sorted(ids)) if ids is not None else None,
+            self._version,
+        )
+        matches = self._search_cache.get(key)
+        if matches is None:
+            matches = self._match(key[0], key[1], field, since, ids)
+            self._search_cache = {key: matches}  # one query is paged at a time
+        if query.get("whiteboard"):  # a substring, case aside, as Bugzilla's search does
+            wanted = query["whiteboard"][0].casefold()
+            matches = [i for i in matches if wanted in self.bugs[i]["whiteboard"].casefold()]
+        start = offset or 0
+        end = None if limit is None or limit == 0 else start + limit
+        fields = _fields(query)
+        return {"bugs": [self._show(self.bugs[i], fields) for i in matches[start:end]]}
+
+    def _match(
+        self,
+        products: tuple[str, ...],
+        components: tuple[str, ...],
+        field: str,
+        since: str | None,
+        ids: set[int] | None,
+    ) -> list[int]:
+        """Ids of the visible bugs matching, in id order (`self.bugs` is kept in id order;
+        REST times are fixed-width UTC strings, so they compare as strings)."""
+        wanted_products = {p.lower() for p in products}
+        wanted_components = {c.lower() for c in components}
+        found = []
+        for bug_id, bug in self.bugs.items():
+            if bug["invisible"]:
+                continue
+            if wanted_products and bug["product"].lower() not in wanted_products:
+                continue
+            if wanted_components and bug["component"].lower() not in wanted_components:
+                continue
+            if since is not None and bug[field] < since:
+                continue
+            if ids is not None and bug_id not in ids:
+                continue
+            found.append(bug_id)
+        return found
+
+    def _bug(self, ref: str) -> dict[str, Any]:
+        if not ref.isdigit() or int(ref) not in self.bugs:
+            if not ref.isdigit():
+                raise ApiError(404, 100, f"Bug alias {ref} does not exist.")
+            raise ApiError(404, 101, f"Bug #{ref} does not exist.")
+        return self.bugs[int(ref)]
+
+    def _visible_bug(self, ref: str) -> dict[str, Any]:
+        bug = self._bug(ref)
+        if bug["invisible"]:
+            raise ApiError(401, 102, f"You are not authorized to access bug #{bug['id']}.")
+        return bug
+
+    def _show(self, bug: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
+        shown = {}
+        for name in BUG_FIELDS:
+            # creator_detail comes with creator (as on BMO and 5.0)
+            wanted = fields is None or name in fields
+            if not wanted and not (name == "creator_detail" and "creator" in fields):
+                continue
+            value = bug[name]
+            shown[name] = [dict(f) for f in value] if name == "flags" else value
+        return shown
+
+    def _comments(self, ref: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        refs = [ref, *query.get("ids", [])]
+        bugs = [self._visible_bug(r) for r in refs]  # one unreadable bug fails them all
+        since = _iso(_parse_date(query["new_since"][0])) if query.get("new_since") else None
+        answer: dict[str, Any] = {}
+        for bug in bugs:
+            comments = bug["comments"]
+            if since is not None:
+                comments = [c for c in comments if c["creation_time"] > since]  # exclusive
+            answer[str(bug["id"])] = {"comments": [dict(c) for c in comments]}
+        return {"bugs": answer, "comments": {}}
+
+    def _create_bug(self, data: dict[str, Any], user: str | None) -> dict[str, Any]:
+        """Bug.create as 5.0 answers it: 200 and `{"id": N}`; product, component, summary
+        and version are required, the description is comment 0."""
+        login = self._writer(user)
+        for name in ("product", "component", "summary", "version"):
+            value = data.get(name)
+            if not isinstance(value, str) or not value.strip():
+                raise ApiError(
+                    400,
+                    50,
+                    f"The function Bug.create requires a {name} argument, and that argument "
+                    "was not set.",
+                )
+        product = self.products.get(data["product"])
+        if product is None:
+            raise ApiError(
+                400, 106, f"Product '{data['product']}' does not exist or you don't have access."
+            )
+        if data["component"] not in product["components"]:
+            raise ApiError(
+                400,
+                51,
+                f"There is no component named '{data['component']}' in the "
+                f"'{data['product']}' product.",
+            )
+        description = data.get("description") or ""
+        if not isinstance(description, str):
+            raise ApiError(400, 32000, "description must be a string.")
+        whiteboard = data.get("whiteboard") or ""
+        bug_id = self.add_bug(
+            data["summary"].strip(),
+            description,
+            login,
+            product=data["product"],
+            component=data["component"],
+            whiteboard=str(whiteboard),
+        )
+        return {"id": bug_id}
+
+    def _post_comment(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
+        login = self._writer(user)
+        bug = self._visible_bug(ref)
+        text = data.get("comment")
+        if not isinstance(text, str) or not text.strip():
+            raise ApiError(400, 54, "You must enter a comment.")
+        self._check_comment(text)
+        now = _iso(self.clock())
+        comment = self._add_comment(bug, text, login, now)
+        bug["last_change_time"] = now
+        self._changed()
+        return {"id": comment["id"]}
+
+    def _update(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
+        """Validates the whole change first, then applies it: all or nothing, like Bugzilla."""
+        login = self._writer(user)
+        ids = data.get("ids") or [ref]
+        bugs = [self._visible_bug(str(i)) for i in ids]
+        comment = data.get("comment")
+        text = None
+        if comment is not None:
+            if not isinstance(comment, dict):
+                raise ApiError(400, 32000, "comment must be an object with a body.")
+            text = comment.get("body", comment.get("comment"))  # {"comment": ...} is renamed
+            if text is not None:
+                self._check_comment(str(text))
+        whiteboard = data.get("whiteboard")
+        flag_changes = [self._check_flag(f) for f in data.get("flags") or ()]
+        self.puts.append((int(bugs[0]["id"]), data))
+        now = _iso(self.clock())
+        changed = []
+        for bug in bugs:
+            changes: dict[str, dict[str, str]] = {}
+            if whiteboard is not None and whiteboard != bug["whiteboard"]:
+                changes["whiteboard"] = {"removed": bug["whiteboard"], "added": whiteboard}
+                bug["whiteboard"] = whiteboard
+            added, removed, cc_added = [], [], []
+            for change in flag_changes:
+                a, r, cc = self._apply_flag(bug, change, login, now)
+                added += a
+                removed += r
+                cc_added += cc
+            if added or removed:
+                changes["flagtypes.name"] = {
+                    "removed": ", ".join(removed),
+                    "added": ", ".join(added),
+                }
+            if cc_added:
+                changes["cc"] = {"removed": "", "added": ", ".join(cc_added)}
+            if text:
+                self._add_comment(bug, str(text), login, now)
+            if changes or text:
+                bug["last_change_time"] = now
+            changed.append(
+                {
+                    "id": bug["id"],
+                    "last_change_time": bug["last_change_time"],
+                    "alias": [],
+                    "changes": changes,
+                }
+            )
+        self._changed()
+        return {"bugs": changed}
+
+    def _writer(self, user: str | None) -> str:
+        if user is None:
+            raise ApiError(401, 410, "You must log in before using this part of Bugzilla.")
+        return user
+
+    def _check_comment(self, text: str) -> None:
+        if len(text) > MAX_COMMENT:
+            raise ApiError(400, 114, f"Comments cannot be longer than {MAX_COMMENT} characters.")
+
+    def _check_flag(self, flag: Any) -> dict[str, Any]:
+        if not isinstance(flag, dict):
+            raise ApiError(400, 32000, "flags must be a list of objects.")
+        name = flag.get("name")
+        if flag.get("id") is None and name not in FLAG_TYPES:
+            raise ApiError(400, 32000, f"The flag type '{name}' does not exist.")
+        status = flag.get("status")
+        if status not in ("?", "+", "-", "X"):
+            raise ApiError(400, 129, f"The flag status {status} is invalid.")
+        requestee = flag.get("requestee")
+        if requestee:
+            if requestee.lower() not in self.users:
+                raise ApiError(
+                    404,
+                    51,
+                    f"There is no user named '{requestee}'. Either you mis-typed the name or that "
+                    "user has not yet registered for a Bugzilla account.",
+                )
+            requestee = self.users[requestee.lower()]["name"]
+        return {**flag, "requestee": requestee}
+
+    def _apply_flag(
+        self, bug: dict[str, Any], change: dict[str, Any], login: str, now: str
+    ) -> tuple[list[str], list[str], list[str]]:
+        """A flag change: `new` or no flag of that type adds one; otherwise the existing flag
+        (by id, else the first of that type) is updated, or removed with status X."""
+        flags = bug["flags"]
+        existing = None
+        if change.get("id") is not None:
+            existing = next((f for f in flags if f["id"] == change["id"]), None)
+        elif not change.get("new"):
+            existing = next((f for f in flags if f["name"] == change["name"]), None)
+        added: list[str] = []
+        removed: list[str] = []
+        requestee = change.get("requestee")
+        if existing is not None:
+            removed.append(_flag_label(existing))
+            if change["status"] == "X":
+                flags.remove(existing)
+            else:
+                existing.update(status=change["status"], setter=login, modification_date=now)
+                if requestee:
+                    existing["requestee"] = requestee
+                else:
+                    existing.pop("requestee", None)
+                added.append(_flag_label(existing))
+        elif change["status"] != "X":
+            flag = self._new_flag(change["name"], change["status"], requestee, login, now)
+            flags.append(flag)
+            added.append(_flag_label(flag))
+        cc = []
+        if requestee and requestee not in bug["cc"]:
+            bug["cc"].append(requestee)
+            cc.append(requestee)
+        return added, removed, cc
+
+    def _product(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        names = {n.lower() for n in query.get("names", [])}
+        ids = {int(i) for i in query.get("ids", []) if i.isdigit()}
+        products = []
+        for product in self.products.values():
+            if product["name"].lower() in names or product["id"] in ids:  # unknown: left out
+                products.append(
+                    {
+                        "id": product["id"],
+                        "name": product["name"],
+                        "description": "",
+                        "is_active": product["is_active"],
+                        "components": [
+                            {**c, "description": "", "default_assigned_to": "nobody@mozilla.org"}
+                            for c in product["components"].values()
+                        ],
+                    }
+                )
+        return {"products": products}
+
+    def _user(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        found = []
+        for name in query.get("names", []):
+            user = self.users.get(name.lower())
+            if user is None:
+                raise ApiError(
+                    404,
+                    51,
+                    f"There is no user named '{name}'. Either you mis-typed the name or that user "
+                    "has not yet registered for a Bugzilla account.",
+                )
+            found.append(dict(user))
+        # Like 5.0 (Bugzilla::User->new_from_list): an unknown id is left out, no error; a
+        # user named and given by id is listed once.
+        for value in query.get("ids", []):
+            user = next((u for u in self.users.values() if str(u["id"]) == value), None)
+            if user is not None and all(u["id"] != user["id"] for u in found):
+                found.append(dict(user))
+        return {"users": found}
+
+    # -- helpers -------------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._version += 1
+
+    def _detail(self, user: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": user["id"],
+            "name": user["name"],
+            "email": user["email"],
+            "real_name": user["real_name"],
+        }
+
+    def _new_flag(
+        self, name: str, status: str, requestee: str | None, setter: str, now: str
+    ) -> dict[str, Any]:
+        flag = {
+            "id": self._next_flag,
+            "type_id": FLAG_TYPES.get(name, 99),
+            "name": name,
+            "status": status,
+            "setter": setter,
+            "creation_date": now,
+            "modification_date": now,
+        }
+        if requestee:
+            flag["requestee"] = requestee
+        self._next_flag += 1
+        return flag
+
+    def _add_comment(
+        self, bug: dict[str, Any], text: str, creator: str, now: str
+    ) -> dict[str, Any]:
+        comment = {
+            "id": self._next_comment,
+            "bug_id": bug["id"],
+            "attachment_id": None,
+            "count": len(bug["comments"]),
+            "text": text,
+            "creator": creator,
+            "time": now,
+            "creation_time": now,
+            "tags": [],
+            "is_private": False,
+        }
+        self._next_comment += 1
+        bug["comments"].append(comment)
+        return comment
+
+
+Answer = tuple[int, bytes, dict[str, str]]
+
+
+def _encode(status: int, payload: Any, headers: dict[str, str]) -> Answer:
+    """An injected answer: JSON-encoded, or sent as is when a string (an HTML error page)."""
+    if isinstance(payload, str):
+        return status, payload.encode(), headers
+    return status, json.dumps(payload).encode(), headers
+
+
+def _run_hooks(hooks: list[Hook], info: RequestInfo) -> Answer | None:
+    for hook in hooks:
+        answer = hook(info)
+        if answer is None:
+            continue
+        if answer == DROP:
+            raise Dropped(f"request {info.number} ({info.method} {info.path}) dropped")
+        status, payload = answer
+        return _encode(status, payload, {})
+    return None
+
+
+def _flag_label(flag: dict[str, Any]) -> str:
+    requestee = flag.get("requestee")
+    return f"{flag['name']}{flag['status']}" + (f"({requestee})" if requestee else "")
+
+
+def _fields(query: dict[str, list[str]]) -> set[str] | None:
+    values = query.get("include_fields")
+    if not values:
+        return None
+    return {f.strip() for v in values for f in v.split(",") if f.strip()}
+
+
+def _int_param(query: dict[str, list[str]], name: str) -> int | None:
+    values = query.get(name)
+    if not values:
+        return None
+    try:
+        return max(0, int(values[0]))
+    except ValueError:
+        raise ApiError(400, 32000, f"Invalid {name}: '{values[0]}' is not an integer.") from None
+
+
+class _InProcessAdapter(BaseAdapter):
+    """A requests transport that hands each request to `FakeBugzilla.handle` directly."""
+
+    def __init__(self, fake: FakeBugzilla) -> None:
+        super().__init__()
+        self.fake = fake
+
+    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:
+        parts = urlsplit(request.url or "")
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        body = request.body or b""
+        if isinstance(body, str):
+            body = body.encode()
+        try:
+            status, payload, extra = self.fake.handle(
+                request.method or "GET", target, dict(request.headers), body
+            )
+        except Dropped as exc:
+            raise requests.ConnectionError(
+                f"Connection aborted: remote end closed connection without response ({exc})",
+                request=request,
+            ) from None
+        response = requests.Response()
+        response.status_code = status
+        response.reason = http.HTTPStatus(status).phrase
+        response.headers = CaseInsensitiveDict(
+            {
+                "Content-Type": "application/json; charset=UTF-8",
+                "Date": email.utils.format_datetime(self.fake.clock().astimezone(UTC), True),
+                **extra,
+            }
+        )
+        response._content = payload
+        response.encoding = "utf-8"
+        response.url = request.url or ""
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        return
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive (the benchmark makes thousands of requests)."""
+
+    fake: FakeBugzilla
+    protocol_version = "HTTP/1.1"
+    server_version = "Apache"
+    timeout = 60  # an idle keep-alive connection is dropped after this
+    disable_nagle_algorithm = True  # headers and body go out as two writes
+    sys_version = ""
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        try:
+            status, payload, extra = self.fake.handle(
+                self.command, self.path, dict(self.headers), body
+            )
+        except Dropped:
+            self.close_connection = True  # no answer at all: the client sees the socket close
+            return
+        self.send_response(status)
+        if "Content-Type" not in extra:
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for name, value in extra.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_PUT = do_POST = do_DELETE = _serve
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The Date header follows the fake's clock, like /rest/time."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return email.utils.format_datetime(self.fake.clock().astimezone(UTC), usegmt=True)
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests and demo
+        return
+
+
+def write_config(
+    workdir: Path,
+    url: str,
+    *,
+    api_key: str,
+    bot_login: str,
+    data: Path,
+    rules: Path,
+    start: datetime,
+    key_in: str = "query",
+    page_size: int | None = None,
+    requests_per_minute: int = 0,
+    dry_run: bool = False,
+    max_actions_per_run: int | None = None,
+    key_mode: int = 0o600,
+    written_by: str | None = None,
+) -> Path:
+    """A bot config pointed at a stand-in (`url`), its API key in an owner-only file beside
+    it and its database in `workdir`: what the demo, the benchmark and the tests run with."""
+    key_file = workdir / "api-key"
+    key_file.write_text(api_key + "\n", encoding="utf-8")
+    key_file.chmod(key_mode)
+    lines = [f"# Written by {written_by}"] if written_by else []
+    lines += [
+        "[bugzilla]",
+        f'url = "{url}"',
+        f'api_key_file = "{key_file}"',
+        f'api_key_in = "{key_in}"',
+        f'bot_login = "{bot_login}"',
+        f"requests_per_minute = {requests_per_minute}",
+        *([f"page_size = {page_size}"] if page_size is not None else []),
+        "",
+        "[registry]",
+        f'path = "{data}"',
+        "",
+        "[rules]",
+        f'path = "{rules}"',
+        "",
+        "[database]",
+        f'url = "sqlite:///{workdir / "triagebot.db"}"',
+        "",
+        "[poll]",
+        f"start = {start.astimezone(UTC):%Y-%m-%dT%H:%M:%SZ}",
+        "",
+        "[run]",
+        f"dry_run = {'true' if dry_run else 'false'}",
+        *([f"max_actions_per_run = {max_actions_per_run}"] if max_actions_per_run else []),
+    ]
+    config = workdir / "triagebot.toml"
+    config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return config
+
+
+def seed_random(fake: FakeBugzilla, count: int, *, start: datetime | None = None) -> list[int]:
+    """`count` plain bugs, one a second from `start`, for manual use and benchmarks."""
+    start = start or fake.clock() - timedelta(seconds=count)
+    return [
+        fake.add_bug(
+            f"Request {n}",
+            f"Request number {n}.\n\nMore details here.",
+            f"user{n % 50}@example.org",
+            component="General" if n % 7 == 0 else "Community IT",
+            creation_time=start + timedelta(seconds=n),
+        )
+        for n in range(count)
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="A loopback Bugzilla 5.0 REST stand-in.")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--bugs", type=int, default=10)
+    parser.add_argument("--api-key", default=None)
+    args = parser.parse_args(argv)
+    fake = FakeBugzilla(api_key=args.api_key, port=args.port)
+    seed_random(fake, args.bugs)
+    url = fake.start()
+    print(f"FakeBugzilla serving {args.bugs} bugs at {url}/rest (Ctrl-C stops)", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        fake.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,367 @@
+"""Problems in hand-edited TOML files, each at `FILE:LINE: field.path: message`.
+
+The formats themselves are declared once, as pydantic models (`triagebot.files.model` for the
+registry, `config.py` and `rules.py` for theirs). This module turns what pydantic and the
+TOML parser say into the lines a maintainer fixes a file from: one `Problem` type, one error
+carrying them, one did-you-mean, one way to describe a value and a field path, and the line
+of each problem found by one locator (`triagebot.files.tomlpos`), only for problems reported.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+import types
+import typing
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Annotated, Any, ClassVar, Literal, Union
+
+import rtoml
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import GenerateJsonSchema
+from pydantic_core import PydanticCustomError
+
+from triagebot.files.tomlpos import Locator, header_keys
+
+Key = str | int
+FieldPath = tuple[Key, ...]
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+_RTOML_POSITION = re.compile(r"\s*at line (\d+) column (\d+)$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a file, placed where the maintainer must look. A problem with no
+    file (a server's answer, say) is just its message."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+    severity: str = "error"
+
+    def __str__(self) -> str:
+        if not self.file:
+            return self.message
+        where = f"{self.field}: " if self.field else ""
+        return f"{self.file}:{self.line}: {where}{self.message}"
+
+
+class ProblemError(Exception):
+    """Files with errors; `problems` lists every one, and str() shows one per line."""
+
+    def __init__(self, problems: Iterable[Problem | str]) -> None:
+        self.problems = [p if isinstance(p, Problem) else Problem("", 0, "", p) for p in problems]
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def did_you_mean(word: object, choices: Iterable[str]) -> str:
+    """ "; did you mean 'x'?" for the closest choice, or ""."""
+    if not isinstance(word, str):
+        return ""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def describe(value: object) -> str:
+    """A value as the maintainer wrote it, in TOML terms: `string '2024-13-01'`, `a table`."""
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string {value if len(value) <= 40 else value[:37] + '...'!r}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    if isinstance(value, float):
+        return f"float {value}"
+    if isinstance(value, datetime):
+        return f"date-time {value.isoformat()}"
+    if isinstance(value, date):
+        return f"date {value.isoformat()}"
+    if isinstance(value, time):
+        return f"time {value.isoformat()}"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__  # pragma: no cover - TOML has no other types
+
+
+def format_path(path: Sequence[Key]) -> str:
+    """("delegates", 1, "since") -> "delegates[1].since"; odd keys are quoted."""
+    out: list[str] = []
+    for key in path:
+        if isinstance(key, int):
+            out.append(f"[{key}]")
+            continue
+        text = key if _BARE_KEY.fullmatch(key) else _quote(key)
+        out.append(f".{text}" if out else text)
+    return "".join(out)
+
+
+def _quote(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+
+
+# -- declaring messages on a model ------------------------------------------------------------
+INVALID = "invalid"
+
+
+def invalid(message: str) -> PydanticCustomError:
+    """The error a validator raises: reported as `message`, at the validated field."""
+    return PydanticCustomError(INVALID, message)
+
+
+class Say:
+    """`Annotated` metadata saying how a field is talked about: `noun` completes "expected
+    ..., got ..." and `messages` replace the message of one pydantic error type. Messages may
+    use {value} (the value as written), {got} (described) and {key} (the last path key)."""
+
+    def __init__(self, noun: str | None = None, **messages: str) -> None:
+        self.noun = noun
+        self.messages = messages
+
+    def __hash__(self) -> int:  # metadata must be hashable for pydantic's caches
+        return id(self)
+
+
+class Table(BaseModel):
+    """A TOML table: strict types (TOML has them), no unknown key. `extra_name` says what an
+    unknown key is (a "section" at the top of a config)."""
+
+    model_config = {"extra": "forbid", "strict": True, "frozen": True}
+    extra_name: ClassVar[str] = "key"
+
+
+@dataclass
+class _Spot:
+    """What the model declares at one place of a document: its type and what it says."""
+
+    tp: Any
+    says: list[Say] = field(default_factory=list)
+    parent: type[BaseModel] | None = None
+
+
+def _unwrap(tp: Any, says: list[Say]) -> Any:
+    while True:
+        if typing.get_origin(tp) is Annotated:
+            says.extend(m for m in tp.__metadata__ if isinstance(m, Say))
+            tp = tp.__origin__
+        elif typing.get_origin(tp) in (Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            if len(args) != 1:
+                return tp
+            tp = args[0]
+        else:
+            return tp
+
+
+def _spot(root: Any, loc: Sequence[Key]) -> _Spot:
+    """Walk the declared types along a pydantic error location."""
+    spot = _Spot(root)
+    for position, key in enumerate(loc):
+        if key == "[key]":
+            continue  # taken with the key before it
+        tp = _unwrap(spot.tp, [])
+        parent = None
+        says: list[Say] = []
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            info = _fields(tp).get(str(key))
+            if info is None:
+                return _Spot(None, [], tp)
+            says = [m for m in info.metadata if isinstance(m, Say)]
+            parent, tp = tp, info.annotation
+        elif typing.get_origin(tp) in (list, tuple):
+            tp = typing.get_args(tp)[0]
+        elif typing.get_origin(tp) is dict:
+            is_key = loc[position + 1 : position + 2] == ("[key]",)
+            tp = typing.get_args(tp)[0 if is_key else 1]
+        else:
+            return _Spot(None)
+        spot = _Spot(tp, says, parent)
+    spot.tp = _unwrap(spot.tp, spot.says)
+    return spot
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key written in the file (its alias, if any)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
+
+
+def _noun(tp: Any, says: list[Say]) -> str:
+    for say in says:
+        if say.noun:
+            return say.noun
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(f"'{choice}'" for choice in typing.get_args(tp))
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return "a table"
+    if typing.get_origin(tp) in (list, tuple):
+        item = _noun(_unwrap(typing.get_args(tp)[0], []), [])
+        return "an array of " + {"a string": "strings", "a table": "tables"}.get(item, "values")
+    nouns = {str: "a string", bool: "true or false", int: "a whole number", float: "a number"}
+    nouns.update({date: "a date like 2024-01-31", datetime: "a date-time"})
+    return nouns.get(tp, "a value")
+
+
+def error_message(root: Any, error: Any) -> tuple[FieldPath, str]:
+    """The field path and message of one pydantic error, in the words of the declaration."""
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    spot = _spot(root, loc)
+    path = tuple(k for k in loc if k != "[key]")
+    value = error.get("input")
+    for say in spot.says:
+        if kind in say.messages:
+            got = describe(value)
+            return path, say.messages[kind].format(value=value, got=got, key=path[-1])
+    if kind == "missing":
+        return path, "required key is missing"
+    if kind == "extra_forbidden":
+        parent = _spot(root, loc[:-1]).tp
+        allowed = list(_fields(parent)) if isinstance(parent, type) else []
+        unknown = getattr(parent, "extra_name", "key")
+        hint = did_you_mean(str(loc[-1]), allowed)
+        return path, f"unknown {unknown}" + (hint or "; expected " + ", ".join(allowed))
+    if kind == INVALID:
+        return path, error["msg"]  # a validator's own words (see `invalid`)
+    noun = _noun(spot.tp, spot.says).replace("{key}", str(path[-1]) if path else "")
+    message = f"expected {noun}, got {describe(value)}"
+    if kind == "literal_error":
+        message += did_you_mean(value, typing.get_args(spot.tp))
+    return path, message
+
+
+# -- one file: parse, validate, locate ----------------------------------------------------------
+class TomlFile:
+    """One TOML file being checked: its shown name, text, parsed document and problems. The
+    line of a problem is looked up only when the report is made (a valid file pays nothing)."""
+
+    def __init__(self, name: str, text: str = "") -> None:
+        self.name = name
+        self.text = text
+        self.document: dict[str, Any] | None = None
+        self._pending: list[tuple[FieldPath, str, str, int | None]] = []
+        self._locator: Locator | None = None
+
+    @property
+    def failed(self) -> bool:
+        return any(severity == "error" for _, _, severity, _ in self._pending)
+
+    def error(self, path: FieldPath, message: str, line: int | None = None) -> None:
+        self._pending.append((path, message, "error", line))
+
+    def warn(self, path: FieldPath, message: str, line: int | None = None) -> None:
+        self._pending.append((path, message, "warning", line))
+
+    def line(self, path: FieldPath) -> int:
+        if self.document is None:
+            return 1
+        try:
+            if self._locator is None:
+                self._locator = Locator(self.text)
+            return self._locator.line(path)
+        except Exception:  # a best-effort position must never hide the problem itself
+            return 1
+
+    def problems(self) -> list[Problem]:
+        """In line order; on one line, unknown keys first (often the cause of the rest)."""
+        found = [
+            (
+                line if line is not None else self.line(path),
+                not message.startswith("unknown "),
+                Problem(self.name, 0, format_path(path), message, severity),
+            )
+            for path, message, severity, line in self._pending
+        ]
+        found.sort(key=lambda item: item[:2])
+        return [Problem(p.file, line, p.field, p.message, p.severity) for line, _, p in found]
+
+    def read(self, data: bytes | None = None) -> dict[str, Any] | None:
+        """Decode and parse the file (read from disk unless `data` is given); None after
+        reporting why there is no document."""
+        if data is None:
+            try:
+                with open(self.name, "rb") as stream:
+                    data = stream.read()
+            except FileNotFoundError:
+                self.error((), "file not found", line=1)
+                return None
+            except OSError as exc:
+                self.error((), f"cannot read: {exc.strerror or exc}", line=1)
+                return None
+        try:
+            self.text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = data.count(b"\n", 0, exc.start) + 1
+            column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+            message = f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at column {column})"
+            self.error((), message + "; save as UTF-8", line=line)
+            return None
+        return self.parse()
+
+    def parse(self) -> dict[str, Any] | None:
+        try:
+            self.document = rtoml.loads(self.text)
+        except rtoml.TomlParsingError as exc:
+            self._syntax_error(str(exc))
+            return None
+        return self.document
+
+    def _syntax_error(self, text: str) -> None:
+        match = _RTOML_POSITION.search(text)
+        if match is None:
+            self.error((), f"invalid TOML: {text}", line=1)
+            return
+        line, column = int(match.group(1)), int(match.group(2))
+        message = text[: match.start()]
+        lines = self.text.splitlines()
+        keys = header_keys(lines[line - 1]) if message == "duplicate key" and lines else None
+        first = Locator(self.text).line(keys) if keys else line
+        if keys and first < line:
+            shown = "[" + format_path(keys) + "]"
+            self.error(keys, f"table {shown} is defined twice (again at line {line})", first)
+            self.error(keys, f"table {shown} is defined twice (first at line {first})", line)
+            return
+        self.error((), f"invalid TOML: {message} (column {column})", line=line)
+
+    def validate(self, tp: Any, data: Any, context: dict[str, Any] | None = None) -> Any:
+        """`data` validated as the declared type `tp`, or None after recording each of
+        pydantic's errors as a problem."""
+        try:
+            return _adapter(tp).validate_python(data, context=context)
+        except ValidationError as exc:
+            for error in exc.errors():
+                self.error(*error_message(tp, error))
+            return None
+
+
+def conforms(tp: Any, data: Any, context: dict[str, Any] | None = None) -> Any:
+    """`data` validated as `tp`, or None; nothing is reported (for checks that use the
+    valid parts of a file whose other parts have errors)."""
+    try:
+        return _adapter(tp).validate_python(data, context=context)
+    except ValidationError:
+        return None
+
+
+@functools.cache
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(tp)
+
+
+# -- JSON Schema -----------------------------------------------------------------------------------
+class TomlJsonSchema(GenerateJsonSchema):
+    """JSON Schema for TOML: TOML has no null, so `X | None = None` is just an optional X."""
+
+    def nullable_schema(self, schema: Any) -> Any:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: Any) -> Any:
+        inner = super().default_schema(schema)
+        if inner.get("default", 0) is None:
+            inner.pop("default")
+        return inner

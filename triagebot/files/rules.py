@@ -1,0 +1,497 @@
+"""Rules: which bugs the bot watches and what it does per outcome, checked like source code.
+
+One TOML file per rule under `rules/` (the rule's name is the file's stem), with its comment
+templates under `rules/templates/`. Maintainers edit these by hand, so loading reports every
+problem at once as `FILE:LINE: field.path: message`, the way a compiler does, and refuses to
+start on any of them: a typo found at start-up is better than a wrong comment on a live bug.
+The file's format is declared once, as pydantic models (`RuleFile`), worded by
+`triagebot.files.problems`; what needs the templates or the outcome is checked by hand.
+
+Templates are compiled once, at load, in a sandbox with strict undefined variables and no
+HTML escaping (Bugzilla comments are plain text). Each template is also rendered at load with
+a sample context of its outcome (built by the same code as real contexts, see
+`triage.sample_context`), so a misspelt variable or a blocked attribute is a load error, not
+a crash on the first matching bug.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from jinja2 import FunctionLoader, StrictUndefined, Template, TemplateError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+from pydantic import AfterValidator, Field, create_model
+
+from triagebot.core import followup, markup, triage
+from triagebot.core.bugs import OUTCOMES
+from triagebot.core.rule import (  # the loaded form, re-exported for callers of load_rules
+    COMMANDS,
+    DEFAULT_STALE_AFTER_DAYS,
+    Followup,
+    OutcomeAction,
+    Rule,
+)
+from triagebot.files.problems import (
+    Problem,
+    ProblemError,
+    Say,
+    Table,
+    TomlFile,
+    describe,
+    did_you_mean,
+    format_path,
+    invalid,
+)
+
+TEMPLATES_DIR = "templates"
+TEMPLATE_SUFFIX = ".j2"
+NEEDINFO_MODES = ("delegates", "reporter", "nobody")
+NO_COMMUNITY = ("unknown", "ambiguous")  # outcomes with no single community to name
+DEFAULT_NEEDINFO_CAP = 2
+MAX_NEEDINFO_CAP = 10  # more pings than this on one bug is noise, whatever the rule says
+PLACEHOLDER = "community"
+
+MAX_STALE_AFTER_DAYS = 365
+_NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
+
+Key = str | int
+
+
+# -- public API ----------------------------------------------------------------------------------
+RuleProblem = Problem
+RulesError = ProblemError  # the rules have problems; `problems` lists every one
+
+
+def load_rules(path: str | Path) -> list[Rule]:
+    """Every rule in directory `path` (*.toml, templates in `path`/templates), or in the one
+    file `path` (templates beside it). Raises RulesError listing every problem, by file and
+    line."""
+    loader = _Loader(Path(path))
+    rules = loader.run()
+    if loader.problems:
+        raise RulesError(sorted(loader.problems, key=lambda p: (p.file, p.line)))
+    return rules
+
+
+def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSandboxedEnvironment:
+    """The sandbox templates run in: `sources` maps a template name to (text, shown path).
+
+    Immutable sandbox: no unsafe attributes (`__class__`...) and no mutating the context.
+    StrictUndefined: a misspelt name fails instead of printing nothing. No autoescape:
+    comments are plain text. Everything is read before, so rendering does no I/O."""
+
+    def source(name: str) -> tuple[str, str, Any] | None:
+        found = sources.get(name)
+        return (found[0], found[1], lambda: True) if found else None
+
+    env = ImmutableSandboxedEnvironment(
+        loader=FunctionLoader(source),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+        auto_reload=False,
+        cache_size=-1,
+    )
+    env.filters["code"] = markup.code  # `{{ login | code }}`: shown exactly (markup.py)
+    return env
+
+
+# -- loading ---------------------------------------------------------------------------------------
+class _Loader:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.problems: list[RuleProblem] = []
+        self.templates_dir = (path if path.is_dir() else path.parent) / TEMPLATES_DIR
+        self.template_names: list[str] = []
+        self.shown_templates: set[str] = set()
+        self.env = template_environment({})
+        self.compiled: dict[str, Template] = {}
+        self.sources: dict[str, TomlFile] = {}  # rule name -> its file
+        self.flagged: set[str] = set()  # templates with a problem reported already
+
+    def problem(self, file: str, line: int, field_: str, message: str) -> None:
+        self.problems.append(RuleProblem(file, line, field_, message))
+
+    def error(self, source: TomlFile, path: tuple[Key, ...], message: str) -> None:
+        self.problem(source.name, source.line(path), format_path(path), message)
+
+    def run(self) -> list[Rule]:
+        files = self._rule_files()
+        self._load_templates()
+        rules = [rule for file in files if (rule := self._load_file(file)) is not None]
+        self._check_overlaps(rules)
+        for rule in rules:
+            self._check_render(rule)
+        return rules
+
+    def _rule_files(self) -> list[Path]:
+        if self.path.is_file():
+            return [self.path]
+        if not self.path.is_dir():
+            self.problem(str(self.path), 1, "", "no such rules file or directory")
+            return []
+        files = sorted(self.path.glob("*.toml"))
+        if not files:
+            self.problem(str(self.path), 1, "", "no rule files (*.toml) in this directory")
+        return files
+
+    # templates
+    def _load_templates(self) -> None:
+        """Read and compile every template once; report syntax errors at their line."""
+        if not self.templates_dir.is_dir():
+            return
+        sources: dict[str, tuple[str, str]] = {}
+        for file in sorted(self.templates_dir.rglob(f"*{TEMPLATE_SUFFIX}")):
+            name = file.relative_to(self.templates_dir).as_posix()
+            shown = str(file)
+            try:
+                sources[name] = (file.read_text(encoding="utf-8"), shown)
+            except (OSError, UnicodeDecodeError) as exc:
+                self.problem(shown, 1, "template", f"cannot read: {exc}")
+        self.template_names = sorted(sources)
+        self.shown_templates = {shown for _, shown in sources.values()}
+        self.env = template_environment(sources)
+        known = set(triage.sample_context("unknown", "nobody", "x", None)) | set(self.env.globals)
+        for kind in followup.KINDS:
+            known |= set(followup.sample_context(kind, "x", None))
+        for name, (text, shown) in sources.items():
+            try:
+                self.compiled[name] = self.env.get_template(name)
+            except TemplateError as exc:
+                line = getattr(exc, "lineno", None) or 1
+                self.problem(shown, line, "template", getattr(exc, "message", None) or str(exc))
+                continue
+            if not self._check_names(text, shown, known):
+                self.flagged.add(name)
+
+    def _check_names(self, text: str, shown: str, known: set[str]) -> bool:
+        """Top-level names the context does not provide, each at its first use."""
+        tree = self.env.parse(text)
+        unknown = meta.find_undeclared_variables(tree) - known
+        if not unknown:
+            return True
+        first: dict[str, int] = {}
+        for node in tree.find_all(nodes.Name):
+            if node.name in unknown:
+                first.setdefault(node.name, node.lineno)
+        for name in sorted(unknown, key=lambda n: (first.get(n, 1), n)):
+            hint = did_you_mean(name, sorted(known))
+            self.problem(shown, first.get(name, 1), "template", f"unknown variable '{name}'{hint}")
+        return False
+
+    # rule files
+    def _load_file(self, file: Path) -> Rule | None:
+        shown = str(file)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(shown, 1, "", f"cannot read: {exc}")
+            return None
+        source = TomlFile(shown, text)
+        self.sources[file.stem] = source
+        raw = source.parse()
+        if raw is None:
+            self.problems.extend(source.problems())
+            return None
+        return _RuleChecker(self, source, file).check(raw)
+
+    def _check_overlaps(self, rules: list[Rule]) -> None:
+        """Two rules on one component would each comment on every bug in it."""
+        owner: dict[tuple[str, str], str] = {}
+        for rule in rules:
+            for component in rule.components:
+                other = owner.setdefault((rule.product, component), rule.name)
+                if other != rule.name:
+                    message = f"{rule.product} :: {component} is already watched by rule '{other}'"
+                    self.error(self.sources[rule.name], ("components",), message)
+
+    def _check_render(self, rule: Rule) -> None:
+        """Render each outcome's template with a sample context: what compiles may still
+        misspell a key, or reach for an attribute the sandbox blocks. One report per template."""
+        for outcome, action in rule.outcomes.items():
+            if action.template in self.flagged:
+                continue
+            context = triage.sample_context(outcome, action.needinfo, rule.name, rule.directory_url)
+            try:
+                rule.render(outcome, context)
+            except Exception as exc:
+                self.flagged.add(action.template)
+                shown = rule.templates[outcome].filename or action.template
+                file, line = _render_position(exc, self.shown_templates, shown)
+                message = f"{exc} (rendering a sample '{outcome}' comment)"
+                self.problem(file, line, "template", message)
+        settings = rule.followup
+        for kind, template in (settings.templates if settings else {}).items():
+            name = settings.template_names[kind] if settings else ""
+            if name in self.flagged:
+                continue
+            try:
+                rule.render_followup(
+                    kind, followup.sample_context(kind, rule.name, rule.directory_url)
+                )
+            except Exception as exc:
+                self.flagged.add(name)
+                file, line = _render_position(exc, self.shown_templates, template.filename or name)
+                message = f"{exc} (rendering a sample '{kind}' comment)"
+                self.problem(file, line, "template", message)
+
+
+def _render_position(exc: BaseException, templates: set[str], default: str) -> tuple[str, int]:
+    """The template file and line an exception was raised at, an included one perhaps: Jinja
+    rewrites tracebacks so that template frames carry the template's file name and line."""
+    found = (default, 1)
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        if frame.f_code.co_filename in templates:
+            found = (frame.f_code.co_filename, lineno)
+    return found
+
+
+# -- the rule file's format ---------------------------------------------------------------------
+Text = Annotated[str, Field(pattern=r"\S"), Say(string_pattern_mismatch="must not be empty")]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise invalid(f"expected an http(s) URL, got {describe(value)}")
+    return value
+
+
+def _named(
+    names: tuple[str, ...], field_type: Any, say: Callable[[str], Say], **default: Any
+) -> dict[str, Any]:
+    """Fields named like TOML keys ('former-delegate'), each under a Python name."""
+    return {
+        n.replace("-", "_"): (Annotated[field_type, say(n)], Field(alias=n, **default))
+        for n in names
+    }
+
+
+class OutcomeTable(Table):
+    """What the rule does for one outcome."""
+
+    template: Text = Field(description="a file in templates/: the comment posted")
+    whiteboard: list[Text] = Field(
+        default_factory=list, description="tags to add; '{community}' is the community's slug"
+    )
+    needinfo: Annotated[
+        Literal[*NEEDINFO_MODES],  # type: ignore[valid-type]
+        Say(missing="required key is missing; expected one of " + ", ".join(NEEDINFO_MODES)),
+    ] = Field(description="whom to ask: the community's delegates, the reporter, or nobody")
+
+
+def _outcome_say(name: str) -> Say:
+    return Say(missing=f"missing outcome '{name}'; add an [outcomes.{name}] table")
+
+
+Outcomes = create_model("Outcomes", __base__=Table, **_named(OUTCOMES, OutcomeTable, _outcome_say))
+FollowupTemplates = create_model(
+    "FollowupTemplates",
+    __base__=Table,
+    **_named(followup.KINDS, Text | None, lambda n: Say(), default=None),
+)
+_ALL_OUTCOMES = ", ".join(OUTCOMES)
+
+
+class FollowupTable(Table):
+    """What the rule does after its first comment."""
+
+    commands: list[Literal[*COMMANDS]] = Field(  # type: ignore[valid-type]
+        default_factory=lambda: list(COMMANDS),
+        description="which of /endorse and /decline a current delegate may use",
+    )
+    retriage: bool = Field(True, description="the reporter's answer re-decides the bug")
+    stale_after_days: Annotated[
+        int,
+        Field(ge=1, le=MAX_STALE_AFTER_DAYS),
+        Say(f"a whole number of days from 1 to {MAX_STALE_AFTER_DAYS}"),
+    ] = DEFAULT_STALE_AFTER_DAYS
+    remind: bool = Field(False, description="post one reminder when the bug turns stale")
+    templates: FollowupTemplates = Field(  # type: ignore[valid-type]
+        default_factory=FollowupTemplates, description="template per kind (default KIND.md.j2)"
+    )
+
+
+class RuleFile(Table):
+    """rules/NAME.toml: which bugs a rule watches and what it does per outcome."""
+
+    product: Text
+    components: Annotated[
+        list[Text], Field(min_length=1), Say(too_short="must list at least one component")
+    ]
+    directory_url: Annotated[str, AfterValidator(_http_url), Say("an http(s) URL")] | None = None
+    needinfo_cap: Annotated[
+        int,
+        Field(ge=0, le=MAX_NEEDINFO_CAP),
+        Say(f"a whole number from 0 to {MAX_NEEDINFO_CAP}"),
+    ] = DEFAULT_NEEDINFO_CAP
+    outcomes: Annotated[
+        Outcomes,  # type: ignore[valid-type]
+        Say(missing="required key is missing; add an [outcomes.NAME] table for " + _ALL_OUTCOMES),
+    ]
+    followup: FollowupTable | None = None
+
+
+class _RuleChecker:
+    """Checks one parsed rule file against RuleFile, then by hand what the model cannot
+    know: templates that exist, tags and needinfo that make sense for their outcome,
+    components listed twice. Those checks run on whatever parts are valid."""
+
+    def __init__(self, loader: _Loader, source: TomlFile, file: Path) -> None:
+        self.loader = loader
+        self.source = source
+        self.file = file
+        self.failed = False
+
+    def error(self, path: tuple[Key, ...], message: str) -> None:
+        self.failed = True
+        self.loader.error(self.source, path, message)
+
+    def check(self, raw: dict[str, Any]) -> Rule | None:
+        name = self.file.stem
+        if not _NAME_RE.fullmatch(name):
+            self.failed = True
+            self.loader.problem(
+                self.source.name,
+                1,
+                "",
+                f"file name '{name}' is not a valid rule name "
+                "(lowercase letters, digits and '-', starting with a letter or digit)",
+            )
+        checked = self.source.validate(RuleFile, raw)
+        self.loader.problems.extend(self.source.problems())
+        self.components(raw.get("components"))
+        outcomes = raw.get("outcomes")
+        templates: dict[str, Template] = {}
+        for outcome in OUTCOMES:
+            table = outcomes.get(outcome) if isinstance(outcomes, dict) else None
+            if isinstance(table, dict):
+                found = self.outcome(outcome, table)
+                if found is not None:
+                    templates[outcome] = found
+        settings = None
+        if isinstance(raw.get("followup"), dict):
+            settings = self.followup(raw["followup"], checked)
+        if checked is None or self.failed:
+            return None
+        actions = {
+            outcome: OutcomeAction(table.template, tuple(table.whiteboard), table.needinfo)
+            for outcome in OUTCOMES
+            if (table := getattr(checked.outcomes, outcome.replace("-", "_")))
+        }
+        return Rule(
+            name,
+            self.file,
+            checked.product,
+            tuple(dict.fromkeys(checked.components)),
+            checked.directory_url,
+            checked.needinfo_cap,
+            actions,
+            templates,
+            settings,
+        )
+
+    def components(self, value: Any) -> None:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(value if isinstance(value, list) else ()):
+            if isinstance(item, str) and (first := seen.setdefault(item, index)) != index:
+                self.error(
+                    ("components", index), f"'{item}' is listed twice (also components[{first}])"
+                )
+
+    def outcome(self, outcome: str, table: dict[str, Any]) -> Template | None:
+        base: tuple[Key, ...] = ("outcomes", outcome)
+        for index, tag in enumerate(table.get("whiteboard") or ()):
+            message = _tag_problem(tag, outcome) if isinstance(tag, str) else None
+            if message:
+                self.error((*base, "whiteboard", index), message)
+        if table.get("needinfo") == "delegates" and outcome in NO_COMMUNITY:
+            self.error(
+                (*base, "needinfo"),
+                f"'delegates' needs a community, and outcome '{outcome}' has none; "
+                "use 'reporter' or 'nobody'",
+            )
+        return self.template(table.get("template"), (*base, "template"))
+
+    def template(self, name: Any, path: tuple[Key, ...]) -> Template | None:
+        """The compiled template a rule names; None when it is not there (reported) or
+        not a name at all (the model reports that)."""
+        if not isinstance(name, str) or not name.strip():
+            return None
+        loader = self.loader
+        if name not in loader.template_names:
+            where = loader.templates_dir
+            hint = did_you_mean(name, loader.template_names)
+            plain = "/" not in name and "\\" not in name and not name.startswith(".")
+            if not plain:
+                hint = f"; give a file name in {where}" + hint
+            self.error(path, f"no template '{name}' in {where}{hint}")
+            return None
+        compiled = loader.compiled.get(name)
+        if compiled is None:
+            self.failed = True  # its own syntax error is already reported
+        return compiled
+
+    def followup(self, value: dict[str, Any], checked: RuleFile | None) -> Followup | None:
+        """`[followup]`: the templates default to `KIND.md.j2`."""
+        base: tuple[Key, ...] = ("followup",)
+        raw_names = value.get("templates")
+        raw_names = raw_names if isinstance(raw_names, dict) else {}
+        names: dict[str, str] = {}
+        compiled: dict[str, Template] = {}
+        for kind in followup.KINDS:
+            if kind in raw_names:
+                found = self.template(raw_names[kind], (*base, "templates", kind))
+                names[kind] = raw_names[kind]
+            elif f"{kind}.md.j2" not in self.loader.template_names:
+                where = self.loader.templates_dir
+                self.error(base, f"no template '{kind}.md.j2' in {where} (templates.{kind})")
+                continue
+            else:
+                names[kind] = f"{kind}.md.j2"
+                found = self.template(names[kind], (*base, "templates", kind))
+            if found is not None:
+                compiled[kind] = found
+        settings = checked.followup if checked is not None else None
+        if settings is None:
+            return None
+        return Followup(
+            tuple(dict.fromkeys(settings.commands)),
+            settings.retriage,
+            settings.stale_after_days,
+            settings.remind,
+            compiled,
+            names,
+        )
+
+
+def _tag_problem(tag: str, outcome: str) -> str | None:
+    """What is wrong with one whiteboard tag, if anything."""
+    if any(ch.isspace() for ch in tag):
+        return "a whiteboard tag must not contain spaces; list each tag separately"
+    try:
+        fields = list(string.Formatter().parse(tag))
+    except ValueError as exc:
+        return f"{exc}; write {{{{ and }}}} for literal braces"
+    for _, name, spec, conversion in fields:
+        if name is None:
+            continue
+        if name != PLACEHOLDER:
+            return f"unknown placeholder '{{{name}}}'; only '{{{PLACEHOLDER}}}' is allowed"
+        if spec or conversion:
+            return f"'{{{PLACEHOLDER}}}' takes no format spec or conversion"
+        if outcome in NO_COMMUNITY:
+            return f"'{{{PLACEHOLDER}}}' is empty for outcome '{outcome}': there is no community"
+    try:
+        tag.format(community="slug")  # parse() lets an unclosed '{community' through
+    except ValueError as exc:
+        return f"{exc}; write {{{{ and }}}} for literal braces"
+    return None

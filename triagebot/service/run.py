@@ -1,0 +1,281 @@
+"""Wiring: from a validated `Config` to a ready `Poller`, and the scheduled `run` loop.
+
+Kept apart from `cli` so that `once`, `run`, `explain` and `demo` build the bot the same way:
+the demo is the real `once --live` against a loopback server, not a special case.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from triagebot.bugzilla.client import BugzillaError, Client
+from triagebot.core.bugs import Bug
+from triagebot.core.registry import Registry
+from triagebot.files.config import Config, ConfigError
+from triagebot.files.rules import Rule, load_rules
+from triagebot.files.validate import load_registry
+from triagebot.service import golive
+from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.service.watch import Reloader, TryAgain
+from triagebot.state.store import Store
+
+log = logging.getLogger(__name__)
+
+# How long a passed product check is trusted by `once` (see check_products).
+PRODUCT_CHECK_TTL = timedelta(hours=24)
+# How often `run` looks whether it was told to stop.
+STOP_CHECK_SECONDS = 0.2
+
+
+@dataclass
+class Bot:
+    config: Config
+    client: Client
+    store: Store
+    registry: Reloader[Registry]
+    rules: Reloader[list[Rule]]
+    poller: Poller
+
+
+def load_registry_strict(path: Path) -> Registry:
+    result = load_registry(path)
+    if result.registry is None:
+        raise ConfigError([str(p) for p in result.errors])
+    for warning in result.warnings:
+        log.warning("registry: %s", warning)
+    return result.registry
+
+
+def rules_loader(path: Path) -> Callable[[], list[Rule]]:
+    """Rules errors raised as ConfigError, so every start-up problem is reported alike."""
+
+    def load() -> list[Rule]:
+        try:
+            return load_rules(path)
+        except Exception as exc:
+            problems = getattr(exc, "problems", None)
+            if problems is None:
+                raise
+            raise ConfigError([str(p) for p in problems]) from None
+
+    return load
+
+
+def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
+    """Everything validated up front: config, registry, rules, the API key when live, and the
+    rules' products on the server. Raises ConfigError with every problem found."""
+    api_key = config.api_key()
+    if live and not api_key:
+        raise ConfigError(
+            [
+                f"live mode needs an API key: set ${config.api_key_env} or [bugzilla] "
+                "api_key_file (read-only dry runs need none)"
+            ]
+        )
+    registry = Reloader(
+        lambda: load_registry_strict(config.registry_path), [config.registry_path], "registry"
+    )
+    rules = Reloader(rules_loader(config.rules_path), [config.rules_path], "rules")
+    problems = registry.load_first() + rules.load_first()
+    if problems:
+        raise ConfigError(problems)
+
+    def go_live_check(new_registry: Registry, new_rules: list[Rule]) -> None:
+        """Not with the shipped example registry or a placeholder link (golive.py)."""
+        if live:
+            url, path = config.bugzilla_url, config.registry_path
+            problems = golive.live_problems(url, new_registry, path, new_rules)
+            if problems:
+                raise ConfigError(problems)
+
+    go_live_check(registry.current(), rules.current())
+    # A reload that `run --live` picks up is held to the same check: refused, the last good
+    # version kept, and `status` shows why.
+    registry.accept = lambda new: go_live_check(new, rules.current())
+    # What is loaded so far lives as long as the process: keep it out of every later cyclic
+    # collection, which would otherwise walk a large registry's millions of objects each
+    # time (a tenth of a big poll's CPU). Refcounting still frees a registry replaced by a
+    # reload; only cycles among these objects would outlive it, and they hold none.
+    gc.freeze()
+    client = Client(
+        config.bugzilla_url,
+        api_key,
+        key_in=config.key_in,
+        timeout=config.timeout_seconds,
+        requests_per_minute=config.requests_per_minute,
+    )
+    store = Store(config.database_url)
+    settings = PollSettings(
+        live=live,
+        max_actions=None if no_limit else config.max_actions_per_run,
+        start=config.start,
+        overlap=timedelta(minutes=config.overlap_minutes),
+        page_size=config.page_size,
+        # a write may still land until every try and backoff is over (plus a second)
+        intent_grace=timedelta(seconds=client.write_window + 1),
+        # a dead poller's rule is taken over within two poll intervals, but never while
+        # one of its writes may still be under way
+        lease_ttl=max(
+            timedelta(minutes=config.interval_minutes), timedelta(seconds=2 * client.write_window)
+        ),
+        bot_login=config.bot_login,
+        markdown=config.markdown_comments,
+        max_attempts=config.max_attempts,
+    )
+    poller = Poller(client, store, registry.current, rules.current, settings)
+    bot = Bot(config, client, store, registry, rules, poller)
+
+    def accept_rules(new: list[Rule]) -> None:
+        """Edited rules are used only once what they watch exists on the server."""
+        go_live_check(registry.current(), new)
+        try:
+            check_products(bot, rules=new)
+        except BugzillaError as exc:
+            raise TryAgain(f"checking the products on Bugzilla: {exc}") from None
+
+    rules.accept = accept_rules
+    return bot
+
+
+def check_products(bot: Bot, *, cached: bool = True, rules: list[Rule] | None = None) -> None:
+    """An unknown product or component silently returns no bugs: fail clearly instead.
+
+    A pass is remembered in the store for PRODUCT_CHECK_TTL, keyed by the server and exactly
+    what the rules watch, so a cron-driven `once` does not pay this request on every poll;
+    editing a rule's product or components changes the key and checks again. `run` checks
+    once at start-up (cached=False)."""
+    wanted: dict[str, list[str]] = {}
+    for rule in bot.rules.current() if rules is None else rules:
+        wanted.setdefault(rule.product, []).extend(rule.components)
+    key = "products " + json.dumps(
+        [bot.config.bugzilla_url, sorted((p, sorted(set(c))) for p, c in wanted.items())],
+        ensure_ascii=False,
+    )
+    bot.client.connect()
+    if cached:
+        passed = bot.store.check_passed_since(key)
+        if passed is not None and datetime.now(UTC) - passed < PRODUCT_CHECK_TTL:
+            log.debug("products checked at %s: not asking again", passed.isoformat())
+            return
+    problems = bot.client.check_products(wanted)
+    if problems:
+        bot.store.forget_check(key)
+        raise ConfigError([f"{bot.config.bugzilla_url}: {p}" for p in problems])
+    bot.store.record_check_passed(key)
+
+
+def resolve_bot_login(bot: Bot, *, live: bool) -> None:
+    """The bot's own account, by which it recognises its comments on Bugzilla: `[bugzilla]
+    bot_login`, else the server's `GET /rest/whoami` (one request; Bugzilla 5.0 has none).
+    Live without either is a configuration error: the bot could not tell its own comments
+    from anybody's, and a lost database would mean a second comment."""
+    login = bot.config.bot_login
+    if login is None and bot.config.api_key():
+        login = bot.client.whoami()
+    if login is None and live:
+        raise ConfigError(
+            [
+                f"{bot.config.path or 'configuration'}: live mode needs the bot's Bugzilla "
+                "login, to recognise its own comments: set [bugzilla] bot_login "
+                f"({bot.config.bugzilla_url} has no /rest/whoami)"
+            ]
+        )
+    bot.poller.settings.bot_login = login
+
+
+def fetch_bug(client: Client, bug_id: int) -> Bug | None:
+    """One bug as a poll sees it, description included, or None when it does not exist or
+    this account cannot see it. Two reads: `GET /rest/bug?id=N` (a search, so a missing or
+    invisible bug is an empty answer, not an error) and the bug's comments."""
+    bug = client.get_bug(bug_id)
+    if bug is None:
+        return None
+    comments = client.comments([bug_id]).get(bug_id, [])
+    description = next((c.text for c in comments if c.count == 0), "")
+    return replace(bug, description=description)
+
+
+def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
+    """Keep the registry and rules problems of the running bot in the store, where `status`
+    (another process) reads them. Written only when they change; `reported` is what was."""
+    for reloader in (bot.registry, bot.rules):
+        if reported.get(reloader.what) == reloader.errors:
+            continue
+        try:
+            bot.store.set_reload_problems(reloader.what, reloader.errors)
+        except Exception:
+            log.exception("could not record the %s problems for `status`", reloader.what)
+            continue
+        reported[reloader.what] = list(reloader.errors)
+
+
+def run_forever(
+    bot: Bot,
+    on_report: Callable[[list[PollReport]], None],
+    stop: threading.Event | None = None,
+) -> None:
+    """Poll now and every `[poll] interval_minutes`, one poll at a time, re-reading the
+    registry and rules first when their files changed. Returns once `stop` is set or, when
+    called from the main thread, on SIGINT/SIGTERM, after the poll under way has finished."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    stop = stop or threading.Event()
+    reported: dict[str, list[str]] = {}
+
+    def job() -> None:
+        try:
+            bot.registry.refresh()
+            bot.rules.refresh()
+            record_reload_problems(bot, reported)
+            on_report(bot.poller.poll())
+        except Exception:  # logged here, redacted; the next poll tries again
+            log.exception("poll failed; trying again at the next interval")
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    scheduler.add_job(
+        job,
+        "interval",
+        minutes=bot.config.interval_minutes,
+        next_run_time=datetime.now(UTC),  # the first poll at start
+        max_instances=1,  # one at a time: a poll still running skips its next turn
+        coalesce=True,  # after a pause (suspend, a long poll) one poll, not a burst
+        misfire_grace_time=None,  # a late turn still runs
+        id="poll",
+    )
+
+    # The handler only appends: taking a lock (Event.set, logging) in a signal handler can
+    # deadlock against the interrupted main thread.
+    signals: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        signals.append(signum)
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, on_signal)
+    try:
+        log.debug("polling every %s minutes", bot.config.interval_minutes)
+        scheduler.start()
+        while not signals and not stop.wait(STOP_CHECK_SECONDS):
+            pass
+        if signals:
+            log.info(
+                "received %s, stopping after the current poll", signal.Signals(signals[0]).name
+            )
+        scheduler.shutdown(wait=True)
+        log.info("stopped")
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=False)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

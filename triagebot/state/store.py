@@ -1,0 +1,1224 @@
+"""The bot's state: poll cursors, one record per (bug, rule), and poll history.
+
+At-most-once protocol, per bug and rule (crash-safe because every step commits on its own):
+
+1. `begin_writes` commits state "intent" with a fresh `ref` *before* any PUT;
+2. the caller PUTs the comment, whose footer carries the ref;
+3. `finish_writes` commits state "done".
+
+A process killed between 1 and 3 leaves "intent" with its ref: the next poll looks for that ref
+in the bug's comments before writing again, so a bug never gets a second comment.
+
+Portability: any SQLAlchemy URL works. Writes are plain Core statements (a chunked SELECT of
+the keys, then one executemany UPDATE and one executemany INSERT) instead of dialect-specific
+upserts. Each UPDATE carries a guard in its WHERE clause ("never downgrade done", "claim only
+if nobody else holds an intent"), so row changes stay atomic when several replicas share one
+PostgreSQL database; a replica losing an insert race gets an IntegrityError and the
+transaction is retried against the fresh rows. ORM rows stay inside this module: callers get
+frozen dataclasses, usable after any session or connection is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, TypeVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Engine,
+    Index,
+    Row,
+    Text,
+    TypeDecorator,
+    and_,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Field, SQLModel
+
+from triagebot.state import migrate as migrations
+
+log = logging.getLogger(__name__)
+
+
+class RecordState(StrEnum):
+    """Where a (bug, rule) record stands (a StrEnum: equal to its text, stored as text)."""
+
+    SEEN = "seen"  # decided, nothing to write (or written by nobody: before start)
+    INTENT = "intent"  # a write is under way or unconfirmed: look for its ref first
+    DONE = "done"  # the bot's comment is on the bug (final)
+    FAILED = "failed"  # Bugzilla refused the write: nothing landed, retried next poll
+    GAVE_UP = "gave-up"  # refused with the same error max_attempts times: until `retry`
+
+
+STATES = tuple(RecordState)
+# SQLite builds before 3.32 allow 999 bound variables per statement; stay under that.
+IN_CHUNK = 900
+MAX_ERROR_CHARS = 4000
+# Outcomes that leave a bug awaiting endorsement (until a follow-up changes the outcome).
+AWAITING_OUTCOMES = ("former-delegate", "needs-endorsement", "unknown", "ambiguous")
+# Dialects whose DATETIME column has no time zone: store naive UTC there.
+_NAIVE_DATETIME_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
+_RETRIES = 3
+
+T = TypeVar("T")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out, whatever the backend keeps.
+
+    SQLite and MySQL drop tzinfo, so values are stored as naive UTC there and tagged UTC on
+    the way out; PostgreSQL gets `timestamptz`. Naive input is refused: guessing its zone is
+    how cursors silently skip hours of bugs.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: the store needs tz-aware datetimes")
+        value = value.astimezone(UTC)
+        if dialect.name in _NAIVE_DATETIME_DIALECTS:
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+# -- tables (internal) -------------------------------------------------------------------------
+class CursorRow(SQLModel, table=True):
+    """Where the next poll of a rule starts searching (bug creation time)."""
+
+    __tablename__ = "triagebot_cursor"
+
+    rule: str = Field(primary_key=True)
+    since: datetime = Field(sa_type=UTCDateTime)
+
+
+class RuleRow(SQLModel, table=True):
+    """Per rule: the default start stored at its first poll (so a restart does not move it),
+    and the poll lease: who polls the rule now, until when, and a fencing epoch bumped at
+    every takeover, which every claim checks in its own transaction."""
+
+    __tablename__ = "triagebot_rule"
+
+    rule: str = Field(primary_key=True)
+    start: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_owner: str | None = None  # a token unique to the holding process
+    lease_host: str | None = None
+    lease_pid: int | None = None
+    lease_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    lease_expires: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class BugRecordRow(SQLModel, table=True):
+    """What the bot did (or is doing) to one bug under one rule."""
+
+    __tablename__ = "triagebot_bug"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN ('seen', 'intent', 'done', 'failed', 'gave-up')",
+            name="ck_triagebot_bug_state",
+        ),
+        # pending_intents() and failed() are run by every poll's status and reconciliation.
+        Index("ix_triagebot_bug_state", "state", "rule"),
+    )
+
+    bug_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    rule: str = Field(primary_key=True)
+    state: str
+    outcome: str | None = None
+    community: str | None = None
+    action: str = "none"
+    ref: str | None = None
+    comment_id: int | None = None
+    intent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    needinfo: str = Field(default="", sa_type=Text)
+    # Consecutive writes refused with this same permanent error: max_attempts -> "gave-up".
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class PollRow(SQLModel, table=True):
+    """One poll of one rule, for the `status` command."""
+
+    __tablename__ = "triagebot_poll"
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dry_run: bool = False
+    searched: int = 0
+    acted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class ReloadProblemRow(SQLModel, table=True):
+    """What a running bot could not reload (registry, rules), for the `status` command, which
+    runs in another process: the bot keeps its last good version meanwhile."""
+
+    __tablename__ = "triagebot_reload_problem"
+
+    source: str = Field(primary_key=True)
+    reported_at: datetime = Field(sa_type=UTCDateTime)
+    problems: str = Field(sa_type=Text)  # a JSON list of "FILE:LINE: ..." strings
+
+
+class CheckRow(SQLModel, table=True):
+    """A start-up check that passed (e.g. the rules' products exist on the server), so a
+    fresh `once` need not pay its request again; the key names what was checked."""
+
+    __tablename__ = "triagebot_check"
+
+    key: str = Field(primary_key=True)
+    passed_at: datetime = Field(sa_type=UTCDateTime)
+
+
+_cursor = CursorRow.__table__  # type: ignore[attr-defined]
+_bug = BugRecordRow.__table__  # type: ignore[attr-defined]
+_poll = PollRow.__table__  # type: ignore[attr-defined]
+_problem = ReloadProblemRow.__table__  # type: ignore[attr-defined]
+_check = CheckRow.__table__  # type: ignore[attr-defined]
+_rule = RuleRow.__table__  # type: ignore[attr-defined]
+
+
+# -- public values -----------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Intent:
+    """A write about to be made: recorded (and committed) before the PUT."""
+
+    bug_id: int
+    ref: str
+    outcome: str | None
+    community: str | None
+    action: str
+    needinfo: tuple[str, ...] = ()
+    # The record's `attempts` when the poll read it (0: no record). The claim is a
+    # compare-and-swap on it: of two processes that read the same stale intent, one wins.
+    seen_attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """A decision that needs no write (skip tag, nothing to say...)."""
+
+    bug_id: int
+    outcome: str | None
+    community: str | None
+    action: str = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    """A follow-up write that landed: the bug's endorsement state after it."""
+
+    bug_id: int
+    outcome: str | None  # None: unchanged (a reminder, a refusal)
+    community: str | None
+    action: str  # "followup:KIND"
+
+
+@dataclass(frozen=True, slots=True)
+class BugRecord:
+    bug_id: int
+    rule: str
+    state: str  # one of STATES
+    outcome: str | None
+    community: str | None
+    action: str
+    ref: str | None
+    comment_id: int | None
+    intent_at: datetime | None
+    done_at: datetime | None
+    updated_at: datetime | None
+    attempts: int
+    last_error: str | None
+    needinfo: str  # comma-separated logins the bot asked (or is asking): never ping them again
+    failures: int = 0  # consecutive refusals with the same permanent error
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    id: int
+    rule: str
+    started_at: datetime
+    finished_at: datetime | None
+    dry_run: bool
+    searched: int
+    acted: int
+    failed: int
+    skipped: int
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReloadProblems:
+    source: str  # "registry" or "rules"
+    reported_at: datetime
+    problems: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """A polling process: a token unique to it, and where it runs, for the operator."""
+
+    token: str
+    host: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The right to poll `rule`, held by `owner` until `expires`; `epoch` fences claims."""
+
+    rule: str
+    owner: Owner
+    epoch: int
+    expires: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseHeld:
+    """Somebody else polls the rule now."""
+
+    rule: str
+    host: str
+    pid: int
+    since: datetime
+
+    def message(self) -> str:
+        return (
+            f"another poll of rule {self.rule} is running on {self.host} (pid {self.pid}) "
+            f"since {self.since:%Y-%m-%d %H:%M:%S}Z: nothing to do"
+        )
+
+
+class LeaseLost(RuntimeError):
+    """The lease expired and another process took the rule over: claim nothing more."""
+
+
+class StoreConflict(RuntimeError):
+    """`begin_writes` refused the whole batch (nothing committed): some bugs are already done
+    or hold another write's intent (another replica, or a caller bug). Writing them now could
+    post a second comment; the next poll will see their real state."""
+
+    def __init__(self, rule: str, bug_ids: Sequence[int]) -> None:
+        self.rule = rule
+        self.bug_ids = tuple(bug_ids)
+        shown = ", ".join(map(str, self.bug_ids[:20])) + ("..." if len(self.bug_ids) > 20 else "")
+        super().__init__(f"rule {rule}: bugs already done or claimed by another write: {shown}")
+
+
+class _Raced(Exception):
+    """A guarded UPDATE touched fewer rows than the SELECT promised: retry the transaction."""
+
+
+# -- the store ---------------------------------------------------------------------------------
+class Store:
+    """All persistent state. Every public write method is one committed transaction."""
+
+    def __init__(
+        self,
+        url: str = "sqlite:///triagebot.db",
+        *,
+        echo: bool = False,
+        now: Callable[[], datetime] = _utcnow,
+        busy_timeout: float = 10.0,
+        migrate: bool = True,
+    ) -> None:
+        self._now = now
+        self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
+        if migrate:  # the schema migrations, applied at start-up (one SELECT when current)
+            migrations.upgrade(self._engine)
+
+    @classmethod
+    def memory(cls, *, now: Callable[[], datetime] = _utcnow) -> Store:
+        """In-memory SQLite for tests; one shared connection, so threads see the same data."""
+        return cls("sqlite://", now=now)
+
+    @property
+    def engine(self) -> Engine:
+        """For tests and tooling (event listeners, ad-hoc queries)."""
+        return self._engine
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- cursors -------------------------------------------------------------------------------
+    def get_cursor(self, rule: str) -> datetime | None:
+        with self._engine.connect() as conn:
+            return conn.scalar(select(_cursor.c.since).where(_cursor.c.rule == rule))
+
+    def set_cursor(self, rule: str, since: datetime) -> None:
+        def work(conn: Connection) -> None:
+            done = conn.execute(update(_cursor).where(_cursor.c.rule == rule).values(since=since))
+            if done.rowcount == 0:
+                conn.execute(insert(_cursor).values(rule=rule, since=since))
+
+        self._write(work)
+
+    def get_default_start(self, rule: str) -> datetime | None:
+        with self._engine.connect() as conn:
+            return conn.scalar(select(_rule.c.start).where(_rule.c.rule == rule))
+
+    def default_start(self, rule: str, proposed: datetime) -> datetime:
+        """The stored default start of `rule`, storing `proposed` if it has none yet. Two
+        processes racing here agree: the loser's INSERT fails and it reads the winner's."""
+
+        def work(conn: Connection) -> datetime:
+            stored = conn.scalar(select(_rule.c.start).where(_rule.c.rule == rule))
+            if stored is not None:
+                return stored
+            done = conn.execute(
+                update(_rule)
+                .where(_rule.c.rule == rule, _rule.c.start.is_(None))
+                .values(start=proposed)
+            )
+            if done.rowcount == 0:
+                conn.execute(insert(_rule).values(rule=rule, start=proposed))
+            return proposed
+
+        return self._write(work)
+
+    # -- the poll lease ------------------------------------------------------------------------
+    def acquire_lease(self, rule: str, owner: Owner, ttl: timedelta) -> Lease | LeaseHeld:
+        """Take the right to poll `rule` for `ttl`, unless another owner holds an unexpired
+        lease. Each takeover bumps the epoch, which fences the previous holder's claims."""
+
+        def work(conn: Connection) -> Lease | LeaseHeld:
+            now = self._now()
+            row = conn.execute(select(_rule).where(_rule.c.rule == rule)).first()
+            if row is None:
+                conn.execute(insert(_rule).values(rule=rule, epoch=0))
+                row = conn.execute(select(_rule).where(_rule.c.rule == rule)).one()
+            free = (
+                row.lease_owner is None
+                or row.lease_owner == owner.token
+                or row.lease_expires is None
+                or row.lease_expires <= now
+            )
+            if not free:
+                since = row.lease_since or now
+                return LeaseHeld(rule, row.lease_host or "?", row.lease_pid or 0, since)
+            epoch = row.epoch + 1
+            expires = now + ttl
+            done = conn.execute(
+                update(_rule)
+                .where(_rule.c.rule == rule, _rule.c.epoch == row.epoch)
+                .values(
+                    lease_owner=owner.token,
+                    lease_host=owner.host,
+                    lease_pid=owner.pid,
+                    lease_since=now,
+                    lease_expires=expires,
+                    epoch=epoch,
+                )
+            )
+            if done.rowcount != 1:
+                raise _Raced()  # another process took it meanwhile: look again
+            return Lease(rule, owner, epoch, expires)
+
+        return self._write(work)
+
+    def renew_lease(self, lease: Lease, ttl: timedelta) -> Lease:
+        """Extend a lease still held (a long poll); raises LeaseLost if it was taken over."""
+
+        def work(conn: Connection) -> Lease:
+            now = self._now()
+            self._fence(conn, lease, now, ttl)
+            return Lease(lease.rule, lease.owner, lease.epoch, now + ttl)
+
+        return self._write(work)
+
+    def release_lease(self, lease: Lease) -> None:
+        """The poll is over: the next one, by any process, may start at once."""
+        self._write(
+            lambda conn: conn.execute(
+                update(_rule)
+                .where(
+                    _rule.c.rule == lease.rule,
+                    _rule.c.lease_owner == lease.owner.token,
+                    _rule.c.epoch == lease.epoch,
+                )
+                .values(lease_owner=None, lease_expires=None)
+            )
+        )
+
+    def _fence(
+        self, conn: Connection, lease: Lease, now: datetime, ttl: timedelta | None = None
+    ) -> None:
+        """In the caller's transaction: the lease is still ours (same owner, same epoch) and
+        unexpired; renewed by `ttl`, or by its original length. On PostgreSQL the UPDATE
+        locks the rule's row, so a takeover waits for this transaction, or this one sees it."""
+        length = ttl if ttl is not None else max(lease.expires - now, timedelta(0))
+        done = conn.execute(
+            update(_rule)
+            .where(
+                _rule.c.rule == lease.rule,
+                _rule.c.lease_owner == lease.owner.token,
+                _rule.c.epoch == lease.epoch,
+                _rule.c.lease_expires > now,
+            )
+            .values(lease_expires=now + max(length, timedelta(seconds=1)))
+        )
+        if done.rowcount != 1:
+            raise LeaseLost(
+                f"rule {lease.rule}: the poll lease (epoch {lease.epoch}) expired or was taken "
+                "over by another process; claiming nothing more"
+            )
+
+    # -- bug records ---------------------------------------------------------------------------
+    def records(self, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
+        """The records of these bugs that exist: one SELECT per IN_CHUNK ids."""
+        ids = list(dict.fromkeys(bug_ids))
+        with self._engine.connect() as conn:
+            return {
+                row.bug_id: _to_record(row)
+                for chunk in _chunks(ids)
+                for row in conn.execute(
+                    select(_bug).where(_bug.c.rule == rule, _bug.c.bug_id.in_(chunk))
+                )
+            }
+
+    def begin_writes(
+        self, rule: str, intents: Sequence[Intent], *, lease: Lease | None = None
+    ) -> None:
+        """Claim these bugs for a write, all or nothing, committed before the caller PUTs.
+
+        A bug may be claimed when it has no record, was only seen, failed (nothing landed),
+        or holds an intent with the *same* ref (retrying an unconfirmed write), and only if
+        its `attempts` is still what the poll read (`Intent.seen_attempts`): the UPDATE
+        compares and swaps it, so of two processes that read the same stale intent exactly
+        one claims it. A done or given-up bug, one holding another ref, or one claimed since
+        it was read raises StoreConflict and nothing is committed. With a `lease`, the
+        lease's epoch is checked (and the lease renewed) in the same transaction: a process
+        whose lease was taken over raises LeaseLost and claims nothing. Statements: one
+        SELECT per IN_CHUNK ids, then at most one UPDATE and one INSERT (executemany).
+        """
+        by_id = _unique(intents)
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            if lease is not None:
+                self._fence(conn, lease, now)
+            existing = self._existing(
+                conn, rule, by_id, _bug.c.state, _bug.c.ref, _bug.c.needinfo, _bug.c.attempts
+            )
+            conflicts = [
+                bug_id
+                for bug_id, row in existing.items()
+                if row.state in ("done", "gave-up")
+                or (row.state == "intent" and row.ref != by_id[bug_id].ref)
+                or row.attempts != by_id[bug_id].seen_attempts
+            ]
+            conflicts += [
+                i.bug_id for i in by_id.values() if i.bug_id not in existing and i.seen_attempts
+            ]
+            if conflicts:
+                raise StoreConflict(rule, sorted(conflicts))
+            changed = [
+                {
+                    "p_bug_id": i.bug_id,
+                    "p_ref": i.ref,
+                    "p_outcome": i.outcome,
+                    "p_community": i.community,
+                    "p_action": i.action,
+                    "p_attempts": i.seen_attempts,
+                    # An earlier attempt of this same write may have landed: keep whom it asked.
+                    "p_needinfo": _join_logins(
+                        (
+                            *(
+                                _split_logins(existing[i.bug_id].needinfo)
+                                if existing[i.bug_id].state == "intent"
+                                else ()
+                            ),
+                            *i.needinfo,
+                        )
+                    ),
+                }
+                for i in by_id.values()
+                if i.bug_id in existing
+            ]
+            if changed:
+                claimable = or_(
+                    _state_is("seen", "failed"),
+                    and_(_bug.c.state == "intent", _bug.c.ref == bindparam("p_ref")),
+                )
+                stmt = (
+                    update(_bug)
+                    .where(
+                        _bug.c.rule == rule,
+                        _bug.c.bug_id == bindparam("p_bug_id"),
+                        _bug.c.attempts == bindparam("p_attempts"),
+                        claimable,
+                    )
+                    .values(
+                        state="intent",
+                        ref=bindparam("p_ref"),
+                        outcome=bindparam("p_outcome"),
+                        community=bindparam("p_community"),
+                        action=bindparam("p_action"),
+                        needinfo=bindparam("p_needinfo"),
+                        intent_at=now,
+                        updated_at=now,
+                        attempts=_bug.c.attempts + 1,
+                    )
+                )
+                self._update_all(conn, stmt, changed)
+            new = [
+                _row(
+                    i.bug_id,
+                    rule,
+                    "intent",
+                    outcome=i.outcome,
+                    community=i.community,
+                    action=i.action,
+                    ref=i.ref,
+                    intent_at=now,
+                    updated_at=now,
+                    attempts=1,
+                    needinfo=_join_logins(i.needinfo),
+                )
+                for i in by_id.values()
+                if i.bug_id not in existing
+            ]
+            if new:
+                conn.execute(insert(_bug), new)
+
+        self._write(work)
+
+    def finish_writes(
+        self,
+        rule: str,
+        bug_ids: Sequence[int],
+        *,
+        comment_ids: dict[int, int] | None = None,
+        not_asked: dict[int, Sequence[str]] | None = None,
+    ) -> None:
+        """Mark these bugs done. One executemany UPDATE; a missing record (the caller skipped
+        `begin_writes`) is still recorded as done, since the write did land. `not_asked`: per
+        bug, needinfo logins the intent named but the write went without (Bugzilla refused
+        them), so the record says only who was really asked."""
+        ids = list(dict.fromkeys(bug_ids))
+        if not ids:
+            return
+        comment_ids = comment_ids or {}
+        dropped = {b: {login.lower() for login in v} for b, v in (not_asked or {}).items() if v}
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            if dropped:
+                rows = self._existing(conn, rule, list(dropped), _bug.c.needinfo)
+                params = [
+                    {
+                        "p_bug_id": b,
+                        "p_needinfo": _join_logins(
+                            login
+                            for login in _split_logins(row.needinfo)
+                            if login.lower() not in dropped[b]
+                        ),
+                    }
+                    for b, row in rows.items()
+                ]
+                if params:
+                    conn.execute(
+                        update(_bug)
+                        .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
+                        .values(needinfo=bindparam("p_needinfo")),
+                        params,
+                    )
+            stmt = (
+                update(_bug)
+                .where(
+                    _bug.c.rule == rule,
+                    _bug.c.bug_id == bindparam("p_bug_id"),
+                    _bug.c.state != "done",  # idempotent: keep the first done_at
+                )
+                .values(
+                    state="done",
+                    done_at=now,
+                    updated_at=now,
+                    last_error=None,
+                    comment_id=func.coalesce(bindparam("p_comment_id"), _bug.c.comment_id),
+                )
+            )
+            result = conn.execute(
+                stmt, [{"p_bug_id": b, "p_comment_id": comment_ids.get(b)} for b in ids]
+            )
+            if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(ids):
+                return  # the usual case: every bug had its intent
+            existing = self._existing(conn, rule, ids)
+            missing = [b for b in ids if b not in existing]
+            if missing:
+                log.warning("rule %s: bugs %s finished without an intent", rule, missing)
+                conn.execute(
+                    insert(_bug),
+                    [
+                        _row(
+                            b,
+                            rule,
+                            "done",
+                            action="unknown",
+                            comment_id=comment_ids.get(b),
+                            done_at=now,
+                            updated_at=now,
+                        )
+                        for b in missing
+                    ],
+                )
+
+        self._write(work)
+
+    def close_intents(self, rule: str, items: Sequence[Seen]) -> None:
+        """An unconfirmed write whose bug was checked (its comments hold no comment with the
+        intent's ref) and no longer needs one, e.g. `[triagebot-skip]` was added after a
+        crash: record the new decision, so the intent does not stay open for ever."""
+        by_id = _unique(items)
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            stmt = (
+                update(_bug)
+                .where(
+                    _bug.c.rule == rule,
+                    _bug.c.bug_id == bindparam("p_bug_id"),
+                    _bug.c.state == "intent",
+                )
+                .values(
+                    state="seen",
+                    outcome=bindparam("p_outcome"),
+                    community=bindparam("p_community"),
+                    action=bindparam("p_action"),
+                    updated_at=self._now(),
+                )
+            )
+            conn.execute(
+                stmt,
+                [
+                    {
+                        "p_bug_id": s.bug_id,
+                        "p_outcome": s.outcome,
+                        "p_community": s.community,
+                        "p_action": s.action,
+                    }
+                    for s in by_id.values()
+                ],
+            )
+
+        self._write(work)
+
+    def mark_seen(self, rule: str, items: Sequence[Seen]) -> None:
+        """Record decisions that need no write. Never touches an "intent" (a write may have
+        landed) or "done" record; refreshes "seen" and "failed" ones."""
+        by_id = _unique(items)
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            existing = self._existing(conn, rule, by_id, _bug.c.state)
+            changed = [
+                {
+                    "p_bug_id": s.bug_id,
+                    "p_outcome": s.outcome,
+                    "p_community": s.community,
+                    "p_action": s.action,
+                }
+                for s in by_id.values()
+                if s.bug_id in existing and existing[s.bug_id].state in ("seen", "failed")
+            ]
+            if changed:
+                stmt = (
+                    update(_bug)
+                    .where(
+                        _bug.c.rule == rule,
+                        _bug.c.bug_id == bindparam("p_bug_id"),
+                        _state_is("seen", "failed"),
+                    )
+                    .values(
+                        state="seen",
+                        outcome=bindparam("p_outcome"),
+                        community=bindparam("p_community"),
+                        action=bindparam("p_action"),
+                        updated_at=now,
+                    )
+                )
+                # A row that became intent/done meanwhile is rightly left alone: no _Raced.
+                conn.execute(stmt, changed)
+            new = [
+                _row(
+                    s.bug_id,
+                    rule,
+                    "seen",
+                    outcome=s.outcome,
+                    community=s.community,
+                    action=s.action,
+                    updated_at=now,
+                )
+                for s in by_id.values()
+                if s.bug_id not in existing
+            ]
+            if new:
+                conn.execute(insert(_bug), new)
+
+        self._write(work)
+
+    def mark_failed(
+        self,
+        rule: str,
+        bug_id: int,
+        error: str,
+        *,
+        write_may_have_landed: bool,
+        permanent: bool = False,
+        max_attempts: int | None = None,
+    ) -> str:
+        """Record a failed write; returns the bug's state afterwards.
+
+        `write_may_have_landed=True` (timeout, dropped connection, 5xx): the state stays
+        "intent" with its ref, so the next poll checks the bug's comments before writing.
+        False (Bugzilla answered with an error: nothing was written): state "failed", retried
+        with a fresh ref. A `permanent` error (Bugzilla refused the change itself) counts
+        towards `max_attempts`: the same error that many times in a row and the bug is
+        "gave-up", which no longer holds the cursor back, until `retry`. The ref is kept
+        either way, for the record; "done" is never undone.
+        """
+        error = error[:MAX_ERROR_CHARS]
+
+        def work(conn: Connection) -> str:
+            now = self._now()
+            row = conn.execute(
+                select(_bug.c.state, _bug.c.last_error, _bug.c.failures).where(
+                    _bug.c.rule == rule, _bug.c.bug_id == bug_id
+                )
+            ).first()
+            if row is None:
+                # No intent to keep (caller skipped begin_writes): nothing to reconcile with.
+                failures = 1 if permanent else 0
+                state = _failed_state(failures, max_attempts)
+                conn.execute(
+                    insert(_bug).values(
+                        _row(
+                            bug_id,
+                            rule,
+                            state,
+                            last_error=error,
+                            updated_at=now,
+                            failures=failures,
+                        )
+                    )
+                )
+                return state
+            if row.state == "done":
+                return "done"
+            values: dict[str, Any] = {"last_error": error, "updated_at": now}
+            state = row.state
+            if not write_may_have_landed:
+                failures = 0
+                if permanent:
+                    failures = row.failures + 1 if row.last_error == error else 1
+                state = _failed_state(failures, max_attempts)
+                values.update(state=state, failures=failures)
+            done = conn.execute(
+                update(_bug)
+                .where(_bug.c.rule == rule, _bug.c.bug_id == bug_id, _bug.c.state == row.state)
+                .values(**values)
+            )
+            if done.rowcount != 1:
+                raise _Raced()
+            return state
+
+        return self._write(work)
+
+    def gave_up(self, rule: str | None = None) -> list[BugRecord]:
+        """Bugs the bot stopped writing on after the same permanent error `max_attempts`
+        times: `status` lists them, `retry` puts one back in the queue."""
+        return self._by_state("gave-up", rule)
+
+    def retry(self, bug_id: int, rule: str | None = None) -> list[BugRecord]:
+        """Put a given-up bug back in the queue (state "failed", its count of failures reset):
+        the next poll writes on it, even though the cursor has passed it. Returns the records
+        changed (one per rule), none when the bug had not been given up."""
+
+        def work(conn: Connection) -> list[BugRecord]:
+            where = [_bug.c.bug_id == bug_id, _bug.c.state == "gave-up"]
+            if rule is not None:
+                where.append(_bug.c.rule == rule)
+            rows = conn.execute(select(_bug).where(*where)).all()
+            if rows:
+                conn.execute(
+                    update(_bug)
+                    .where(*where)
+                    .values(state="failed", failures=0, updated_at=self._now())
+                )
+            return [_to_record(r) for r in rows]
+
+        return self._write(work)
+
+    def pending_intents(self, rule: str | None = None) -> list[BugRecord]:
+        """Writes not confirmed yet: their refs must be looked for before writing again."""
+        return self._by_state("intent", rule)
+
+    def failed(self, rule: str | None = None) -> list[BugRecord]:
+        return self._by_state("failed", rule)
+
+    def outcome_counts(self, rule: str | None = None) -> dict[str, int]:
+        """Counts keyed "<state>/<outcome>" over done and seen records, e.g.
+        {"done/endorsed": 12, "seen/skipped": 3}; a missing outcome shows as "-"."""
+        stmt = (
+            select(_bug.c.state, _bug.c.outcome, func.count())
+            .where(_bug.c.state.in_(("done", "seen")))
+            .group_by(_bug.c.state, _bug.c.outcome)
+        )
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return {f"{state}/{outcome or '-'}": n for state, outcome, n in conn.execute(stmt)}
+
+    def awaiting(self, rule: str | None = None) -> list[BugRecord]:
+        """Bugs the bot asked about and, as far as the database knows, still awaiting an
+        answer: done, with an outcome that asks for endorsement (follow-ups update it)."""
+        stmt = (
+            select(_bug)
+            .where(_bug.c.state == "done", _bug.c.outcome.in_(AWAITING_OUTCOMES))
+            .order_by(_bug.c.rule, _bug.c.bug_id)
+        )
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return [_to_record(row) for row in conn.execute(stmt)]
+
+    def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
+        """A follow-up write failed on a bug already done: keep the error (the next poll reads
+        the bug again while it is there; a landed follow-up clears it). Its state and times
+        stay as they were."""
+        self._write(
+            lambda conn: conn.execute(
+                update(_bug)
+                .where(_bug.c.rule == rule, _bug.c.bug_id == bug_id)
+                .values(last_error=error[:MAX_ERROR_CHARS])
+            )
+        )
+
+    def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
+        """A follow-up write landed: the bug's outcome and community are now these (None:
+        unchanged; a bug the database never saw is recorded done). Bugzilla stays the record
+        of what was posted; this keeps `status` and the next poll's look-ups current."""
+        by_id = {item.bug_id: item for item in items}
+        if not by_id:
+            return
+
+        def work(conn: Connection) -> None:
+            now = self._now()
+            existing = self._existing(conn, rule, by_id)
+            params = [
+                {
+                    "p_bug_id": f.bug_id,
+                    "p_outcome": f.outcome,
+                    "p_community": f.community,
+                    "p_action": f.action,
+                }
+                for f in by_id.values()
+                if f.bug_id in existing
+            ]
+            if params:
+                conn.execute(
+                    update(_bug)
+                    .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
+                    .values(
+                        state="done",
+                        outcome=func.coalesce(bindparam("p_outcome"), _bug.c.outcome),
+                        community=func.coalesce(bindparam("p_community"), _bug.c.community),
+                        action=bindparam("p_action"),
+                        updated_at=now,
+                        last_error=None,
+                    ),
+                    params,
+                )
+            new = [
+                _row(
+                    f.bug_id,
+                    rule,
+                    "done",
+                    outcome=f.outcome,
+                    community=f.community,
+                    action=f.action,
+                    done_at=now,
+                    updated_at=now,
+                )
+                for f in by_id.values()
+                if f.bug_id not in existing
+            ]
+            if new:
+                conn.execute(insert(_bug), new)
+
+        self._write(work)
+
+    # -- polls ---------------------------------------------------------------------------------
+    def start_poll(self, rule: str, dry_run: bool) -> int:
+        def work(conn: Connection) -> int:
+            result = conn.execute(
+                insert(_poll).values(rule=rule, started_at=self._now(), dry_run=dry_run)
+            )
+            return int(result.inserted_primary_key[0])
+
+        return self._write(work)
+
+    def finish_poll(
+        self,
+        poll_id: int,
+        *,
+        searched: int,
+        acted: int,
+        failed: int,
+        skipped: int,
+        error: str | None = None,
+    ) -> None:
+        def work(conn: Connection) -> None:
+            result = conn.execute(
+                update(_poll)
+                .where(_poll.c.id == poll_id)
+                .values(
+                    finished_at=self._now(),
+                    searched=searched,
+                    acted=acted,
+                    failed=failed,
+                    skipped=skipped,
+                    error=error[:MAX_ERROR_CHARS] if error else None,
+                )
+            )
+            if result.rowcount == 0:
+                raise KeyError(f"no poll {poll_id}")
+
+        self._write(work)
+
+    def recent_polls(self, limit: int = 10) -> list[Poll]:
+        """Newest first."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_poll).order_by(_poll.c.id.desc()).limit(limit))
+            return [Poll(**row._asdict()) for row in rows]
+
+    # -- reload problems -------------------------------------------------------------------
+    def set_reload_problems(self, source: str, problems: Sequence[str]) -> None:
+        """What a running bot could not load from `source` (registry, rules) and so keeps its
+        last good version of; an empty list clears it. For `status`, another process."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(_problem.delete().where(_problem.c.source == source))
+            if problems:
+                conn.execute(
+                    insert(_problem).values(
+                        source=source,
+                        reported_at=self._now(),
+                        problems=json.dumps(list(problems), ensure_ascii=False),
+                    )
+                )
+
+        self._write(work)
+
+    def reload_problems(self) -> list[ReloadProblems]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(_problem).order_by(_problem.c.source))
+            return [
+                ReloadProblems(row.source, row.reported_at, tuple(json.loads(row.problems)))
+                for row in rows
+            ]
+
+    # -- start-up checks ---------------------------------------------------------------------
+    def check_passed_since(self, key: str) -> datetime | None:
+        """When the check `key` last passed, or None."""
+        with self._engine.connect() as conn:
+            return conn.scalar(select(_check.c.passed_at).where(_check.c.key == key))
+
+    def record_check_passed(self, key: str) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(_check.delete().where(_check.c.key == key))
+            conn.execute(insert(_check).values(key=key, passed_at=self._now()))
+
+        self._write(work)
+
+    def forget_check(self, key: str) -> None:
+        self._write(lambda conn: conn.execute(_check.delete().where(_check.c.key == key)))
+
+    # -- internals -----------------------------------------------------------------------------
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` in one committed transaction. Retried when another writer inserted or
+        changed a row between our SELECT and our write: the retry sees it and decides again."""
+        for attempt in range(1, _RETRIES + 1):
+            try:
+                with self._engine.begin() as conn:
+                    return work(conn)
+            except (IntegrityError, _Raced):
+                if attempt == _RETRIES:
+                    raise
+                log.info("store: concurrent write detected, retrying (%d)", attempt)
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _existing(
+        conn: Connection, rule: str, bug_ids: Iterable[int], *columns: Any
+    ) -> dict[int, Row[Any]]:
+        ids = list(bug_ids)
+        return {
+            row.bug_id: row
+            for chunk in _chunks(ids)
+            for row in conn.execute(
+                select(_bug.c.bug_id, *columns).where(_bug.c.rule == rule, _bug.c.bug_id.in_(chunk))
+            )
+        }
+
+    @staticmethod
+    def _update_all(conn: Connection, stmt: Any, params: list[dict[str, Any]]) -> None:
+        """executemany a guarded UPDATE that must hit every row the SELECT found."""
+        if not conn.dialect.supports_sane_multi_rowcount:  # count row by row
+            for one in params:
+                if conn.execute(stmt, one).rowcount != 1:
+                    raise _Raced()
+            return
+        result = conn.execute(stmt, params)
+        if result.rowcount != len(params):
+            raise _Raced()
+
+    def _by_state(self, state: str, rule: str | None) -> list[BugRecord]:
+        stmt = select(_bug).where(_bug.c.state == state).order_by(_bug.c.rule, _bug.c.bug_id)
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return [_to_record(row) for row in conn.execute(stmt)]
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _make_engine(url: str, *, echo: bool, busy_timeout: float) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(url, echo=echo, pool_pre_ping=True)
+    if parsed.database in (None, "", ":memory:"):
+        # One connection shared by every thread, or each would get its own empty database.
+        engine = create_engine(
+            url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+    else:
+        engine = create_engine(url, echo=echo)
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+        # WAL: readers (the status command) never block the poller; NORMAL is durable across
+        # process crashes in WAL mode (only an OS crash can lose the last commits).
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.close()
+
+    return engine
+
+
+def _failed_state(failures: int, max_attempts: int | None) -> str:
+    return "gave-up" if max_attempts is not None and failures >= max_attempts else "failed"
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
+    for start in range(0, len(ids), IN_CHUNK):
+        yield list(ids[start : start + IN_CHUNK])
+
+
+def _unique(items: Sequence[Intent] | Sequence[Seen]) -> dict[int, Any]:
+    """By bug id; one batch naming a bug twice is a caller bug, not a last-one-wins."""
+    by_id: dict[int, Any] = {}
+    for item in items:
+        if item.bug_id in by_id:
+            raise ValueError(f"bug {item.bug_id} appears twice in one batch")
+        by_id[item.bug_id] = item
+    return by_id
+
+
+def _state_is(*states: str) -> Any:
+    """`state IN (...)` spelled with `=`: expanding IN parameters cannot go in an executemany."""
+    return or_(*(_bug.c.state == state for state in states))
+
+
+def _split_logins(value: str) -> tuple[str, ...]:
+    return tuple(login for login in (part.strip() for part in value.split(",")) if login)
+
+
+def _join_logins(logins: Iterable[str]) -> str:
+    """Comma-joined, without duplicates (compared case-insensitively, like Bugzilla logins)."""
+    kept: dict[str, str] = {}
+    for login in logins:
+        login = login.strip()
+        if login:
+            kept.setdefault(login.lower(), login)
+    return ",".join(kept.values())
+
+
+def _row(bug_id: int, rule: str, state: str, **values: Any) -> dict[str, Any]:
+    """A complete row for an executemany INSERT (every row needs the same keys)."""
+    row: dict[str, Any] = {
+        "bug_id": bug_id,
+        "rule": rule,
+        "state": state,
+        "outcome": None,
+        "community": None,
+        "action": "none",
+        "ref": None,
+        "comment_id": None,
+        "intent_at": None,
+        "done_at": None,
+        "updated_at": None,
+        "attempts": 0,
+        "last_error": None,
+        "needinfo": "",
+        "failures": 0,
+    }
+    unknown = values.keys() - row.keys()
+    if unknown:
+        raise TypeError(f"unknown columns {sorted(unknown)}")
+    row.update(values)
+    return row
+
+
+def _to_record(row: Row[Any]) -> BugRecord:
+    return BugRecord(**row._asdict())
