@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 from conftest import Clock
+from standin import FaultyBugzilla
 
 from triagebot.bugzilla.client import Client
 from triagebot.core.registry import Registry
-from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import Poller, PollReport, PollSettings
 from triagebot.service.run import load_registry_strict
@@ -45,8 +45,8 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fake(clock: Clock, registry: Registry) -> Iterator[FakeBugzilla]:
-    with FakeBugzilla(bot_login=BOT, clock=clock) as fake:
+def fake(clock: Clock, registry: Registry) -> Iterator[FaultyBugzilla]:
+    with FaultyBugzilla(bot_login=BOT, clock=clock) as fake:
         for person in registry.people.values():
             for email in person.emails:
                 fake.add_user(email, person.name)
@@ -58,7 +58,7 @@ class Bot:
 
     def __init__(
         self,
-        fake: FakeBugzilla,
+        fake: FaultyBugzilla,
         db: Path,
         registry: Registry,
         rules: list[Rule],
@@ -101,11 +101,11 @@ def bot(fake, registry, rules, clock, tmp_path) -> Iterator[Bot]:
     made.store.close()
 
 
-def file(fake: FakeBugzilla, summary: str, reporter: str, clock: Clock) -> int:
+def file(fake: FaultyBugzilla, summary: str, reporter: str, clock: Clock) -> int:
     return fake.add_bug(summary, "Please.", reporter, creation_time=clock.now - timedelta(hours=1))
 
 
-def asked(fake: FakeBugzilla, bug: int) -> dict[str, int]:
+def asked(fake: FaultyBugzilla, bug: int) -> dict[str, int]:
     """The bug's open needinfo requests set by the bot: requestee -> flag id."""
     return {
         f["requestee"]: f["id"]
@@ -114,13 +114,13 @@ def asked(fake: FakeBugzilla, bug: int) -> dict[str, int]:
     }
 
 
-def answer(fake: FakeBugzilla, clock: Clock, bug: int, who: str, text: str) -> None:
+def answer(fake: FaultyBugzilla, clock: Clock, bug: int, who: str, text: str) -> None:
     clock.advance(minutes=5)
     fake.add_comment(bug, text, who, when=clock.now)
     clock.advance(minutes=5)
 
 
-def last_put(fake: FakeBugzilla, bug: int) -> dict[str, Any]:
+def last_put(fake: FaultyBugzilla, bug: int) -> dict[str, Any]:
     """The last PUT's body; its comment, if any, was sent as Markdown (checked, then left out
     of the dict the tests compare)."""
     (found, body) = fake.puts[-1]
@@ -133,7 +133,7 @@ def last_put(fake: FakeBugzilla, bug: int) -> dict[str, Any]:
     return body
 
 
-def nothing_more(fake: FakeBugzilla, bot: Bot, clock: Clock, tmp_path: Path, registry, rules):
+def nothing_more(fake: FaultyBugzilla, bot: Bot, clock: Clock, tmp_path: Path, registry, rules):
     """Neither the same bot's next poll nor a bot with an empty database writes again."""
     puts = len(fake.puts)
     clock.advance(minutes=5)

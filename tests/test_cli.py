@@ -1,6 +1,6 @@
 """The command line, in process: exit codes, messages with file:line, what each command prints.
 
-Polling commands run against the loopback FakeBugzilla seeded with the demo's requests.
+Polling commands run against the loopback FaultyBugzilla seeded with the demo's requests.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from standin import FaultyBugzilla
 
 from triagebot.commands.cli import main
 from triagebot.demo import demo
-from triagebot.demo.devserver import FakeBugzilla
 from triagebot.state.store import Intent, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,8 +36,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBugzilla]:
-    server = FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
+def fake() -> Iterator[FaultyBugzilla]:
+    server = FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
     server.start()
     now = datetime.now(UTC).replace(microsecond=0)
     demo.seed(server, now, ROOT / "data")
@@ -46,7 +46,7 @@ def fake() -> Iterator[FakeBugzilla]:
 
 
 @pytest.fixture
-def config(fake: FakeBugzilla, tmp_path: Path) -> Path:
+def config(fake: FaultyBugzilla, tmp_path: Path) -> Path:
     """The demo's configuration: the fake, the shipped data and rules, a fresh database."""
     workdir = tmp_path / "bot"
     workdir.mkdir()
@@ -278,7 +278,7 @@ def test_registry_commands_on_a_broken_registry_exit_2(
 
 # -- once, explain, status -------------------------------------------------------------------
 def test_once_dry_run_writes_nothing_and_exits_0(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     code, out, err = run(capsys, "--config", str(config), "once", "--dry-run")
     assert code == 0, err
@@ -293,7 +293,7 @@ def test_once_dry_run_writes_nothing_and_exits_0(
 
 
 def test_once_action_cap_exits_1_and_writes_nothing(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     edit(config, "[run]\n", "[run]\nmax_actions_per_run = 2\n")
     code, out, _ = run(capsys, "--config", str(config), "once", "--live")
@@ -306,7 +306,7 @@ def test_once_action_cap_exits_1_and_writes_nothing(
 
 
 def test_once_failed_poll_exits_1(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     fake.fail_next(400, kind="search")
     code, out, _ = run(capsys, "--config", str(config), "once", "--dry-run")
@@ -346,7 +346,7 @@ def test_broken_registry_or_rules_at_start_exit_2(
 
 
 def test_live_without_api_key_is_a_clear_error(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     edit(config, "api_key_file", "# api_key_file")
     for argv in (["once", "--live"], ["once"], ["run", "--live"]):  # dry_run = false in config
@@ -360,7 +360,7 @@ def test_live_without_api_key_is_a_clear_error(
 
 
 def test_live_without_a_bot_login_on_a_server_without_whoami_is_a_clear_error(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     """Bugzilla 5.0 has no /rest/whoami: without `bot_login` the bot could not tell its own
     comments from anybody's, so it refuses to write; a dry run still works."""
@@ -377,7 +377,7 @@ def test_live_without_a_bot_login_on_a_server_without_whoami_is_a_clear_error(
 
 
 def test_live_without_a_bot_login_asks_whoami_where_the_server_has_it(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     edit(config, 'bot_login = "', '# bot_login = "')
     fake.whoami = True  # Bugzilla 5.1+, bugzilla.mozilla.org
@@ -418,7 +418,7 @@ def unfold(lines: list[str]) -> list[str]:
 
 
 def test_explain_prints_decision_and_exact_comment_and_writes_nothing(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     code, out, err = run(capsys, "--config", str(config), "explain", "2")
     assert code == 0, err
@@ -470,7 +470,7 @@ def test_explain_flags_a_lookalike_reporter(
 
 
 def test_explain_missing_invisible_and_unwatched_bugs(
-    capsys: pytest.CaptureFixture[str], config: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], config: Path, fake: FaultyBugzilla
 ) -> None:
     code, _, err = run(capsys, "--config", str(config), "explain", "999")
     assert code == 1

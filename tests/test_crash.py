@@ -3,7 +3,7 @@
 Every bug in the watched component must end up with exactly one comment by the bot, whatever
 happens to the process or the network on the way:
 
-* in-process crashes: the poller runs against the loopback FakeBugzilla and a SQLite file
+* in-process crashes: the poller runs against the loopback FaultyBugzilla and a SQLite file
   through wrappers that count every boundary (each store call, each search page, comments,
   each PUT) and "kill the process" at boundary k: from then on every effect raises `Crash`
   (a BaseException the poller does not catch), so nothing after the kill lands, not even the
@@ -13,7 +13,7 @@ happens to the process or the network on the way:
   is tried, for generated scenarios (page sizes 1 to 500, needinfo refusals, skip tags, bugs
   filed in the same second and while the bot was down); a third of them crash again during
   recovery, another third restart at once, while the intents are still within their grace.
-  Requests go to the server in process (`FakeBugzilla.mount`): a thousand polls stay fast;
+  Requests go to the server in process (`FaultyBugzilla.mount`): a thousand polls stay fast;
 * in-flight faults, over real sockets: the server drops the connection or answers an error
   before or after applying a PUT (a request that never landed, one whose answer was lost, an
   internal error after the commit), and the process carries on;
@@ -43,12 +43,12 @@ from typing import Any
 
 import pytest
 from sqlalchemy.util import LRUCache
+from standin import DROP, FaultyBugzilla, RequestInfo
 
 from triagebot.bugzilla.client import Client
 from triagebot.core.bugs import SKIP_TAG
 from triagebot.core.registry import Registry
 from triagebot.demo import devserver
-from triagebot.demo.devserver import DROP, FakeBugzilla, RequestInfo
 from triagebot.files.config import load_config
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import Poller, PollReport, PollSettings
@@ -259,7 +259,7 @@ class Scenario:
     """A generated set of bugs on a fresh server, replayable from its snapshot."""
 
     seed: int
-    fake: FakeBugzilla
+    fake: FaultyBugzilla
     db_dir: Path
     page_size: int
     expected: dict[int, bool] = field(default_factory=dict)  # bug -> should get one comment
@@ -285,7 +285,7 @@ class Scenario:
 
 
 def make_scenario(
-    seed: int, fake: FakeBugzilla, registry: Registry, db_dir: Path, clock: Clock
+    seed: int, fake: FaultyBugzilla, registry: Registry, db_dir: Path, clock: Clock
 ) -> Scenario:
     """4-8 bugs: delegates, strangers and a look-alike, some filed in the same second, some
     skipped by tag or in another component; a few registry people have no Bugzilla account,
@@ -460,9 +460,9 @@ def db_dir(tmp_path: Path) -> Iterator[Path]:
 
 
 @pytest.fixture
-def server() -> Iterator[tuple[FakeBugzilla, Clock]]:
+def server() -> Iterator[tuple[FaultyBugzilla, Clock]]:
     clock = Clock(T0)
-    with FakeBugzilla(api_key=KEY, bot_login=BOT, clock=clock) as fake:
+    with FaultyBugzilla(api_key=KEY, bot_login=BOT, clock=clock) as fake:
         yield fake, clock
 
 
@@ -514,7 +514,7 @@ ANSWERS = (
 )  # fmt: skip
 
 
-def followup_kinds(fake: FakeBugzilla, bug_id: int) -> Counter[str]:
+def followup_kinds(fake: FaultyBugzilla, bug_id: int) -> Counter[str]:
     """The bot's comments on a bug by kind ("first" for the first comment)."""
     kinds: Counter[str] = Counter()
     for comment in fake.bugs[bug_id]["comments"]:
@@ -697,7 +697,7 @@ class KillCase:
     occurrence: int  # 0-based among the requests of that kind
     phase: str  # before: the request is not applied; after: it landed, the answer is lost
     rerun_at_once: bool = False  # restart the CLI immediately, within the intent grace
-    fake: FakeBugzilla | None = None
+    fake: FaultyBugzilla | None = None
     workdir: Path | None = None
     expected: dict[int, bool] = field(default_factory=dict)
     proc: subprocess.Popen[str] | None = None
@@ -723,7 +723,7 @@ class KillCase:
         return f"SIGKILL at {self.kind} #{self.occurrence} {self.phase}"
 
 
-def seed_for_cli(fake: FakeBugzilla, registry: Registry, now: datetime) -> dict[int, bool]:
+def seed_for_cli(fake: FaultyBugzilla, registry: Registry, now: datetime) -> dict[int, bool]:
     """Seven bugs for the subprocess runs (real clock: the CLI uses the wall clock)."""
     for person in registry.people.values():
         if person.handle != "mateo":  # needinfo to mateo is refused: a second PUT
@@ -784,7 +784,7 @@ def launch(config: Path) -> subprocess.Popen[str]:
     )
 
 
-def recover_until_quiet(config: Path, fake: FakeBugzilla) -> int:
+def recover_until_quiet(config: Path, fake: FaultyBugzilla) -> int:
     """Restart: the bot rebuilt from the same configuration (as `once --live` builds it), its
     clock and its store's past the intent grace and the poll lease (a killed process's lease
     must expire first), polling until a poll writes nothing. Returns the polls."""
@@ -795,7 +795,7 @@ def reference_kinds(registry: Registry, tmp: Path) -> Counter[str]:
     """How many requests of each kind a clean `once --live` makes, from the same bot built in
     process (the kill cases are chosen from it)."""
     now = datetime.now(UTC).replace(microsecond=0)
-    with FakeBugzilla(api_key=KEY, bot_login=BOT) as fake:
+    with FaultyBugzilla(api_key=KEY, bot_login=BOT) as fake:
         seed_for_cli(fake, registry, now)
         config = write_cli_config(tmp / "reference", fake.url, now - timedelta(hours=1))
         bot = build_bot(load_config(config), live=True)
@@ -835,7 +835,7 @@ def test_sigkill_of_the_real_cli_at_request_boundaries(registry, tmp_path, tally
         for batch_start in range(0, len(cases), 5):  # five processes at a time
             batch = cases[batch_start : batch_start + 5]
             for number, case in enumerate(batch, start=batch_start):
-                case.fake = FakeBugzilla(api_key=KEY, bot_login=BOT)
+                case.fake = FaultyBugzilla(api_key=KEY, bot_login=BOT)
                 case.fake.start()
                 case.expected = seed_for_cli(case.fake, registry, now)
                 case.workdir = tmp_path / f"kill{number}"
@@ -879,7 +879,7 @@ REPLICA_ROUNDS = 4
 REPLICAS = 3
 
 
-def slow_and_lossy_writes(fake: FakeBugzilla, on: threading.Event, every: int = 3) -> None:
+def slow_and_lossy_writes(fake: FaultyBugzilla, on: threading.Event, every: int = 3) -> None:
     """While `on`: every PUT takes a while (the replicas overlap), and every `every`-th one
     lands but its answer is lost (the connection closes): the writer cannot know it landed."""
     seen = Counter[str]()
@@ -907,7 +907,7 @@ def replica_config(workdir: Path, url: str, start: datetime, database_url: str) 
     return config
 
 
-def recover_after(config: Path, fake: FakeBugzilla, database_url: str) -> int:
+def recover_after(config: Path, fake: FaultyBugzilla, database_url: str) -> int:
     """What an operator's next poll does once a killed replica's lease has expired: the bot
     rebuilt from the configuration, its clock and its store's past the lease and the intent
     grace, polling until quiet."""
@@ -941,7 +941,7 @@ def test_replicas_on_one_database_never_post_twice_nor_miss_a_bug(
     rng = random.Random(12)
     now = datetime.now(UTC).replace(microsecond=0)
     busy = 0
-    with FakeBugzilla(api_key=KEY, bot_login=BOT) as fake:
+    with FaultyBugzilla(api_key=KEY, bot_login=BOT) as fake:
         expected = seed_for_cli(fake, registry, now)
         faults = threading.Event()
         slow_and_lossy_writes(fake, faults)

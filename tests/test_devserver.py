@@ -1,4 +1,4 @@
-"""The loopback FakeBugzilla driven by the real Client: real sockets on 127.0.0.1, real
+"""The loopback FaultyBugzilla driven by the real Client: real sockets on 127.0.0.1, real
 urllib3 (retries, debug logging), the recorded shapes."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from conftest import load_recording
+from standin import FaultyBugzilla
 
 from triagebot.bugzilla.client import BugzillaError, Client
 from triagebot.core.bugs import Flag
-from triagebot.demo.devserver import FakeBugzilla
 
 KEY = "SECRET-KEY-123"
 BOT = "triagebot@example.org"
@@ -24,7 +24,7 @@ NOW = datetime(2026, 11, 24, 7, 50, 53, tzinfo=UTC)
 
 @pytest.fixture
 def fake():
-    with FakeBugzilla(api_key=KEY, bot_login=BOT, clock=lambda: NOW) as server:
+    with FaultyBugzilla(api_key=KEY, bot_login=BOT, clock=lambda: NOW) as server:
         yield server
 
 
@@ -34,11 +34,11 @@ def sleeps() -> list[float]:
 
 
 @pytest.fixture
-def client(fake: FakeBugzilla, sleeps: list[float]) -> Client:
+def client(fake: FaultyBugzilla, sleeps: list[float]) -> Client:
     return Client(fake.url, KEY, requests_per_minute=None, sleep=sleeps.append)
 
 
-def seed(fake: FakeBugzilla) -> list[int]:
+def seed(fake: FaultyBugzilla) -> list[int]:
     fake.add_user("alice@example.org", "Alice", id=3)
     fake.add_user("bob@example.org", "Bob")
     return [
@@ -246,7 +246,7 @@ def test_error_body_with_201(fake, client):
 
 def test_connection_refused_is_an_error_without_code_and_without_key(sleeps, caplog):
     caplog.set_level(logging.DEBUG)
-    with FakeBugzilla() as gone:
+    with FaultyBugzilla() as gone:
         url = gone.url
     client = Client(url, KEY, retries=2, requests_per_minute=None, sleep=sleeps.append)
     with pytest.raises(BugzillaError) as err:

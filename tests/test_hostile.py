@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from standin import FaultyBugzilla, RequestInfo
 
 from triagebot.commands import cli
 from triagebot.core.bugs import SKIP_TAG, Bug
@@ -42,7 +43,7 @@ from triagebot.core.registry import (
     Resource,
 )
 from triagebot.core.triage import decide
-from triagebot.demo.devserver import MAX_COMMENT, FakeBugzilla, RequestInfo
+from triagebot.demo.devserver import MAX_COMMENT
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.run import load_registry_strict
 from triagebot.tools.directory import render_html, render_markdown
@@ -434,7 +435,7 @@ def test_a_dry_run_sends_nothing_but_gets(registry, tmp_path, capsys, monkeypatc
             return 405, {"error": True, "code": 32614, "message": "a dry run wrote"}
         return None
 
-    with FakeBugzilla(api_key=key) as fake:
+    with FaultyBugzilla(api_key=key) as fake:
         for person in registry.people.values():
             for email in person.emails:
                 fake.add_user(email, person.name)

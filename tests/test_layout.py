@@ -36,3 +36,24 @@ def test_the_check_sees_an_import_from_outside(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from triagebot.state.store import Store\n", encoding="utf-8")
     assert triagebot_imports(module) == {"triagebot.state.store"}
+
+
+def test_the_demo_imports_no_command() -> None:
+    """The command line runs the demo; the demo takes what it needs from it as arguments (its
+    entry point, whether to colour), so there is no arrow back from demo/ to commands/."""
+    demo = CORE.parent / "demo"
+    back = {
+        f"{path.name} imports {name}"
+        for path in sorted(demo.glob("*.py"))
+        for name in triagebot_imports(path)
+        if name.startswith("triagebot.commands")
+    }
+    assert back == set()
+
+
+def test_the_stand_in_has_no_test_hook() -> None:
+    """Fault injection is for the tests (tests/standin.py), not in the package users install."""
+    from triagebot.demo.devserver import FakeBugzilla
+
+    hooks = ("fail_next", "on_request", "snapshot", "restore", "mount")
+    assert [name for name in hooks if hasattr(FakeBugzilla, name)] == []

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from standin import FaultyBugzilla
 
 from triagebot.bugzilla.client import Client
 from triagebot.commands.cli import main
 from triagebot.demo import demo
-from triagebot.demo.devserver import FakeBugzilla
 from triagebot.service import run as service
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,8 +41,8 @@ def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBugzilla]:
-    with FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as server:
+def fake() -> Iterator[FaultyBugzilla]:
+    with FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as server:
         demo.seed(server, datetime.now(UTC).replace(microsecond=0), ROOT / "data")
         yield server
 
@@ -102,7 +102,7 @@ def test_unreachable_bugzilla_at_v_shows_retries_but_no_query_string(
 def test_a_wrong_key_exits_2_naming_the_variable_every_time(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    fake: FakeBugzilla,
+    fake: FaultyBugzilla,
     monkeypatch: pytest.MonkeyPatch,
     cached: bool,
 ) -> None:
@@ -125,7 +125,7 @@ def test_a_wrong_key_exits_2_naming_the_variable_every_time(
 
 
 def test_a_wrong_key_in_a_file_names_the_file(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake: FaultyBugzilla
 ) -> None:
     assert fake.url is not None
     config = config_for(fake.url, tmp_path)
@@ -141,7 +141,7 @@ def test_a_wrong_key_in_a_file_names_the_file(
 
 
 def test_status_shows_a_failed_poll_first_on_one_line(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake: FakeBugzilla
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, fake: FaultyBugzilla
 ) -> None:
     assert fake.url is not None
     config = config_for(fake.url, tmp_path)
@@ -213,7 +213,7 @@ def test_gitignore_covers_sqlite_side_files() -> None:
 def test_ctrl_c_during_once_live_says_what_was_done_and_exits_130(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
-    fake: FakeBugzilla,
+    fake: FaultyBugzilla,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     assert fake.url is not None

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 from conftest import Clock
+from standin import FaultyBugzilla
 
 from triagebot.bugzilla.client import Client
 from triagebot.core.registry import Registry
-from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import DEFAULT_LOOKBACK, Poller, PollReport, PollSettings
 from triagebot.service.run import load_registry_strict
@@ -44,13 +44,13 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def fake(clock: Clock) -> Iterator[FakeBugzilla]:
-    with FakeBugzilla(bot_login=BOT, clock=clock) as fake:
+def fake(clock: Clock) -> Iterator[FaultyBugzilla]:
+    with FaultyBugzilla(bot_login=BOT, clock=clock) as fake:
         yield fake
 
 
 def make_poller(
-    fake: FakeBugzilla,
+    fake: FaultyBugzilla,
     store: Store,
     registry: Registry,
     rules: list[Rule],
@@ -77,11 +77,11 @@ def poll(poller: Poller) -> PollReport:
     return report
 
 
-def bot_comments(fake: FakeBugzilla, bug: int) -> list[str]:
+def bot_comments(fake: FaultyBugzilla, bug: int) -> list[str]:
     return [c["text"] for c in fake.comments_of(bug) if c["creator"] == BOT]
 
 
-def file_bugs(fake: FakeBugzilla, when: datetime) -> list[int]:
+def file_bugs(fake: FaultyBugzilla, when: datetime) -> list[int]:
     return [
         fake.add_bug(
             "Mailing list for Mozilla Hispano translators",
@@ -240,7 +240,7 @@ def test_the_stored_default_start_survives_a_restart(fake, registry, rules, cloc
     assert len(bot_comments(fake, failing)) == 1
 
 
-def failing_creation(fake: FakeBugzilla, bug: int) -> datetime:
+def failing_creation(fake: FaultyBugzilla, bug: int) -> datetime:
     return datetime.fromisoformat(fake.bugs[bug]["creation_time"].replace("Z", "+00:00"))
 
 

@@ -16,11 +16,11 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from standin import DROP, FaultyBugzilla, RequestInfo
 
 from triagebot.bugzilla.client import BugzillaError, Client
 from triagebot.commands import cli
 from triagebot.demo import devserver
-from triagebot.demo.devserver import DROP, FakeBugzilla, RequestInfo
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "triagebot@example.org"
@@ -93,7 +93,7 @@ def exception_texts(exc: BaseException) -> list[str]:
     return texts
 
 
-def seed(fake: FakeBugzilla, now: datetime) -> list[int]:
+def seed(fake: FaultyBugzilla, now: datetime) -> list[int]:
     fake.add_user("lucia@example.org", "Lucía")
     return [
         fake.add_bug(
@@ -151,7 +151,7 @@ def test_a_live_poll_with_failures_never_shows_the_key(
 ):
     key = KEYS[key_name]
     now = datetime.now(UTC).replace(microsecond=0)
-    with FakeBugzilla(api_key=key, bot_login=BOT, header_ignored=header_ignored) as fake:
+    with FaultyBugzilla(api_key=key, bot_login=BOT, header_ignored=header_ignored) as fake:
         bugs = seed(fake, now)
         config = write_config(tmp_path, fake.url, key, key_in, now - timedelta(hours=1))
         # A GET answered 500 once (urllib3 retries it, logging the URL); PUTs answered 500
@@ -199,7 +199,7 @@ def test_a_live_poll_with_failures_never_shows_the_key(
 
 def test_a_bad_key_is_refused_without_being_shown(tmp_path, logs, caplog, capsys):
     now = datetime.now(UTC).replace(microsecond=0)
-    with FakeBugzilla(api_key=KEYS["plain"], bot_login=BOT) as fake:
+    with FaultyBugzilla(api_key=KEYS["plain"], bot_login=BOT) as fake:
         seed(fake, now)
         config = write_config(tmp_path, fake.url, BAD_KEY, "query", now - timedelta(hours=1))
         code = cli.main(["-vv", "--config", str(config), "once", "--live"])
@@ -212,7 +212,7 @@ def test_a_bad_key_is_refused_without_being_shown(tmp_path, logs, caplog, capsys
 def test_errors_from_every_failure_carry_no_key(logs, caplog):
     key = KEYS["odd"]
     errors: list[BugzillaError] = []
-    with FakeBugzilla(api_key=key, bot_login=BOT) as fake:
+    with FaultyBugzilla(api_key=key, bot_login=BOT) as fake:
         bug = fake.add_bug("s", "d", "lucia@example.org")
         client = Client(fake.url, key, requests_per_minute=None, sleep=lambda _s: None)
         bad = Client(fake.url, BAD_KEY, requests_per_minute=None, sleep=lambda _s: None)
@@ -235,7 +235,7 @@ def test_errors_from_every_failure_carry_no_key(logs, caplog):
                 call()
             errors.append(caught.value)
         texts = [repr(client), repr(bad), repr(header)]
-    with FakeBugzilla() as gone:
+    with FaultyBugzilla() as gone:
         url = gone.url
     refused = Client(url, key, retries=1, requests_per_minute=None, sleep=lambda _s: None)
     with pytest.raises(BugzillaError) as caught:

@@ -265,7 +265,13 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from triagebot.demo.demo import run_demo
 
-        return run_demo(main, serve=args.serve, port=args.port, keep=args.keep)
+        return run_demo(
+            main,
+            color=output.use_color(sys.stdout),
+            serve=args.serve,
+            port=args.port,
+            keep=args.keep,
+        )
     if args.command == "init":
         from triagebot.tools import scaffold
 

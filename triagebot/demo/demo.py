@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from triagebot.commands import output
 from triagebot.demo import devserver
 from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.validate import load_registry
@@ -42,7 +41,7 @@ LOG_FILE = "triagebot.log"
 DATABASE = "triagebot.db"
 
 # The command line's entry point, passed in by `cli` (which imports this module, not the
-# other way round): the demo runs exactly what `triagebot once --live` runs.
+# other way round, nor its views): the demo runs exactly what `triagebot once --live` runs.
 CliMain = Callable[[list[str]], int]
 
 
@@ -166,8 +165,11 @@ def write_config(workdir: Path, url: str, base: Path, start: datetime) -> Path:
 
 
 class Painter:
-    def __init__(self, stream: io.TextIOBase | None = None) -> None:
-        self.color = output.use_color(stream or sys.stdout)  # a TTY, and no NO_COLOR
+    """Bold and colour for the walk-through; `color` is the command line's decision (a
+    terminal, no NO_COLOR), passed in so the demo needs none of its views."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
 
     def __call__(self, text: str, code: str) -> str:
         return f"\033[{code}m{text}\033[0m" if self.color else text
@@ -256,8 +258,15 @@ def log_to(path: Path) -> Iterator[None]:
         handler.close()
 
 
-def run_demo(cli_main: CliMain, serve: bool = False, port: int = 0, keep: str | None = None) -> int:
-    paint = Painter()
+def run_demo(
+    cli_main: CliMain,
+    *,
+    color: bool = False,
+    serve: bool = False,
+    port: int = 0,
+    keep: str | None = None,
+) -> int:
+    paint = Painter(color)
     base = source_dir()
     with contextlib.ExitStack() as stack:
         if keep:

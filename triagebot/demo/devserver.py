@@ -10,33 +10,24 @@ a write without a key is 410, and 5.0 ignores the X-BUGZILLA-API-KEY header (`he
 Searches stay cheap with 10,000 bugs: bugs are kept in id order, a query's matches are cached
 until the next change, and each page is a slice.
 
-Fault injection, for the crash and secrecy tests: `fail_next` answers the next requests with an
-error instead of applying them; `on_request` hooks see every request before and after it is
-applied and may drop the connection without an answer (a request that never landed, or one
-that landed and whose answer was lost), answer something else, or do anything at that instant
-(SIGKILL the client at request N); `snapshot`/`restore` rewind the whole state between runs.
+Only what the demo, the benchmarks and the tests share lives here. Fault injection (errors,
+dropped connections, hooks at request N, snapshots, an in-process transport) is for tests
+only: `tests/standin.py` subclasses `FakeBugzilla` and overrides `handle`, whose answer may be
+None — close the connection without one.
 """
 
 from __future__ import annotations
 
-import argparse
 import collections
-import copy
 import email.utils
-import http
 import json
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-
-import requests
-from requests.adapters import BaseAdapter
-from requests.structures import CaseInsensitiveDict
 
 from triagebot.bugzilla.transport import request_kind
 
@@ -70,41 +61,8 @@ KEY_PARAMS = ("Bugzilla_api_key", "api_key")
 LOGIN_EXEMPT = frozenset({"version", "time", "valid_login"})
 
 
-# What an `on_request` hook may return instead of None (carry on): close the connection
-# without answering.
-DROP = "drop"
-# The state `snapshot` copies and `restore` puts back.
-_STATE = (
-    "counts",
-    "bugs",
-    "users",
-    "products",
-    "_next_bug",
-    "_next_user",
-    "_next_comment",
-    "_next_flag",
-    "_request_number",
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RequestInfo:
-    """One request as an `on_request` hook sees it."""
-
-    number: int  # 1-based, in order of arrival since the server was made (or restored)
-    method: str
-    path: str
-    kind: (
-        str  # as `triagebot.bugzilla.transport.request_kind` names it: search, comments, update...
-    )
-    phase: str  # "before" it is applied, or "after" (a write has then landed)
-
-
-Hook = Callable[[RequestInfo], Any]
-
-
-class Dropped(Exception):
-    """A hook asked to close the connection without an answer."""
+# What `handle` answers: status, body, extra headers.
+Answer = tuple[int, bytes, dict[str, str]]
 
 
 class ApiError(Exception):
@@ -175,9 +133,6 @@ class FakeBugzilla:
         self._next_flag = 1
         self._version = 0  # bumped on every change: invalidates the search cache
         self._search_cache: dict[tuple, list[int]] = {}
-        self._faults: list[dict[str, Any]] = []
-        self._hooks: list[Hook] = []
-        self._request_number = 0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         for product, components in (products or DEFAULT_PRODUCTS).items():
@@ -349,79 +304,6 @@ class FakeBugzilla:
             self.bugs[bug_id]["invisible"] = invisible
             self._changed()
 
-    def fail_next(
-        self,
-        status: int,
-        *,
-        kind: str | None = None,
-        times: int = 1,
-        headers: dict[str, str] | None = None,
-        body: Any = None,
-    ) -> None:
-        """Answer the next `times` requests (of `kind`, or any) with `status` instead: for
-        testing retries (503, 429 with Retry-After) and errors with HTTP 200/201. `body` is
-        JSON-encoded, or sent as is when a string (an HTML error page)."""
-        if body is None:
-            body = {
-                "error": True,
-                "code": 100500,
-                "message": "injected failure",
-                "documentation": DOCS,
-            }
-        with self._lock:
-            self._faults.append(
-                {
-                    "status": status,
-                    "kind": kind,
-                    "times": times,
-                    "headers": headers or {},
-                    "body": body,
-                }
-            )
-
-    def on_request(self, hook: Hook) -> Hook:
-        """Call `hook(info)` for every request, with `info.phase` "before" it is applied and
-        "after" (not after a `fail_next` fault or a hook's early answer). The hook returns
-        None to carry on, `DROP` to close the connection without an answer (before: nothing
-        was applied; after: the change landed and its answer is lost), or `(status, body)` to
-        answer that instead (after: the change stays applied). Hooks run in the server's
-        thread, outside its lock, in the order added; the first non-None answer wins.
-        Returns the hook, for `remove_hook`."""
-        with self._lock:
-            self._hooks.append(hook)
-        return hook
-
-    def remove_hook(self, hook: Hook) -> None:
-        with self._lock:
-            if hook in self._hooks:
-                self._hooks.remove(hook)
-
-    def snapshot(self) -> dict[str, Any]:
-        """A deep copy of the whole state (bugs, users, products, counters, ids), for
-        `restore`: one server can replay a scenario many times."""
-        with self._lock:
-            return copy.deepcopy({name: getattr(self, name) for name in _STATE})
-
-    def restore(self, state: dict[str, Any]) -> None:
-        """Back to a `snapshot`; pending `fail_next` faults and hooks are cleared too."""
-        with self._lock:
-            for name, value in copy.deepcopy(state).items():
-                setattr(self, name, value)
-            self._faults.clear()
-            self._hooks.clear()
-            self.requests.clear()
-            self.puts.clear()
-            self._changed()
-
-    def mount(self, session: requests.Session) -> None:
-        """Serve `session`'s requests to this server's URL in process, without a socket: the
-        same answers, hooks and faults, several times faster, for tests that make thousands
-        of requests. No urllib3 underneath, so no transport retries; a dropped connection is
-        a `requests.ConnectionError`. The server must have a URL (`start`)."""
-        if self.url is None:
-            raise RuntimeError("start() the server first: the session is mounted on its URL")
-        session.mount(self.url + "/", _InProcessAdapter(self))
-
     def comments_of(self, bug_id: int) -> list[dict[str, Any]]:
         with self._lock:
             return [dict(c) for c in self.bugs[bug_id]["comments"]]
@@ -466,48 +348,38 @@ class FakeBugzilla:
     # -- request handling ----------------------------------------------------------------
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, bytes, dict[str, str]]:
-        """One request: (status, JSON bytes, extra headers). Encodes the answer once. Raises
-        `Dropped` when a hook asks for the connection to be closed without an answer."""
-        parts = urlsplit(target)
-        query = parse_qs(parts.query, keep_blank_values=True)
-        kind = request_kind(method, parts.path)
+    ) -> Answer | None:
+        """One request: (status, JSON bytes, extra headers), encoded once. None closes the
+        connection without an answer (never here; a test's subclass may)."""
+        self.record(method, target)
+        status, answer = self.answer(method, target, headers, body)
+        return status, json.dumps(answer).encode(), {}
+
+    def record(self, method: str, target: str) -> str:
+        """Counts a request by kind (`counts`, `requests`); returns its kind."""
+        path = urlsplit(target).path
+        kind = request_kind(method, path)
         with self._lock:
             self.counts[kind] += 1
-            self.requests.append((method, parts.path))
-            self._request_number += 1
-            info = RequestInfo(self._request_number, method, parts.path, kind, "before")
-            hooks = list(self._hooks)
-        early = _run_hooks(hooks, info)
-        if early is not None:
-            return early
+            self.requests.append((method, path))
+        return kind
+
+    def answer(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, Any]:
+        """Applies a request and returns (status, JSON document), errors in Bugzilla's shape."""
+        parts = urlsplit(target)
+        query = parse_qs(parts.query, keep_blank_values=True)
         with self._lock:
-            fault = self._take_fault(kind)
-            if fault is not None:
-                return _encode(fault["status"], fault["body"], fault["headers"])
             try:
-                status, answer = self._route(method, parts.path, query, headers, body)
+                return self._route(method, parts.path, query, headers, body)
             except ApiError as err:
-                status = err.status
-                answer = {
+                return err.status, {
                     "error": True,
                     "code": err.code,
                     "message": err.message,
                     "documentation": DOCS,
                 }
-        late = _run_hooks(hooks, replace(info, phase="after"))
-        if late is not None:
-            return late
-        return status, json.dumps(answer).encode(), {}
-
-    def _take_fault(self, kind: str) -> dict[str, Any] | None:
-        for fault in self._faults:
-            if fault["kind"] in (None, kind):
-                fault["times"] -= 1
-                if fault["times"] <= 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
 
     def _route(
         self,
@@ -981,28 +853,6 @@ class FakeBugzilla:
         return comment
 
 
-Answer = tuple[int, bytes, dict[str, str]]
-
-
-def _encode(status: int, payload: Any, headers: dict[str, str]) -> Answer:
-    """An injected answer: JSON-encoded, or sent as is when a string (an HTML error page)."""
-    if isinstance(payload, str):
-        return status, payload.encode(), headers
-    return status, json.dumps(payload).encode(), headers
-
-
-def _run_hooks(hooks: list[Hook], info: RequestInfo) -> Answer | None:
-    for hook in hooks:
-        answer = hook(info)
-        if answer is None:
-            continue
-        if answer == DROP:
-            raise Dropped(f"request {info.number} ({info.method} {info.path}) dropped")
-        status, payload = answer
-        return _encode(status, payload, {})
-    return None
-
-
 def _flag_label(flag: dict[str, Any]) -> str:
     requestee = flag.get("requestee")
     return f"{flag['name']}{flag['status']}" + (f"({requestee})" if requestee else "")
@@ -1025,48 +875,6 @@ def _int_param(query: dict[str, list[str]], name: str) -> int | None:
         raise ApiError(400, 32000, f"Invalid {name}: '{values[0]}' is not an integer.") from None
 
 
-class _InProcessAdapter(BaseAdapter):
-    """A requests transport that hands each request to `FakeBugzilla.handle` directly."""
-
-    def __init__(self, fake: FakeBugzilla) -> None:
-        super().__init__()
-        self.fake = fake
-
-    def send(self, request: requests.PreparedRequest, **_kwargs: Any) -> requests.Response:
-        parts = urlsplit(request.url or "")
-        target = parts.path + (f"?{parts.query}" if parts.query else "")
-        body = request.body or b""
-        if isinstance(body, str):
-            body = body.encode()
-        try:
-            status, payload, extra = self.fake.handle(
-                request.method or "GET", target, dict(request.headers), body
-            )
-        except Dropped as exc:
-            raise requests.ConnectionError(
-                f"Connection aborted: remote end closed connection without response ({exc})",
-                request=request,
-            ) from None
-        response = requests.Response()
-        response.status_code = status
-        response.reason = http.HTTPStatus(status).phrase
-        response.headers = CaseInsensitiveDict(
-            {
-                "Content-Type": "application/json; charset=UTF-8",
-                "Date": email.utils.format_datetime(self.fake.clock().astimezone(UTC), True),
-                **extra,
-            }
-        )
-        response._content = payload
-        response.encoding = "utf-8"
-        response.url = request.url or ""
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        return
-
-
 class _Handler(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive (the benchmark makes thousands of requests)."""
 
@@ -1080,13 +888,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        try:
-            status, payload, extra = self.fake.handle(
-                self.command, self.path, dict(self.headers), body
-            )
-        except Dropped:
+        answer = self.fake.handle(self.command, self.path, dict(self.headers), body)
+        if answer is None:
             self.close_connection = True  # no answer at all: the client sees the socket close
             return
+        status, payload, extra = answer
         self.send_response(status)
         if "Content-Type" not in extra:
             self.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -1159,41 +965,3 @@ def write_config(
     config = workdir / "triagebot.toml"
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return config
-
-
-def seed_random(fake: FakeBugzilla, count: int, *, start: datetime | None = None) -> list[int]:
-    """`count` plain bugs, one a second from `start`, for manual use and benchmarks."""
-    start = start or fake.clock() - timedelta(seconds=count)
-    return [
-        fake.add_bug(
-            f"Request {n}",
-            f"Request number {n}.\n\nMore details here.",
-            f"user{n % 50}@example.org",
-            component="General" if n % 7 == 0 else "Community IT",
-            creation_time=start + timedelta(seconds=n),
-        )
-        for n in range(count)
-    ]
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="A loopback Bugzilla 5.0 REST stand-in.")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--bugs", type=int, default=10)
-    parser.add_argument("--api-key", default=None)
-    args = parser.parse_args(argv)
-    fake = FakeBugzilla(api_key=args.api_key, port=args.port)
-    seed_random(fake, args.bugs)
-    url = fake.start()
-    print(f"FakeBugzilla serving {args.bugs} bugs at {url}/rest (Ctrl-C stops)", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        fake.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
