@@ -165,7 +165,7 @@ def test_explain_says_when_a_bug_is_older_than_poll_start() -> None:
 
 def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
     times = iter(T0 + timedelta(seconds=n) for n in range(100))
-    store = Store.memory(now=lambda: next(times))
+    store = Store("sqlite://", now=lambda: next(times))
     poll = store.start_poll("community-it", dry_run=False)
     store.finish_poll(poll, searched=3, acted=1, failed=1, skipped=1)
     store.begin_writes("community-it", [Intent(7, "ref7", "unknown", None, "comment")])
@@ -212,7 +212,7 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
 
 def test_status_puts_the_latest_failed_poll_first_within_80_columns() -> None:
     times = iter(T0 + timedelta(seconds=n) for n in range(100))
-    store = Store.memory(now=lambda: next(times))
+    store = Store("sqlite://", now=lambda: next(times))
     poll = store.start_poll("community-it", dry_run=False)
     error = "cannot reach Bugzilla at http://127.0.0.1:8089: connection refused (4 tries over 7 s)"
     store.finish_poll(poll, searched=0, acted=0, failed=0, skipped=0, error=error)
@@ -238,7 +238,7 @@ def test_status_without_a_database_says_no_state_yet() -> None:
 
 def test_explain_says_what_the_store_knows_in_words() -> None:
     times = iter(T0 + timedelta(seconds=n) for n in range(100))
-    store = Store.memory(now=lambda: next(times))
+    store = Store("sqlite://", now=lambda: next(times))
     store.begin_writes("r", [Intent(1, "ref1", "unknown", None, "comment")])
     store.begin_writes("r", [Intent(2, "ref2", "unknown", None, "comment")])
     store.finish_writes("r", [2], comment_ids={2: 77})

@@ -346,7 +346,7 @@ def tracker(rsps: responses.RequestsMock, clock: Clock) -> Tracker:
 
 @pytest.fixture
 def store(clock: Clock) -> Iterator[Store]:
-    with Store.memory(now=clock) as s:
+    with Store("sqlite://", now=clock) as s:
         yield s
 
 

@@ -143,7 +143,7 @@ def stand_in_bot(tmp_path: Path, poller: SlowPoller, interval: float = INTERVAL_
     registry.load_first()
     rules.load_first()
     config = Config(interval_minutes=interval)
-    return Bot(config, None, Store.memory(), registry, rules, poller)  # type: ignore[arg-type]
+    return Bot(config, None, Store("sqlite://"), registry, rules, poller)  # type: ignore[arg-type]
 
 
 def test_run_polls_at_start_and_stops_after_the_current_poll(tmp_path: Path) -> None:

@@ -9,48 +9,49 @@ At-most-once protocol, per bug and rule (crash-safe because every step commits o
 A process killed between 1 and 3 leaves "intent" with its ref: the next poll looks for that ref
 in the bug's comments before writing again, so a bug never gets a second comment.
 
-Portability: any SQLAlchemy URL works. Writes are plain Core statements (a chunked SELECT of
-the keys, then one executemany UPDATE and one executemany INSERT) instead of dialect-specific
-upserts. Each UPDATE carries a guard in its WHERE clause ("never downgrade done", "claim only
-if nobody else holds an intent"), so row changes stay atomic when several replicas share one
-PostgreSQL database; a replica losing an insert race gets an IntegrityError and the
-transaction is retried against the fresh rows. ORM rows stay inside this module: callers get
-frozen dataclasses, usable after any session or connection is gone.
+Portability: any SQLAlchemy URL works. Every write of bug records goes through `_upsert`:
+a chunked SELECT of the records, a decision in Python, then one executemany UPDATE and one
+executemany INSERT — plain Core statements, no dialect-specific upserts. Each UPDATE is a
+compare-and-swap on the state and attempts it read, so row changes stay atomic when several
+replicas share one PostgreSQL database: a replica that lost a race (a row changed, or an
+INSERT hit an existing key) retries the transaction against the fresh rows. Callers get
+frozen records, usable after any connection is gone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from pydantic import ConfigDict
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     DateTime,
     Engine,
     Index,
-    Row,
+    Table,
     Text,
     TypeDecorator,
-    and_,
     bindparam,
     create_engine,
     event,
     func,
     insert,
-    or_,
     select,
     update,
 )
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
+from triagebot.core.bugs import Outcome
 from triagebot.state import migrate as migrations
 
 log = logging.getLogger(__name__)
@@ -66,17 +67,17 @@ class RecordState(StrEnum):
     GAVE_UP = "gave-up"  # refused with the same error max_attempts times: until `retry`
 
 
-STATES = tuple(RecordState)
 # SQLite builds before 3.32 allow 999 bound variables per statement; stay under that.
 IN_CHUNK = 900
 MAX_ERROR_CHARS = 4000
 # Outcomes that leave a bug awaiting endorsement (until a follow-up changes the outcome).
-AWAITING_OUTCOMES = ("former-delegate", "needs-endorsement", "unknown", "ambiguous")
+AWAITING_OUTCOMES = tuple(o.value for o in Outcome if o != Outcome.ENDORSED)
 # Dialects whose DATETIME column has no time zone: store naive UTC there.
 _NAIVE_DATETIME_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
 _RETRIES = 3
 
 T = TypeVar("T")
+E = TypeVar("E", bound=StrEnum)
 
 
 def _utcnow() -> datetime:
@@ -112,7 +113,83 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
-# -- tables (internal) -------------------------------------------------------------------------
+class EnumText(TypeDecorator[E]):
+    """A StrEnum kept as its plain text (no native ENUM type to migrate), read back as the
+    enum; a value outside the enum is refused before it reaches the database."""
+
+    impl = AutoString
+    cache_ok = True
+
+    def __init__(self, enum: type[E]) -> None:
+        super().__init__()
+        self.enum = enum
+
+    def process_bind_param(self, value: str | None, dialect: Any) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Any) -> E | None:
+        return None if value is None else self.enum(value)
+
+
+# -- records: each table's columns, declared once --------------------------------------------
+class BugRecord(SQLModel):
+    """What the bot did (or is doing) to one bug under one rule: the columns of the
+    `triagebot_bug` table (`BugRecordRow`), and the frozen value callers get."""
+
+    model_config = ConfigDict(frozen=True)
+
+    bug_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    rule: str = Field(primary_key=True)
+    state: RecordState = Field(sa_type=EnumText(RecordState))
+    outcome: str | None = None
+    community: str | None = None
+    action: str = "none"
+    ref: str | None = None
+    comment_id: int | None = None
+    intent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    # Comma-separated logins the bot asked (or is asking): never ping them again.
+    needinfo: str = Field(default="", sa_type=Text)
+    # Consecutive writes refused with this same permanent error: max_attempts -> "gave-up".
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class BugRecordRow(BugRecord, table=True):
+    __tablename__ = "triagebot_bug"
+    __table_args__ = (
+        CheckConstraint(
+            "state IN (" + ", ".join(f"'{s}'" for s in RecordState) + ")",
+            name="ck_triagebot_bug_state",
+        ),
+        # pending_intents() and failed() are run by every poll's status and reconciliation.
+        Index("ix_triagebot_bug_state", "state", "rule"),
+    )
+
+
+class Poll(SQLModel):
+    """One poll of one rule, for the `status` command: the columns of `triagebot_poll`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rule: str
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    dry_run: bool = False
+    searched: int = 0
+    acted: int = 0
+    failed: int = 0
+    skipped: int = 0
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class PollRow(Poll, table=True):
+    __tablename__ = "triagebot_poll"
+
+
 class CursorRow(SQLModel, table=True):
     """Where the next poll of a rule starts searching (bug creation time)."""
 
@@ -139,54 +216,6 @@ class RuleRow(SQLModel, table=True):
     epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
-class BugRecordRow(SQLModel, table=True):
-    """What the bot did (or is doing) to one bug under one rule."""
-
-    __tablename__ = "triagebot_bug"
-    __table_args__ = (
-        CheckConstraint(
-            "state IN ('seen', 'intent', 'done', 'failed', 'gave-up')",
-            name="ck_triagebot_bug_state",
-        ),
-        # pending_intents() and failed() are run by every poll's status and reconciliation.
-        Index("ix_triagebot_bug_state", "state", "rule"),
-    )
-
-    bug_id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
-    rule: str = Field(primary_key=True)
-    state: str
-    outcome: str | None = None
-    community: str | None = None
-    action: str = "none"
-    ref: str | None = None
-    comment_id: int | None = None
-    intent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    done_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    attempts: int = 0
-    last_error: str | None = Field(default=None, sa_type=Text)
-    needinfo: str = Field(default="", sa_type=Text)
-    # Consecutive writes refused with this same permanent error: max_attempts -> "gave-up".
-    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
-
-
-class PollRow(SQLModel, table=True):
-    """One poll of one rule, for the `status` command."""
-
-    __tablename__ = "triagebot_poll"
-
-    id: int | None = Field(default=None, primary_key=True)
-    rule: str
-    started_at: datetime = Field(sa_type=UTCDateTime)
-    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
-    dry_run: bool = False
-    searched: int = 0
-    acted: int = 0
-    failed: int = 0
-    skipped: int = 0
-    error: str | None = Field(default=None, sa_type=Text)
-
-
 class ReloadProblemRow(SQLModel, table=True):
     """What a running bot could not reload (registry, rules), for the `status` command, which
     runs in another process: the bot keeps its last good version meanwhile."""
@@ -208,12 +237,21 @@ class CheckRow(SQLModel, table=True):
     passed_at: datetime = Field(sa_type=UTCDateTime)
 
 
-_cursor = CursorRow.__table__  # type: ignore[attr-defined]
-_bug = BugRecordRow.__table__  # type: ignore[attr-defined]
-_poll = PollRow.__table__  # type: ignore[attr-defined]
-_problem = ReloadProblemRow.__table__  # type: ignore[attr-defined]
-_check = CheckRow.__table__  # type: ignore[attr-defined]
-_rule = RuleRow.__table__  # type: ignore[attr-defined]
+_cursor: Table = CursorRow.__table__  # type: ignore[attr-defined]
+_bug: Table = BugRecordRow.__table__  # type: ignore[attr-defined]
+_poll: Table = PollRow.__table__  # type: ignore[attr-defined]
+_problem: Table = ReloadProblemRow.__table__  # type: ignore[attr-defined]
+_check: Table = CheckRow.__table__  # type: ignore[attr-defined]
+_rule: Table = RuleRow.__table__  # type: ignore[attr-defined]
+_KEY = ("bug_id", "rule")
+# A record's UPDATE: every other column set from the new record, compared and swapped on the
+# state and attempts read (bind names differ from column names, which name the SET values).
+_SWAP = update(_bug).where(
+    _bug.c.rule == bindparam("k_rule"),
+    _bug.c.bug_id == bindparam("k_bug_id"),
+    _bug.c.state == bindparam("k_state"),
+    _bug.c.attempts == bindparam("k_attempts"),
+)
 
 
 # -- public values -----------------------------------------------------------------------------
@@ -250,39 +288,6 @@ class Followed:
     outcome: str | None  # None: unchanged (a reminder, a refusal)
     community: str | None
     action: str  # "followup:KIND"
-
-
-@dataclass(frozen=True, slots=True)
-class BugRecord:
-    bug_id: int
-    rule: str
-    state: str  # one of STATES
-    outcome: str | None
-    community: str | None
-    action: str
-    ref: str | None
-    comment_id: int | None
-    intent_at: datetime | None
-    done_at: datetime | None
-    updated_at: datetime | None
-    attempts: int
-    last_error: str | None
-    needinfo: str  # comma-separated logins the bot asked (or is asking): never ping them again
-    failures: int = 0  # consecutive refusals with the same permanent error
-
-
-@dataclass(frozen=True, slots=True)
-class Poll:
-    id: int
-    rule: str
-    started_at: datetime
-    finished_at: datetime | None
-    dry_run: bool
-    searched: int
-    acted: int
-    failed: int
-    skipped: int
-    error: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,7 +349,11 @@ class StoreConflict(RuntimeError):
 
 
 class _Raced(Exception):
-    """A guarded UPDATE touched fewer rows than the SELECT promised: retry the transaction."""
+    """A row changed between our SELECT and our write: retry the transaction."""
+
+
+# What `_upsert` asks of its caller, per bug: the new values of its record (None: leave it).
+Change = Callable[[T, BugRecord | None], dict[str, Any] | None]
 
 
 # -- the store ---------------------------------------------------------------------------------
@@ -364,11 +373,6 @@ class Store:
         self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
         if migrate:  # the schema migrations, applied at start-up (one SELECT when current)
             migrations.upgrade(self._engine)
-
-    @classmethod
-    def memory(cls, *, now: Callable[[], datetime] = _utcnow) -> Store:
-        """In-memory SQLite for tests; one shared connection, so threads see the same data."""
-        return cls("sqlite://", now=now)
 
     @property
     def engine(self) -> Engine:
@@ -390,12 +394,7 @@ class Store:
             return conn.scalar(select(_cursor.c.since).where(_cursor.c.rule == rule))
 
     def set_cursor(self, rule: str, since: datetime) -> None:
-        def work(conn: Connection) -> None:
-            done = conn.execute(update(_cursor).where(_cursor.c.rule == rule).values(since=since))
-            if done.rowcount == 0:
-                conn.execute(insert(_cursor).values(rule=rule, since=since))
-
-        self._write(work)
+        self._write(lambda conn: _put(conn, _cursor, {"rule": rule}, {"since": since}))
 
     def get_default_start(self, rule: str) -> datetime | None:
         with self._engine.connect() as conn:
@@ -403,19 +402,13 @@ class Store:
 
     def default_start(self, rule: str, proposed: datetime) -> datetime:
         """The stored default start of `rule`, storing `proposed` if it has none yet. Two
-        processes racing here agree: the loser's INSERT fails and it reads the winner's."""
+        processes racing here agree: the loser's write fails and it reads the winner's."""
 
         def work(conn: Connection) -> datetime:
             stored = conn.scalar(select(_rule.c.start).where(_rule.c.rule == rule))
             if stored is not None:
                 return stored
-            done = conn.execute(
-                update(_rule)
-                .where(_rule.c.rule == rule, _rule.c.start.is_(None))
-                .values(start=proposed)
-            )
-            if done.rowcount == 0:
-                conn.execute(insert(_rule).values(rule=rule, start=proposed))
+            _put(conn, _rule, {"rule": rule}, {"start": proposed}, _rule.c.start.is_(None))
             return proposed
 
         return self._write(work)
@@ -428,35 +421,27 @@ class Store:
         def work(conn: Connection) -> Lease | LeaseHeld:
             now = self._now()
             row = conn.execute(select(_rule).where(_rule.c.rule == rule)).first()
-            if row is None:
-                conn.execute(insert(_rule).values(rule=rule, epoch=0))
-                row = conn.execute(select(_rule).where(_rule.c.rule == rule)).one()
-            free = (
+            if row is not None and not (
                 row.lease_owner is None
                 or row.lease_owner == owner.token
                 or row.lease_expires is None
                 or row.lease_expires <= now
-            )
-            if not free:
+            ):
                 since = row.lease_since or now
                 return LeaseHeld(rule, row.lease_host or "?", row.lease_pid or 0, since)
-            epoch = row.epoch + 1
+            epoch = row.epoch if row is not None else 0
             expires = now + ttl
-            done = conn.execute(
-                update(_rule)
-                .where(_rule.c.rule == rule, _rule.c.epoch == row.epoch)
-                .values(
-                    lease_owner=owner.token,
-                    lease_host=owner.host,
-                    lease_pid=owner.pid,
-                    lease_since=now,
-                    lease_expires=expires,
-                    epoch=epoch,
-                )
-            )
-            if done.rowcount != 1:
-                raise _Raced()  # another process took it meanwhile: look again
-            return Lease(rule, owner, epoch, expires)
+            holder = {
+                "lease_owner": owner.token,
+                "lease_host": owner.host,
+                "lease_pid": owner.pid,
+                "lease_since": now,
+                "lease_expires": expires,
+                "epoch": epoch + 1,
+            }
+            # Another process that took it meanwhile changed the epoch: look again.
+            _put(conn, _rule, {"rule": rule}, holder, _rule.c.epoch == epoch)
+            return Lease(rule, owner, epoch + 1, expires)
 
         return self._write(work)
 
@@ -510,15 +495,8 @@ class Store:
     # -- bug records ---------------------------------------------------------------------------
     def records(self, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
         """The records of these bugs that exist: one SELECT per IN_CHUNK ids."""
-        ids = list(dict.fromkeys(bug_ids))
         with self._engine.connect() as conn:
-            return {
-                row.bug_id: _to_record(row)
-                for chunk in _chunks(ids)
-                for row in conn.execute(
-                    select(_bug).where(_bug.c.rule == rule, _bug.c.bug_id.in_(chunk))
-                )
-            }
+            return _read(conn, rule, bug_ids)
 
     def begin_writes(
         self, rule: str, intents: Sequence[Intent], *, lease: Lease | None = None
@@ -527,13 +505,13 @@ class Store:
 
         A bug may be claimed when it has no record, was only seen, failed (nothing landed),
         or holds an intent with the *same* ref (retrying an unconfirmed write), and only if
-        its `attempts` is still what the poll read (`Intent.seen_attempts`): the UPDATE
-        compares and swaps it, so of two processes that read the same stale intent exactly
-        one claims it. A done or given-up bug, one holding another ref, or one claimed since
-        it was read raises StoreConflict and nothing is committed. With a `lease`, the
-        lease's epoch is checked (and the lease renewed) in the same transaction: a process
-        whose lease was taken over raises LeaseLost and claims nothing. Statements: one
-        SELECT per IN_CHUNK ids, then at most one UPDATE and one INSERT (executemany).
+        its `attempts` is still what the poll read (`Intent.seen_attempts`): of two processes
+        that read the same stale intent exactly one claims it. A done or given-up bug, one
+        holding another ref, or one claimed since it was read raises StoreConflict and
+        nothing is committed. With a `lease`, the lease's epoch is checked (and the lease
+        renewed) in the same transaction: a process whose lease was taken over raises
+        LeaseLost and claims nothing. Statements: one SELECT per IN_CHUNK ids, then at most
+        one UPDATE and one INSERT (executemany).
         """
         by_id = _unique(intents)
         if not by_id:
@@ -543,89 +521,37 @@ class Store:
             now = self._now()
             if lease is not None:
                 self._fence(conn, lease, now)
-            existing = self._existing(
-                conn, rule, by_id, _bug.c.state, _bug.c.ref, _bug.c.needinfo, _bug.c.attempts
-            )
-            conflicts = [
-                bug_id
-                for bug_id, row in existing.items()
-                if row.state in ("done", "gave-up")
-                or (row.state == "intent" and row.ref != by_id[bug_id].ref)
-                or row.attempts != by_id[bug_id].seen_attempts
-            ]
-            conflicts += [
-                i.bug_id for i in by_id.values() if i.bug_id not in existing and i.seen_attempts
-            ]
-            if conflicts:
-                raise StoreConflict(rule, sorted(conflicts))
-            changed = [
-                {
-                    "p_bug_id": i.bug_id,
-                    "p_ref": i.ref,
-                    "p_outcome": i.outcome,
-                    "p_community": i.community,
-                    "p_action": i.action,
-                    "p_attempts": i.seen_attempts,
-                    # An earlier attempt of this same write may have landed: keep whom it asked.
-                    "p_needinfo": _join_logins(
-                        (
-                            *(
-                                _split_logins(existing[i.bug_id].needinfo)
-                                if existing[i.bug_id].state == "intent"
-                                else ()
-                            ),
-                            *i.needinfo,
-                        )
-                    ),
+            conflicts: list[int] = []
+
+            def claim(i: Intent, old: BugRecord | None) -> dict[str, Any] | None:
+                if (old.attempts if old else 0) != i.seen_attempts or (
+                    old is not None
+                    and (
+                        old.state in (RecordState.DONE, RecordState.GAVE_UP)
+                        or (old.state == RecordState.INTENT and old.ref != i.ref)
+                    )
+                ):
+                    conflicts.append(i.bug_id)
+                    return None
+                # An earlier attempt of this same write may have landed: keep whom it asked.
+                asked = (
+                    _split_logins(old.needinfo) if old and old.state == RecordState.INTENT else ()
+                )
+                return {
+                    "state": RecordState.INTENT,
+                    "ref": i.ref,
+                    "outcome": i.outcome,
+                    "community": i.community,
+                    "action": i.action,
+                    "needinfo": _join_logins((*asked, *i.needinfo)),
+                    "intent_at": now,
+                    "updated_at": now,
+                    "attempts": i.seen_attempts + 1,
                 }
-                for i in by_id.values()
-                if i.bug_id in existing
-            ]
-            if changed:
-                claimable = or_(
-                    _state_is("seen", "failed"),
-                    and_(_bug.c.state == "intent", _bug.c.ref == bindparam("p_ref")),
-                )
-                stmt = (
-                    update(_bug)
-                    .where(
-                        _bug.c.rule == rule,
-                        _bug.c.bug_id == bindparam("p_bug_id"),
-                        _bug.c.attempts == bindparam("p_attempts"),
-                        claimable,
-                    )
-                    .values(
-                        state="intent",
-                        ref=bindparam("p_ref"),
-                        outcome=bindparam("p_outcome"),
-                        community=bindparam("p_community"),
-                        action=bindparam("p_action"),
-                        needinfo=bindparam("p_needinfo"),
-                        intent_at=now,
-                        updated_at=now,
-                        attempts=_bug.c.attempts + 1,
-                    )
-                )
-                self._update_all(conn, stmt, changed)
-            new = [
-                _row(
-                    i.bug_id,
-                    rule,
-                    "intent",
-                    outcome=i.outcome,
-                    community=i.community,
-                    action=i.action,
-                    ref=i.ref,
-                    intent_at=now,
-                    updated_at=now,
-                    attempts=1,
-                    needinfo=_join_logins(i.needinfo),
-                )
-                for i in by_id.values()
-                if i.bug_id not in existing
-            ]
-            if new:
-                conn.execute(insert(_bug), new)
+
+            self._upsert(conn, rule, by_id, claim)
+            if conflicts:  # raised inside the transaction: nothing is committed
+                raise StoreConflict(rule, sorted(conflicts))
 
         self._write(work)
 
@@ -637,11 +563,11 @@ class Store:
         comment_ids: dict[int, int] | None = None,
         not_asked: dict[int, Sequence[str]] | None = None,
     ) -> None:
-        """Mark these bugs done. One executemany UPDATE; a missing record (the caller skipped
-        `begin_writes`) is still recorded as done, since the write did land. `not_asked`: per
-        bug, needinfo logins the intent named but the write went without (Bugzilla refused
-        them), so the record says only who was really asked."""
-        ids = list(dict.fromkeys(bug_ids))
+        """Mark these bugs done, keeping the first done_at. A missing record (the caller
+        skipped `begin_writes`) is still recorded as done, since the write did land.
+        `not_asked`: per bug, needinfo logins the intent named but the write went without
+        (Bugzilla refused them), so the record says only who was really asked."""
+        ids = dict.fromkeys(bug_ids)
         if not ids:
             return
         comment_ids = comment_ids or {}
@@ -649,65 +575,39 @@ class Store:
 
         def work(conn: Connection) -> None:
             now = self._now()
-            if dropped:
-                rows = self._existing(conn, rule, list(dropped), _bug.c.needinfo)
-                params = [
-                    {
-                        "p_bug_id": b,
-                        "p_needinfo": _join_logins(
-                            login
-                            for login in _split_logins(row.needinfo)
-                            if login.lower() not in dropped[b]
-                        ),
+            missing: list[int] = []
+
+            def finish(bug_id: int, old: BugRecord | None) -> dict[str, Any] | None:
+                comment_id = comment_ids.get(bug_id)
+                if old is None:
+                    missing.append(bug_id)
+                    return {
+                        "state": RecordState.DONE,
+                        "action": "unknown",
+                        "comment_id": comment_id,
+                        "done_at": now,
+                        "updated_at": now,
                     }
-                    for b, row in rows.items()
-                ]
-                if params:
-                    conn.execute(
-                        update(_bug)
-                        .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
-                        .values(needinfo=bindparam("p_needinfo")),
-                        params,
+                values: dict[str, Any] = {}
+                if bug_id in dropped:
+                    values["needinfo"] = _join_logins(
+                        login
+                        for login in _split_logins(old.needinfo)
+                        if login.lower() not in dropped[bug_id]
                     )
-            stmt = (
-                update(_bug)
-                .where(
-                    _bug.c.rule == rule,
-                    _bug.c.bug_id == bindparam("p_bug_id"),
-                    _bug.c.state != "done",  # idempotent: keep the first done_at
-                )
-                .values(
-                    state="done",
-                    done_at=now,
-                    updated_at=now,
-                    last_error=None,
-                    comment_id=func.coalesce(bindparam("p_comment_id"), _bug.c.comment_id),
-                )
-            )
-            result = conn.execute(
-                stmt, [{"p_bug_id": b, "p_comment_id": comment_ids.get(b)} for b in ids]
-            )
-            if conn.dialect.supports_sane_multi_rowcount and result.rowcount == len(ids):
-                return  # the usual case: every bug had its intent
-            existing = self._existing(conn, rule, ids)
-            missing = [b for b in ids if b not in existing]
+                if old.state != RecordState.DONE:  # idempotent: keep the first done_at
+                    values.update(
+                        state=RecordState.DONE,
+                        done_at=now,
+                        updated_at=now,
+                        last_error=None,
+                        comment_id=old.comment_id if comment_id is None else comment_id,
+                    )
+                return values or None
+
+            self._upsert(conn, rule, {b: b for b in ids}, finish)
             if missing:
                 log.warning("rule %s: bugs %s finished without an intent", rule, missing)
-                conn.execute(
-                    insert(_bug),
-                    [
-                        _row(
-                            b,
-                            rule,
-                            "done",
-                            action="unknown",
-                            comment_id=comment_ids.get(b),
-                            done_at=now,
-                            updated_at=now,
-                        )
-                        for b in missing
-                    ],
-                )
 
         self._write(work)
 
@@ -715,94 +615,44 @@ class Store:
         """An unconfirmed write whose bug was checked (its comments hold no comment with the
         intent's ref) and no longer needs one, e.g. `[triagebot-skip]` was added after a
         crash: record the new decision, so the intent does not stay open for ever."""
-        by_id = _unique(items)
-        if not by_id:
-            return
-
-        def work(conn: Connection) -> None:
-            stmt = (
-                update(_bug)
-                .where(
-                    _bug.c.rule == rule,
-                    _bug.c.bug_id == bindparam("p_bug_id"),
-                    _bug.c.state == "intent",
-                )
-                .values(
-                    state="seen",
-                    outcome=bindparam("p_outcome"),
-                    community=bindparam("p_community"),
-                    action=bindparam("p_action"),
-                    updated_at=self._now(),
-                )
-            )
-            conn.execute(
-                stmt,
-                [
-                    {
-                        "p_bug_id": s.bug_id,
-                        "p_outcome": s.outcome,
-                        "p_community": s.community,
-                        "p_action": s.action,
-                    }
-                    for s in by_id.values()
-                ],
-            )
-
-        self._write(work)
+        self._decide(rule, items, (RecordState.INTENT,), new_records=False)
 
     def mark_seen(self, rule: str, items: Sequence[Seen]) -> None:
         """Record decisions that need no write. Never touches an "intent" (a write may have
         landed) or "done" record; refreshes "seen" and "failed" ones."""
+        self._decide(rule, items, (RecordState.SEEN, RecordState.FAILED), new_records=True)
+
+    def _decide(
+        self,
+        rule: str,
+        items: Sequence[Seen],
+        states: tuple[RecordState, ...],
+        *,
+        new_records: bool,
+    ) -> None:
+        """Record these decisions as "seen" on the records in one of `states` (and, with
+        `new_records`, on bugs without one); other records are left as they are."""
         by_id = _unique(items)
         if not by_id:
             return
 
         def work(conn: Connection) -> None:
             now = self._now()
-            existing = self._existing(conn, rule, by_id, _bug.c.state)
-            changed = [
-                {
-                    "p_bug_id": s.bug_id,
-                    "p_outcome": s.outcome,
-                    "p_community": s.community,
-                    "p_action": s.action,
+
+            def seen(s: Seen, old: BugRecord | None) -> dict[str, Any] | None:
+                if (old is None and not new_records) or (
+                    old is not None and old.state not in states
+                ):
+                    return None
+                return {
+                    "state": RecordState.SEEN,
+                    "outcome": s.outcome,
+                    "community": s.community,
+                    "action": s.action,
+                    "updated_at": now,
                 }
-                for s in by_id.values()
-                if s.bug_id in existing and existing[s.bug_id].state in ("seen", "failed")
-            ]
-            if changed:
-                stmt = (
-                    update(_bug)
-                    .where(
-                        _bug.c.rule == rule,
-                        _bug.c.bug_id == bindparam("p_bug_id"),
-                        _state_is("seen", "failed"),
-                    )
-                    .values(
-                        state="seen",
-                        outcome=bindparam("p_outcome"),
-                        community=bindparam("p_community"),
-                        action=bindparam("p_action"),
-                        updated_at=now,
-                    )
-                )
-                # A row that became intent/done meanwhile is rightly left alone: no _Raced.
-                conn.execute(stmt, changed)
-            new = [
-                _row(
-                    s.bug_id,
-                    rule,
-                    "seen",
-                    outcome=s.outcome,
-                    community=s.community,
-                    action=s.action,
-                    updated_at=now,
-                )
-                for s in by_id.values()
-                if s.bug_id not in existing
-            ]
-            if new:
-                conn.execute(insert(_bug), new)
+
+            self._upsert(conn, rule, by_id, seen)
 
         self._write(work)
 
@@ -815,7 +665,7 @@ class Store:
         write_may_have_landed: bool,
         permanent: bool = False,
         max_attempts: int | None = None,
-    ) -> str:
+    ) -> RecordState:
         """Record a failed write; returns the bug's state afterwards.
 
         `write_may_have_landed=True` (timeout, dropped connection, 5xx): the state stays
@@ -824,59 +674,34 @@ class Store:
         with a fresh ref. A `permanent` error (Bugzilla refused the change itself) counts
         towards `max_attempts`: the same error that many times in a row and the bug is
         "gave-up", which no longer holds the cursor back, until `retry`. The ref is kept
-        either way, for the record; "done" is never undone.
+        either way, for the record; "done" is never undone. Without a record (the caller
+        skipped begin_writes) there is no intent to keep: the bug is recorded failed.
         """
         error = error[:MAX_ERROR_CHARS]
 
-        def work(conn: Connection) -> str:
-            now = self._now()
-            row = conn.execute(
-                select(_bug.c.state, _bug.c.last_error, _bug.c.failures).where(
-                    _bug.c.rule == rule, _bug.c.bug_id == bug_id
-                )
-            ).first()
-            if row is None:
-                # No intent to keep (caller skipped begin_writes): nothing to reconcile with.
-                failures = 1 if permanent else 0
-                state = _failed_state(failures, max_attempts)
-                conn.execute(
-                    insert(_bug).values(
-                        _row(
-                            bug_id,
-                            rule,
-                            state,
-                            last_error=error,
-                            updated_at=now,
-                            failures=failures,
-                        )
-                    )
-                )
-                return state
-            if row.state == "done":
-                return "done"
-            values: dict[str, Any] = {"last_error": error, "updated_at": now}
-            state = row.state
-            if not write_may_have_landed:
-                failures = 0
-                if permanent:
-                    failures = row.failures + 1 if row.last_error == error else 1
-                state = _failed_state(failures, max_attempts)
-                values.update(state=state, failures=failures)
-            done = conn.execute(
-                update(_bug)
-                .where(_bug.c.rule == rule, _bug.c.bug_id == bug_id, _bug.c.state == row.state)
-                .values(**values)
-            )
-            if done.rowcount != 1:
-                raise _Raced()
-            return state
+        def work(conn: Connection) -> RecordState:
+            def fail(_: int, old: BugRecord | None) -> dict[str, Any] | None:
+                if old is not None and old.state == RecordState.DONE:
+                    return None
+                values: dict[str, Any] = {"last_error": error, "updated_at": self._now()}
+                if old is None or not write_may_have_landed:
+                    failures = 0
+                    if permanent:
+                        same = old is not None and old.last_error == error
+                        failures = old.failures + 1 if old is not None and same else 1
+                    given_up = max_attempts is not None and failures >= max_attempts
+                    values["state"] = RecordState.GAVE_UP if given_up else RecordState.FAILED
+                    values["failures"] = failures
+                return values
+
+            return self._upsert(conn, rule, {bug_id: bug_id}, fail)[bug_id].state
 
         return self._write(work)
 
     def gave_up(self, rule: str | None = None) -> list[BugRecord]:
         """Bugs the bot stopped writing on after the same permanent error `max_attempts`
         times: `status` lists them, `retry` puts one back in the queue."""
-        return self._by_state("gave-up", rule)
+        return self._by_state(RecordState.GAVE_UP, rule)
 
     def retry(self, bug_id: int, rule: str | None = None) -> list[BugRecord]:
         """Put a given-up bug back in the queue (state "failed", its count of failures reset):
@@ -884,33 +709,33 @@ class Store:
         changed (one per rule), none when the bug had not been given up."""
 
         def work(conn: Connection) -> list[BugRecord]:
-            where = [_bug.c.bug_id == bug_id, _bug.c.state == "gave-up"]
+            where = [_bug.c.bug_id == bug_id, _bug.c.state == RecordState.GAVE_UP]
             if rule is not None:
                 where.append(_bug.c.rule == rule)
-            rows = conn.execute(select(_bug).where(*where)).all()
+            rows = [_record(row) for row in conn.execute(select(_bug).where(*where))]
             if rows:
                 conn.execute(
                     update(_bug)
                     .where(*where)
-                    .values(state="failed", failures=0, updated_at=self._now())
+                    .values(state=RecordState.FAILED, failures=0, updated_at=self._now())
                 )
-            return [_to_record(r) for r in rows]
+            return rows
 
         return self._write(work)
 
     def pending_intents(self, rule: str | None = None) -> list[BugRecord]:
         """Writes not confirmed yet: their refs must be looked for before writing again."""
-        return self._by_state("intent", rule)
+        return self._by_state(RecordState.INTENT, rule)
 
     def failed(self, rule: str | None = None) -> list[BugRecord]:
-        return self._by_state("failed", rule)
+        return self._by_state(RecordState.FAILED, rule)
 
     def outcome_counts(self, rule: str | None = None) -> dict[str, int]:
         """Counts keyed "<state>/<outcome>" over done and seen records, e.g.
         {"done/endorsed": 12, "seen/skipped": 3}; a missing outcome shows as "-"."""
         stmt = (
             select(_bug.c.state, _bug.c.outcome, func.count())
-            .where(_bug.c.state.in_(("done", "seen")))
+            .where(_bug.c.state.in_((RecordState.DONE, RecordState.SEEN)))
             .group_by(_bug.c.state, _bug.c.outcome)
         )
         if rule is not None:
@@ -921,25 +746,16 @@ class Store:
     def awaiting(self, rule: str | None = None) -> list[BugRecord]:
         """Bugs the bot asked about and, as far as the database knows, still awaiting an
         answer: done, with an outcome that asks for endorsement (follow-ups update it)."""
-        stmt = (
-            select(_bug)
-            .where(_bug.c.state == "done", _bug.c.outcome.in_(AWAITING_OUTCOMES))
-            .order_by(_bug.c.rule, _bug.c.bug_id)
-        )
-        if rule is not None:
-            stmt = stmt.where(_bug.c.rule == rule)
-        with self._engine.connect() as conn:
-            return [_to_record(row) for row in conn.execute(stmt)]
+        return self._by_state(RecordState.DONE, rule, _bug.c.outcome.in_(AWAITING_OUTCOMES))
 
     def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
         """A follow-up write failed on a bug already done: keep the error (the next poll reads
         the bug again while it is there; a landed follow-up clears it). Its state and times
         stay as they were."""
+        error = error[:MAX_ERROR_CHARS]
         self._write(
-            lambda conn: conn.execute(
-                update(_bug)
-                .where(_bug.c.rule == rule, _bug.c.bug_id == bug_id)
-                .values(last_error=error[:MAX_ERROR_CHARS])
+            lambda conn: self._upsert(
+                conn, rule, {bug_id: error}, lambda e, old: {"last_error": e} if old else None
             )
         )
 
@@ -953,47 +769,18 @@ class Store:
 
         def work(conn: Connection) -> None:
             now = self._now()
-            existing = self._existing(conn, rule, by_id)
-            params = [
-                {
-                    "p_bug_id": f.bug_id,
-                    "p_outcome": f.outcome,
-                    "p_community": f.community,
-                    "p_action": f.action,
+
+            def followed(f: Followed, old: BugRecord | None) -> dict[str, Any]:
+                values = {"state": RecordState.DONE, "action": f.action, "updated_at": now}
+                if old is None:
+                    return values | {"outcome": f.outcome, "community": f.community, "done_at": now}
+                return values | {
+                    "outcome": old.outcome if f.outcome is None else f.outcome,
+                    "community": old.community if f.community is None else f.community,
+                    "last_error": None,
                 }
-                for f in by_id.values()
-                if f.bug_id in existing
-            ]
-            if params:
-                conn.execute(
-                    update(_bug)
-                    .where(_bug.c.rule == rule, _bug.c.bug_id == bindparam("p_bug_id"))
-                    .values(
-                        state="done",
-                        outcome=func.coalesce(bindparam("p_outcome"), _bug.c.outcome),
-                        community=func.coalesce(bindparam("p_community"), _bug.c.community),
-                        action=bindparam("p_action"),
-                        updated_at=now,
-                        last_error=None,
-                    ),
-                    params,
-                )
-            new = [
-                _row(
-                    f.bug_id,
-                    rule,
-                    "done",
-                    outcome=f.outcome,
-                    community=f.community,
-                    action=f.action,
-                    done_at=now,
-                    updated_at=now,
-                )
-                for f in by_id.values()
-                if f.bug_id not in existing
-            ]
-            if new:
-                conn.execute(insert(_bug), new)
+
+            self._upsert(conn, rule, by_id, followed)
 
         self._write(work)
 
@@ -1039,7 +826,7 @@ class Store:
         """Newest first."""
         with self._engine.connect() as conn:
             rows = conn.execute(select(_poll).order_by(_poll.c.id.desc()).limit(limit))
-            return [Poll(**row._asdict()) for row in rows]
+            return [Poll.model_construct(**row._asdict()) for row in rows]
 
     # -- reload problems -------------------------------------------------------------------
     def set_reload_problems(self, source: str, problems: Sequence[str]) -> None:
@@ -1047,15 +834,11 @@ class Store:
         last good version of; an empty list clears it. For `status`, another process."""
 
         def work(conn: Connection) -> None:
-            conn.execute(_problem.delete().where(_problem.c.source == source))
-            if problems:
-                conn.execute(
-                    insert(_problem).values(
-                        source=source,
-                        reported_at=self._now(),
-                        problems=json.dumps(list(problems), ensure_ascii=False),
-                    )
-                )
+            if not problems:
+                conn.execute(_problem.delete().where(_problem.c.source == source))
+                return
+            text = json.dumps(list(problems), ensure_ascii=False)
+            _put(conn, _problem, {"source": source}, {"reported_at": self._now(), "problems": text})
 
         self._write(work)
 
@@ -1074,11 +857,7 @@ class Store:
             return conn.scalar(select(_check.c.passed_at).where(_check.c.key == key))
 
     def record_check_passed(self, key: str) -> None:
-        def work(conn: Connection) -> None:
-            conn.execute(_check.delete().where(_check.c.key == key))
-            conn.execute(insert(_check).values(key=key, passed_at=self._now()))
-
-        self._write(work)
+        self._write(lambda conn: _put(conn, _check, {"key": key}, {"passed_at": self._now()}))
 
     def forget_check(self, key: str) -> None:
         self._write(lambda conn: conn.execute(_check.delete().where(_check.c.key == key)))
@@ -1098,36 +877,45 @@ class Store:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _existing(
-        conn: Connection, rule: str, bug_ids: Iterable[int], *columns: Any
-    ) -> dict[int, Row[Any]]:
-        ids = list(bug_ids)
-        return {
-            row.bug_id: row
-            for chunk in _chunks(ids)
-            for row in conn.execute(
-                select(_bug.c.bug_id, *columns).where(_bug.c.rule == rule, _bug.c.bug_id.in_(chunk))
-            )
-        }
+    def _upsert(
+        conn: Connection, rule: str, items: Mapping[int, T], change: Change[T]
+    ) -> dict[int, BugRecord]:
+        """The one write of bug records: read the records of these bugs, ask `change` for
+        each one's new values (None: leave it as it is), then write them — one executemany
+        UPDATE, compared and swapped on the state and attempts read, and one executemany
+        INSERT. Returns the records as they now are (those that exist)."""
+        records = _read(conn, rule, items)
+        changed: list[dict[str, Any]] = []
+        new: list[dict[str, Any]] = []
+        for bug_id, item in items.items():
+            old = records.get(bug_id)
+            values = change(item, old)
+            if values is None:
+                continue
+            if old is None:
+                records[bug_id] = BugRecord(bug_id=bug_id, rule=rule, **values)
+                new.append(records[bug_id].model_dump())
+            else:
+                records[bug_id] = old.model_copy(update=values)
+                swap = {"k_rule": rule, "k_bug_id": bug_id, "k_state": old.state}
+                changed.append(records[bug_id].model_dump(exclude=set(_KEY)) | swap)
+                changed[-1]["k_attempts"] = old.attempts
+        if changed:
+            _update_all(conn, _SWAP, changed)
+        if new:
+            conn.execute(insert(_bug), new)
+        return records
 
-    @staticmethod
-    def _update_all(conn: Connection, stmt: Any, params: list[dict[str, Any]]) -> None:
-        """executemany a guarded UPDATE that must hit every row the SELECT found."""
-        if not conn.dialect.supports_sane_multi_rowcount:  # count row by row
-            for one in params:
-                if conn.execute(stmt, one).rowcount != 1:
-                    raise _Raced()
-            return
-        result = conn.execute(stmt, params)
-        if result.rowcount != len(params):
-            raise _Raced()
-
-    def _by_state(self, state: str, rule: str | None) -> list[BugRecord]:
-        stmt = select(_bug).where(_bug.c.state == state).order_by(_bug.c.rule, _bug.c.bug_id)
+    def _by_state(
+        self, state: RecordState, rule: str | None, *where: ColumnElement[bool]
+    ) -> list[BugRecord]:
+        stmt = (
+            select(_bug).where(_bug.c.state == state, *where).order_by(_bug.c.rule, _bug.c.bug_id)
+        )
         if rule is not None:
             stmt = stmt.where(_bug.c.rule == rule)
         with self._engine.connect() as conn:
-            return [_to_record(row) for row in conn.execute(stmt)]
+            return [_record(row) for row in conn.execute(stmt)]
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -1156,13 +944,47 @@ def _make_engine(url: str, *, echo: bool, busy_timeout: float) -> Engine:
     return engine
 
 
-def _failed_state(failures: int, max_attempts: int | None) -> str:
-    return "gave-up" if max_attempts is not None and failures >= max_attempts else "failed"
+def _read(conn: Connection, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
+    ids = list(dict.fromkeys(bug_ids))
+    return {
+        row.bug_id: _record(row)
+        for start in range(0, len(ids), IN_CHUNK)
+        for row in conn.execute(
+            select(_bug).where(
+                _bug.c.rule == rule, _bug.c.bug_id.in_(ids[start : start + IN_CHUNK])
+            )
+        )
+    }
 
 
-def _chunks(ids: Sequence[int]) -> Iterator[list[int]]:
-    for start in range(0, len(ids), IN_CHUNK):
-        yield list(ids[start : start + IN_CHUNK])
+def _record(row: Any) -> BugRecord:
+    """A row as the record it is (its columns were typed on the way in: no validation)."""
+    return BugRecord.model_construct(**row._asdict())
+
+
+def _put(
+    conn: Connection,
+    table: Table,
+    key: dict[str, Any],
+    values: dict[str, Any],
+    *guard: ColumnElement[bool],
+) -> None:
+    """One row by its key: updated where `guard` holds, else inserted. A row that exists but
+    fails the guard makes the INSERT fail, and `Store._write` reads and decides again."""
+    where = [table.c[name] == value for name, value in key.items()]
+    if conn.execute(update(table).where(*where, *guard).values(**values)).rowcount == 0:
+        conn.execute(insert(table).values(**key, **values))
+
+
+def _update_all(conn: Connection, stmt: Any, params: list[dict[str, Any]]) -> None:
+    """executemany a compare-and-swap UPDATE that must hit every row the SELECT found."""
+    if not conn.dialect.supports_sane_multi_rowcount:  # count row by row
+        for one in params:
+            if conn.execute(stmt, one).rowcount != 1:
+                raise _Raced()
+        return
+    if conn.execute(stmt, params).rowcount != len(params):
+        raise _Raced()
 
 
 def _unique(items: Sequence[Intent] | Sequence[Seen]) -> dict[int, Any]:
@@ -1173,11 +995,6 @@ def _unique(items: Sequence[Intent] | Sequence[Seen]) -> dict[int, Any]:
             raise ValueError(f"bug {item.bug_id} appears twice in one batch")
         by_id[item.bug_id] = item
     return by_id
-
-
-def _state_is(*states: str) -> Any:
-    """`state IN (...)` spelled with `=`: expanding IN parameters cannot go in an executemany."""
-    return or_(*(_bug.c.state == state for state in states))
 
 
 def _split_logins(value: str) -> tuple[str, ...]:
@@ -1192,33 +1009,3 @@ def _join_logins(logins: Iterable[str]) -> str:
         if login:
             kept.setdefault(login.lower(), login)
     return ",".join(kept.values())
-
-
-def _row(bug_id: int, rule: str, state: str, **values: Any) -> dict[str, Any]:
-    """A complete row for an executemany INSERT (every row needs the same keys)."""
-    row: dict[str, Any] = {
-        "bug_id": bug_id,
-        "rule": rule,
-        "state": state,
-        "outcome": None,
-        "community": None,
-        "action": "none",
-        "ref": None,
-        "comment_id": None,
-        "intent_at": None,
-        "done_at": None,
-        "updated_at": None,
-        "attempts": 0,
-        "last_error": None,
-        "needinfo": "",
-        "failures": 0,
-    }
-    unknown = values.keys() - row.keys()
-    if unknown:
-        raise TypeError(f"unknown columns {sorted(unknown)}")
-    row.update(values)
-    return row
-
-
-def _to_record(row: Row[Any]) -> BugRecord:
-    return BugRecord(**row._asdict())
