@@ -353,7 +353,7 @@ def test_run_stops_cleanly_on_sigterm(config_path: Path, fake: FakeBugzilla) -> 
     assert proc.returncode == 0, err
     assert out == ""
     assert "rule community-it (live): 7 bugs changed since" in err
-    assert "received SIGTERM, stopping after the current poll" in err
+    assert "received SIGTERM, stopping after the write in flight" in err
     assert err.rstrip().endswith("stopped")
     assert "Traceback" not in err
     assert fake.counts["update"] == 6

@@ -14,6 +14,7 @@ shown is `redaction`. Here:
 from __future__ import annotations
 
 import collections
+import difflib
 import logging
 import socket
 import ssl
@@ -50,6 +51,11 @@ SEARCH_FIELDS = (
 COMMENT_BATCH = 500
 # Codes meaning "this bug is not readable": the comments batch then fails as a whole.
 UNREADABLE_CODES = frozenset({101, 102})
+# "A REST API resource was not found for 'GET /...'": Bugzilla's REST 404.
+RESOURCE_NOT_FOUND = 32614
+# Codes from 100000 up are Bugzilla's internal errors (a failure of the server, not of the
+# request); they may arrive with HTTP 200 or 201.
+INTERNAL_ERRORS_FROM = 100000
 
 
 # -- errors ------------------------------------------------------------------------------
@@ -77,6 +83,14 @@ class BugzillaError(Exception):
     def __str__(self) -> str:
         return f"{self.message} (Bugzilla error {self.code})" if self.code else self.message
 
+    @property
+    def worth_a_retry(self) -> bool:
+        """No answer, or a server error: the same request may succeed later (exit 1). An
+        answered error (a wrong key, no access) is for the operator to fix (exit 2)."""
+        if self.code is None:
+            return True
+        return self.code >= INTERNAL_ERRORS_FROM or (self.http_status or 0) >= 500
+
     def __repr__(self) -> str:
         return f"BugzillaError({self.message!r}, code={self.code!r}, bug_id={self.bug_id!r})"
 
@@ -84,6 +98,15 @@ class BugzillaError(Exception):
 class BugzillaUnreachable(BugzillaError):
     """No connection to Bugzilla at all (refused, unknown host, no answer in time): a message
     that stands on its own, `cannot reach Bugzilla at URL: why (N tries over S s)`."""
+
+
+class NotABugzilla(BugzillaError):
+    """The configured URL answers, but not as a Bugzilla's REST API (404 for /rest/version, a
+    redirect): a configuration error a restart will not fix (exit 2, not 1)."""
+
+    @property
+    def worth_a_retry(self) -> bool:
+        return False
 
 
 # Bugzilla's answers meaning the API key is not accepted: invalid (306), or ignored where
@@ -249,6 +272,16 @@ def parse_comment(raw: dict[str, Any], bug_id: int) -> Comment:
     )
 
 
+def _closest(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate `name` was most likely meant to be: the same but for case, else the
+    closest spelling (difflib, case-insensitively), else None."""
+    by_lower = {c.lower(): c for c in candidates}
+    if name.lower() in by_lower:
+        return by_lower[name.lower()]
+    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.75)
+    return by_lower[close[0]] if close else None
+
+
 def rest_url(url: str) -> str:
     """`http://h:p`, `http://h:p/`, `http://h:p/rest` and `http://h:p/rest/` all give
     `http://h:p/rest` (python-bugzilla turns `http://h:p/` into requests for `/version`)."""
@@ -312,17 +345,34 @@ class Client:
         no ~/.bugzillarc key or cached token may sneak in."""
         if self._bz is None:
             api_key = self._api_key if self.key_in == "query" else None
-            self._bz = self._call(
-                "connect",
-                lambda: pybz.Bugzilla(
-                    self.rest_url,
-                    api_key=api_key,
-                    use_creds=False,
-                    force_rest=True,
-                    requests_session=self.session,
-                ),
-            )
+            try:
+                self._bz = self._call(
+                    "connect",
+                    lambda: pybz.Bugzilla(
+                        self.rest_url,
+                        api_key=api_key,
+                        use_creds=False,
+                        force_rest=True,
+                        requests_session=self.session,
+                    ),
+                )
+            except BugzillaError as exc:
+                raise self._not_a_bugzilla(exc) or exc from None
         return self._bz
+
+    def _not_a_bugzilla(self, exc: BugzillaError) -> NotABugzilla | None:
+        """The first request, `GET /rest/version`, answered 404 (any Bugzilla since 5.0 has
+        it: the URL is not a Bugzilla's base; python-bugzilla reports a JSON 404 by its code
+        alone) or with a redirect (already worded)."""
+        where = public_url(self.url)
+        if exc.http_status == 404 or exc.code == RESOURCE_NOT_FOUND:
+            return NotABugzilla(
+                f"{where}: GET {urlsplit(self.rest_url).path}/version answered HTTP 404: "
+                "is this the base URL of a Bugzilla? ([bugzilla] url)"
+            )
+        if exc.code is None and "redirecting to" in exc.message:
+            return NotABugzilla(f"{where}: {exc.message.split('TooManyRedirects: ')[-1]}")
+        return None
 
     def connect(self) -> None:
         """Connect now (python-bugzilla's GET /rest/version), so that start-up costs are paid
@@ -386,12 +436,15 @@ class Client:
             return []
         answer = self._get("/product", {"names": list(wanted)})
         found = {p.get("name"): p for p in answer.get("products") or ()}
-        by_lower = {str(name).lower(): name for name in found}
+        known: list[str] | None = None  # the server's product names, asked for at most once
         problems: list[str] = []
         for product, components in wanted.items():
             info = found.get(product)
             if info is None:
-                close = by_lower.get(product.lower())
+                close = _closest(product, [str(name) for name in found])
+                if close is None:
+                    known = self._product_names() if known is None else known
+                    close = _closest(product, known)
                 hint = f" (did you mean {close!r}?)" if close else ""
                 problems.append(
                     f"unknown product {product!r}, or not visible to this account{hint}"
@@ -413,6 +466,17 @@ class Client:
                         "(closed for new bugs)"
                     )
         return problems
+
+    def _product_names(self) -> list[str]:
+        """The names of every product this account can see (`GET /rest/product?type=
+        accessible`, Bugzilla 5.0 and later), for a did-you-mean; [] when the server will
+        not list them. Asked only when a rule names an unknown product."""
+        try:
+            answer = self._get("/product", {"type": "accessible", "include_fields": "name"})
+        except BugzillaError as exc:
+            log.debug("no list of products for a suggestion: %s", exc)
+            return []
+        return [str(p["name"]) for p in answer.get("products") or () if p.get("name")]
 
     def search_changed(
         self, product: str, components: list[str], since: datetime, *, page_size: int = 500

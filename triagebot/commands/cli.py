@@ -11,13 +11,20 @@ import argparse
 import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from triagebot import __version__
-from triagebot.bugzilla.client import KEY_REJECTED, BugzillaError, BugzillaUnreachable
+from triagebot.bugzilla.client import (
+    KEY_REJECTED,
+    BugzillaError,
+    BugzillaUnreachable,
+    NotABugzilla,
+)
 from triagebot.commands import output, registry_tools
 from triagebot.files.config import Config, ConfigError, load_config
 
@@ -116,8 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="poll every [poll] interval_minutes until stopped",
         description="Poll at start and every [poll] interval_minutes, one poll at a time, "
         "re-reading data/ and rules/ when they change (a broken edit is logged and the last "
-        "good version kept). SIGINT or SIGTERM stops it after the poll under way. Logs go "
-        "to stderr; `triagebot status` shows what it did.",
+        "good version kept). SIGTERM stops it after the write in flight (exit 0; SIGINT: "
+        "130); a URL that is not a Bugzilla's, an unknown product or a refused key exit 2, "
+        "Bugzilla unreachable at start-up 1. Logs go to stderr; `triagebot status` shows what "
+        "it did.",
     )
     _live_flags(run)
     explain = sub.add_parser(
@@ -244,14 +253,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)
         return 2
-    except BugzillaUnreachable as exc:
+    except (BugzillaUnreachable, NotABugzilla) as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return 1 if exc.worth_a_retry else 2
     except BugzillaError as exc:
-        # Before any poll (checking products, explain): no answer is worth a retry (1); an
-        # answer with an error code (a wrong key, no access) is for the operator to fix (2).
+        # Before any poll (checking products, explain): no answer or a server error is worth
+        # a retry (1); an answered error (a wrong key, no access) is the operator's to fix (2).
         print(f"error: Bugzilla: {exc}", file=sys.stderr)
-        return 1 if exc.code is None else 2
+        return 1 if exc.worth_a_retry else 2
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
@@ -432,6 +441,8 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
         check_products(bot, cached=args.command != "run")
         resolve_bot_login(bot, live=live)
     if args.command == "run":
+        stop = threading.Event()
+        refused: list[str] = []
 
         def on_report(reports: list[PollReport]) -> None:
             for report in reports:
@@ -439,13 +450,23 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
                 if not report.live:  # a dry-run service shows what it would post
                     for line in output.would_post_lines(report):
                         log.info("%s", line)
+                if report.error_code in KEY_REJECTED and report.error:
+                    refused.append(report.error)  # a restart with the same key cannot help
+                    stop.set()
 
         log.info(output.run_startup_line(config, live, [r.name for r in bot.rules.current()]))
-        run_forever(bot, on_report)
-        return 0
+        signum = run_forever(bot, on_report, stop)
+        if refused:
+            raise ConfigError([_key_message(config, refused[0])])
+        return 130 if signum == signal.SIGINT else 0
     from triagebot.commands import progress
 
     bot.poller.progress = None if args.json else progress.for_stream(sys.stderr)
+
+    def on_sigterm(signum: int, _frame: object) -> None:
+        bot.poller.stop_requested = signal.Signals(signum).name  # after the write in flight
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         reports = bot.poller.poll()
     except KeyboardInterrupt:
@@ -453,10 +474,14 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
             bot.poller.progress.close()
         print(output.interrupted_line(bot.poller.reports, bot.store), file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     for report in reports:
         if report.error_code in KEY_REJECTED and report.error:
             raise ConfigError([_key_message(config, report.error)])
-    code = output.exit_code(reports)
+    # Told to stop (SIGTERM, a service manager or `timeout`): what was done is done, the
+    # rest is the next poll's, and that is no failure.
+    code = 0 if bot.poller.stop_requested else output.exit_code(reports)
     if args.json:
         from triagebot.commands import jsonout
 

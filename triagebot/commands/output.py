@@ -30,6 +30,7 @@ ACTION_WORDS = {
     "failed": "FAILED, retried next poll",
     "gave-up": "GAVE UP after the same error each time (triagebot retry BUG)",
     "capped": "not acted on (action cap)",
+    "stopped": "not written: stopped (the next poll writes it)",
     "handled-before": "handled in an earlier poll",
 }
 
@@ -190,7 +191,7 @@ def bug_line(result: BugResult, color: bool = False) -> str:
         action += f", needinfo {', '.join(result.needinfo)}"
     if result.error:
         action += f": {result.error}"
-    colors = {"failed": "31", "capped": "33", "pending": "33", "commented": "32"}
+    colors = {"failed": "31", "capped": "33", "pending": "33", "stopped": "33", "commented": "32"}
     code = colors.get(result.action)
     head = f"{result.bug.id:>7}  {outcome:<17}  "
     text = head + (f"{community}: {action}" if community != "-" else action)
@@ -281,6 +282,8 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
         parts.append("to retry: " + ", ".join(f"bug {r.bug.id}" for r in report.failed))
     if report.error:
         parts.append(f"POLL FAILED: {report.error}")
+    if report.stopped:
+        parts.append(f"stopped on {report.stopped}: the rest is left to the next poll")
     return head, parts
 
 

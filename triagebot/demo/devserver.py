@@ -767,9 +767,10 @@ class FakeBugzilla:
     def _product(self, query: dict[str, list[str]]) -> dict[str, Any]:
         names = {n.lower() for n in query.get("names", [])}
         ids = {int(i) for i in query.get("ids", []) if i.isdigit()}
+        every = bool(query.get("type"))  # ?type=accessible: every product (all are, here)
         products = []
         for product in self.products.values():
-            if product["name"].lower() in names or product["id"] in ids:  # unknown: left out
+            if every or product["name"].lower() in names or product["id"] in ids:  # else left out
                 products.append(
                     {
                         "id": product["id"],

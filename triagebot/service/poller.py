@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from triagebot.bugzilla.client import BugzillaError, Client
+from triagebot.bugzilla.client import INTERNAL_ERRORS_FROM, BugzillaError, Client
 from triagebot.core.bugs import Bug, Comment, Decision
 from triagebot.core.followup import FollowUp
 from triagebot.core.footer import own_comment
@@ -62,9 +62,6 @@ log = logging.getLogger(__name__)
 # a malformed request, which have nothing to do with the flags.
 NO_SUCH_USER = 51
 UNNUMBERED_USER_ERROR = 32000
-# Codes from 100000 up are Bugzilla's internal errors, which can come after the change was
-# committed (mail is sent after the commit); they may arrive with HTTP 200 or 201.
-INTERNAL_ERRORS_FROM = 100000
 WRITE_CHUNK = 200
 # Without `[poll] start`, the first poll of a rule looks this far back; the start is stored.
 DEFAULT_LOOKBACK = timedelta(days=7)
@@ -83,6 +80,7 @@ class Action(StrEnum):
     FAILED = "failed"
     GAVE_UP = "gave-up"  # the same permanent error max_attempts times: no more tries
     CAPPED = "capped"
+    STOPPED = "stopped"  # not written: the process was told to stop (SIGTERM); next poll
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,10 +131,13 @@ class PollReport:
     newest_change: datetime | None = None
     # Another process holds this rule's poll lease: this poll did nothing, and that is fine.
     busy: str | None = None
+    # Told to stop (a signal's name) before the poll's end: the cursor stays where it was.
+    stopped: str | None = None
 
     @property
     def failed(self) -> list[BugResult]:
-        return [r for r in self.results if r.action in (Action.FAILED, Action.PENDING)]
+        unfinished = (Action.FAILED, Action.PENDING, Action.STOPPED)
+        return [r for r in self.results if r.action in unfinished]
 
     @property
     def ok(self) -> bool:
@@ -197,6 +198,10 @@ class Poller:
         self.progress: Callable[[int, int], None] | None = None
         self._written = 0
         self._lease: Lease | None = None  # of the rule being polled (live polls only)
+        # Set (to a signal's name) from another thread or a signal handler: the poll under way
+        # ends after the write in flight, and no other rule is polled. A plain attribute, not
+        # an Event: a signal handler must take no lock.
+        self.stop_requested: str | None = None
         self._renewed = datetime.min.replace(tzinfo=UTC)
         self.answers = Answers(
             client,
@@ -209,7 +214,12 @@ class Poller:
 
     def poll(self) -> list[PollReport]:
         self.reports = []
-        return [self.poll_rule(rule) for rule in self.rules()]
+        reports: list[PollReport] = []
+        for rule in self.rules():
+            if self.stop_requested is not None:
+                break
+            reports.append(self.poll_rule(rule))
+        return reports
 
     def start_for(self, rule: Rule, *, store: bool = False) -> datetime:
         """`[poll] start`, else the stored default start of this rule: DEFAULT_LOOKBACK before
@@ -259,7 +269,9 @@ class Poller:
         try:
             todo, followups = self._gather(rule, start, since, report)
             self._act(rule, todo, report, followups)
-            if live and report.capped is None and report.error is None:
+            if self.stop_requested is not None:
+                report.stopped = self.stop_requested  # some bugs unread or unwritten
+            elif live and report.capped is None and report.error is None:
                 self._advance_cursor(rule, report)
         except BugzillaError as exc:
             report.error = str(exc)
@@ -268,6 +280,8 @@ class Poller:
         except LeaseLost as exc:
             report.error = str(exc)
             log.error("%s", exc)
+        except _Stopped:
+            report.stopped = self.stop_requested
         report.requests = sum(self.client.requests_made.values()) - before
         if poll_id is not None:
             self.store.finish_poll(
@@ -279,6 +293,11 @@ class Poller:
                 error=report.error or (f"action cap: {report.capped}" if report.capped else None),
             )
         return report
+
+    def _check_stop(self) -> None:
+        """Between two reads: stop now if told to (nothing is half done there)."""
+        if self.stop_requested is not None:
+            raise _Stopped
 
     def _keep_lease(self) -> None:
         """Renew the lease during a long poll (a third of its length at most between
@@ -304,6 +323,7 @@ class Poller:
         last_read = self.store.get_cursor(rule.name)  # the newest change the last poll read
         evaluated: set[int] = set()  # bugs whose answers this poll read
         for bugs in self._pages(rule, since, found):
+            self._check_stop()
             self._keep_lease()
             bugs = [b for b in bugs if b.id not in found]
             found.update(b.id for b in bugs)
@@ -358,6 +378,7 @@ class Poller:
             report.handled_before -= sum(b.id in acting for b in waiting)
             followups += planned
             self._record(rule, page)
+        self._check_stop()
         if self.answers.sweep_due(rule):
             followups += self.answers.sweep(rule, registry, evaluated, self.settings.page_size)
         return todo, followups
@@ -508,8 +529,15 @@ class Poller:
         self._blocked = None
         self._written = 0
         for start in range(0, len(todo), WRITE_CHUNK):
+            if self.stop_requested is not None:  # not claimed yet: nothing to undo
+                for item in todo[start:]:
+                    report.results.append(self._stopped(item.bug, item.decision))
+                break
             self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report, todo)
         for planned in followups:
+            if self.stop_requested is not None:  # the bug's own state brings it back
+                report.results.append(self._stopped(planned.bug, planned.followup))
+                continue
             report.results.append(self._write_followup(rule, planned))
 
     def _write_followup(self, rule: Rule, planned: Planned) -> BugResult:
@@ -575,7 +603,7 @@ class Poller:
         try:
             for item in chunk:
                 bug, decision = item.bug, item.decision
-                if self._blocked is not None:
+                if self._blocked is not None or self.stop_requested is not None:
                     report.results.append(self._not_sent(rule, bug, decision, refs[bug.id]))
                     continue
                 result = self._write_one(rule, bug, decision, refs[bug.id])
@@ -647,10 +675,21 @@ class Poller:
                 return BugResult(bug, decision, Action.FAILED, str(exc), ref)
 
     def _not_sent(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
-        """A write skipped after a 429: nothing was sent, so the next poll writes it afresh."""
-        error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
+        """A claimed write skipped after a 429 or when told to stop: nothing was sent, so the
+        intent is withdrawn and the next poll writes it afresh, at once."""
+        if self._blocked is None:
+            result = self._stopped(bug, decision, ref)
+            error = f"not sent: stopped on {self.stop_requested}"
+        else:
+            error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
+            result = BugResult(bug, decision, Action.FAILED, error, ref)
         self.store.mark_failed(rule.name, bug.id, error, write_may_have_landed=False)
-        return BugResult(bug, decision, Action.FAILED, error, ref)
+        return result
+
+    def _stopped(
+        self, bug: Bug, decision: Decision | FollowUp, ref: str | None = None
+    ) -> BugResult:
+        return BugResult(bug, decision, Action.STOPPED, None, ref)
 
     def _advance_cursor(self, rule: Rule, report: PollReport) -> None:
         """The next poll starts at the newest change read (Bugzilla's database clock: the
@@ -661,6 +700,10 @@ class Poller:
         if not candidates:
             return
         self.store.set_cursor(rule.name, min(candidates))
+
+
+class _Stopped(Exception):
+    """Raised between two reads when the poll was told to stop."""
 
 
 def _requestee_rejected(exc: BugzillaError, needinfo: list[str]) -> bool:
@@ -679,8 +722,9 @@ def _requestee_rejected(exc: BugzillaError, needinfo: list[str]) -> bool:
 def _may_have_landed(exc: BugzillaError) -> bool:
     """A Bugzilla user error (a code under 100000, not on a 5xx) is raised while the change is
     checked, before anything is written. No answer (timeout, connection, a proxy's page), an
-    HTTP 5xx or an internal error may come after the commit: the next poll then looks for the
-    write's ref before writing again. A 429 was refused before anything was looked at."""
+    HTTP 5xx or an internal error (mail is sent after the commit) may come after the commit:
+    the next poll then looks for the write's ref before writing again. A 429 was refused
+    before anything was looked at."""
     if exc.http_status == 429:
         return False
     if exc.code is None or exc.code < 0 or exc.code >= INTERNAL_ERRORS_FROM:

@@ -24,6 +24,7 @@ from triagebot.files.config import Config, ConfigError
 from triagebot.files.rules import Rule, load_rules
 from triagebot.files.validate import load_registry
 from triagebot.service import golive
+from triagebot.service.notify import Notifier
 from triagebot.service.poller import Poller, PollReport, PollSettings
 from triagebot.service.watch import Reloader, TryAgain
 from triagebot.state.store import Store
@@ -222,16 +223,24 @@ def run_forever(
     bot: Bot,
     on_report: Callable[[list[PollReport]], None],
     stop: threading.Event | None = None,
-) -> None:
+    notifier: Notifier | None = None,
+) -> int | None:
     """Poll now and every `[poll] interval_minutes`, one poll at a time, re-reading the
     registry and rules first when their files changed. Returns once `stop` is set or, when
-    called from the main thread, on SIGINT/SIGTERM, after the poll under way has finished."""
+    called from the main thread, on SIGINT/SIGTERM (the signal's number is returned): the
+    poll under way ends after its write in flight, and releases its lease.
+
+    Under systemd (`Type=notify`) it says READY=1 when the first poll starts, WATCHDOG=1 from
+    a job of the scheduler (so a scheduler that stopped running jobs is restarted) and
+    STOPPING=1 on its way out."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = stop or threading.Event()
+    notifier = notifier or Notifier()
     reported: dict[str, list[str]] = {}
 
     def job() -> None:
+        notifier.ready(f"polling every {bot.config.interval_minutes:g} min")
         try:
             bot.registry.refresh()
             bot.rules.refresh()
@@ -251,6 +260,16 @@ def run_forever(
         misfire_grace_time=None,  # a late turn still runs
         id="poll",
     )
+    if notifier.watchdog_seconds is not None:
+        scheduler.add_job(
+            notifier.watchdog,
+            "interval",
+            seconds=notifier.watchdog_seconds / 3,  # systemd's advice: well within the period
+            next_run_time=datetime.now(UTC),
+            max_instances=1,
+            coalesce=True,
+            id="watchdog",
+        )
 
     # The handler only appends: taking a lock (Event.set, logging) in a signal handler can
     # deadlock against the interrupted main thread.
@@ -268,12 +287,14 @@ def run_forever(
         scheduler.start()
         while not signals and not stop.wait(STOP_CHECK_SECONDS):
             pass
+        why = signal.Signals(signals[0]).name if signals else "request"
+        bot.poller.stop_requested = why
         if signals:
-            log.info(
-                "received %s, stopping after the current poll", signal.Signals(signals[0]).name
-            )
+            log.info("received %s, stopping after the write in flight", why)
+        notifier.stopping(f"stopping on {why}")
         scheduler.shutdown(wait=True)
         log.info("stopped")
+        return signals[0] if signals else None
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=False)
