@@ -27,6 +27,7 @@ from triagebot.bugzilla.client import (
 )
 from triagebot.commands import output, registry_tools
 from triagebot.files.config import Config, ConfigError, load_config
+from triagebot.service import logs
 
 log = logging.getLogger("triagebot")
 
@@ -53,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument(
+        "--log-format",
+        choices=[f.value for f in logs.LogFormat],
+        help="log lines as text (default) or one JSON object per line (for `run` under a "
+        "log collector); overrides [log] format",
+    )
     parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
@@ -223,43 +230,25 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
     )
 
 
-def setup_logging(verbose: int, default: int = logging.WARNING) -> None:
-    from triagebot.bugzilla.redaction import install_redaction
-
-    level = {0: default, 1: logging.INFO}.get(verbose, logging.DEBUG)
-    # The handler has the level too: a logger set lower for a file of its own (the demo's
-    # log) must not flood the terminal. No-op when the root logger has handlers already.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[handler]
-    )
-    # urllib3's retry lines and APScheduler's per-job lines are for -v: by default the bot's
-    # own one-line messages say what failed, how often it was tried, and each poll.
-    quiet = logging.WARNING if verbose == 0 else logging.NOTSET
-    logging.getLogger("urllib3").setLevel(logging.ERROR if verbose == 0 else logging.NOTSET)
-    logging.getLogger("apscheduler").setLevel(quiet)
-    install_redaction()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    setup_logging(args.verbose, logging.INFO if args.command == "run" else logging.WARNING)
+    default = logging.INFO if args.command == "run" else logging.WARNING
+    logs.setup(args.verbose, default, args.log_format or logs.LogFormat.TEXT)
     try:
         code = dispatch(args)
         sys.stdout.flush()  # inside the try: a closed pipe is caught below, not at exit
         return code
     except ConfigError as exc:
         for problem in exc.problems:
-            print(f"error: {problem}", file=sys.stderr)
+            logs.say(logging.ERROR, str(problem))
         return 2
     except (BugzillaUnreachable, NotABugzilla) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        logs.say(logging.ERROR, str(exc))
         return 1 if exc.worth_a_retry else 2
     except BugzillaError as exc:
         # Before any poll (checking products, explain): no answer or a server error is worth
         # a retry (1); an answered error (a wrong key, no access) is the operator's to fix (2).
-        print(f"error: Bugzilla: {exc}", file=sys.stderr)
+        logs.say(logging.ERROR, f"Bugzilla: {exc}")
         return 1 if exc.worth_a_retry else 2
     except KeyboardInterrupt:
         return 130
@@ -295,7 +284,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if config.path is None:
         from triagebot.commands.notices import defaults_notice
 
-        print(defaults_notice(config), file=sys.stderr)
+        logs.say(logging.WARNING, defaults_notice(config), prefix="")
     if args.command == "registry":
         return registry_command(args, config)
     if args.command in ("once", "run"):
@@ -446,7 +435,7 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
 
         def on_report(reports: list[PollReport]) -> None:
             for report in reports:
-                log.info(output.poll_summary(report))
+                log.info("%s", output.poll_summary(report), extra=report.log_fields())
                 if not report.live:  # a dry-run service shows what it would post
                     for line in output.would_post_lines(report):
                         log.info("%s", line)
@@ -454,7 +443,12 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
                     refused.append(report.error)  # a restart with the same key cannot help
                     stop.set()
 
-        log.info(output.run_startup_line(config, live, [r.name for r in bot.rules.current()]))
+        rules = [r.name for r in bot.rules.current()]
+        log.info(
+            "%s",
+            output.run_startup_line(config, live, rules),
+            extra={"live": live, "rules": rules, "interval_minutes": config.interval_minutes},
+        )
         signum = run_forever(bot, on_report, stop)
         if refused:
             raise ConfigError([_key_message(config, refused[0])])

@@ -39,6 +39,7 @@ from triagebot.core.footer import own_comment
 from triagebot.core.registry import Registry
 from triagebot.core.triage import decide
 from triagebot.files.rules import Rule
+from triagebot.service import logs
 from triagebot.service.answers import Answers, Planned, awaits
 from triagebot.state.store import (
     BugRecord,
@@ -142,6 +143,33 @@ class PollReport:
     @property
     def ok(self) -> bool:
         return self.error is None and self.capped is None and not self.failed
+
+    def log_fields(self) -> dict[str, object]:
+        """The poll's summary line as fields, for JSON logs: `outcome` is ok, busy (another
+        process polls the rule), error (the poll failed), capped, stopped, or failed (some
+        writes did)."""
+        outcome = "ok"
+        if self.busy is not None:
+            outcome = "busy"
+        elif self.error is not None:
+            outcome = "error"
+        elif self.capped is not None:
+            outcome = "capped"
+        elif self.stopped is not None:
+            outcome = "stopped"
+        elif self.failed:
+            outcome = "failed"
+        acted = sum(r.action == Action.COMMENTED for r in self.results)
+        return {
+            "rule": self.rule,
+            "outcome": outcome,
+            "live": self.live,
+            "bugs": len(self.results) + self.handled_before,
+            "acted": acted,
+            "failed": [r.bug.id for r in self.failed],
+            "requests": self.requests,
+            "error": self.error,
+        }
 
 
 @dataclass
@@ -538,7 +566,11 @@ class Poller:
             if self.stop_requested is not None:  # the bug's own state brings it back
                 report.results.append(self._stopped(planned.bug, planned.followup))
                 continue
-            report.results.append(self._write_followup(rule, planned))
+            result = self._write_followup(rule, planned)
+            logs.write_line(
+                rule.name, planned.bug.id, result.action, planned.followup, *_told(result)
+            )
+            report.results.append(result)
 
     def _write_followup(self, rule: Rule, planned: Planned) -> BugResult:
         """One PUT: tags, needinfo flags cleared (by id) and set, one comment. No intent
@@ -568,7 +600,6 @@ class Poller:
                     log.warning("bug %d: needinfo refused (%s); following up without", bug.id, exc)
                     needinfo = []
                     continue
-                log.error("bug %d: follow-up failed, read again next poll: %s", bug.id, exc)
                 self.store.note_followup_error(rule.name, bug.id, str(exc))
                 if exc.http_status == 429:
                     self._blocked = exc
@@ -607,6 +638,7 @@ class Poller:
                     report.results.append(self._not_sent(rule, bug, decision, refs[bug.id]))
                     continue
                 result = self._write_one(rule, bug, decision, refs[bug.id])
+                logs.write_line(rule.name, bug.id, result.action, decision, *_told(result))
                 report.results.append(result)
                 self._written += 1
                 if self.progress is not None:
@@ -657,16 +689,7 @@ class Poller:
                     max_attempts=self.settings.max_attempts,
                 )
                 if state == RecordState.GAVE_UP:
-                    log.error(
-                        "bug %d: write refused %d times with the same error, giving up "
-                        "(`triagebot retry %d` puts it back): %s",
-                        bug.id,
-                        self.settings.max_attempts,
-                        bug.id,
-                        exc,
-                    )
                     return BugResult(bug, decision, Action.GAVE_UP, str(exc), ref)
-                log.error("bug %d: write failed, will retry next poll: %s", bug.id, exc)
                 if exc.http_status == 429:
                     # bugzilla.mozilla.org's block: every request restarts it, so the other
                     # writes wait for the next poll instead of extending it.
@@ -700,6 +723,11 @@ class Poller:
         if not candidates:
             return
         self.store.set_cursor(rule.name, min(candidates))
+
+
+def _told(result: BugResult) -> tuple[tuple[str, ...], str | None, str | None]:
+    """What a write's log line says besides its change: needinfo, error, ref."""
+    return result.needinfo, result.error, result.ref
 
 
 class _Stopped(Exception):
