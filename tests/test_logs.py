@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -114,7 +115,11 @@ def test_the_text_log_names_each_write_and_each_poll(config: Path, fake: FaultyB
     ]
     polls = [line for line in lines if " INFO triagebot: rule community-it (live): " in line]
     assert len(polls) >= 2
-    assert polls[0].endswith("to retry: bug 1")
+    assert re.fullmatch(
+        r"\S+ \S+ INFO triagebot: rule community-it \(live\): 7 bugs changed since \S+ \S+Z: "
+        r"1 skipped, 1 FAILED, 5 commented; \d+ HTTP requests; to retry: bug 1",
+        polls[0],
+    ), polls[0]
     for chatter in CHATTER:
         assert chatter not in err
     assert "Traceback" not in err

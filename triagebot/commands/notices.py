@@ -16,8 +16,9 @@ def key_source(config: Config) -> str:
     """Where `Config.api_key` took the key from, in the words the operator set it with."""
     if os.environ.get(config.api_key_env, "").strip():
         return f"${config.api_key_env}"
-    if config.api_key_file is not None:
-        return str(config.api_key_file)
+    path = config.api_key_path()
+    if path is not None:
+        return str(path)
     return "nowhere (no key is set)"
 
 

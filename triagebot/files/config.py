@@ -77,27 +77,46 @@ class Config:
 
         return use_markdown(self.markdown, self.bugzilla_url)
 
+    def api_key_path(self) -> Path | None:
+        """The file the key is read from when the environment has none: systemd's credential
+        (`LoadCredential=bugzilla-api-key:...`, README: Run it as a service), else
+        `api_key_file`."""
+        return systemd_credential(API_KEY_CREDENTIAL) or self.api_key_file
+
     def api_key(self) -> str | None:
-        """The key from the environment, else from `api_key_file`. Never logged or printed."""
+        """The key from the environment, else from its file. Never logged or printed."""
         value = os.environ.get(self.api_key_env, "").strip()
         if value:
             return value
-        if self.api_key_file is None:
+        path = self.api_key_path()
+        if path is None:
             return None
         try:
-            mode = self.api_key_file.stat().st_mode
+            mode = path.stat().st_mode
         except OSError as exc:
-            raise ConfigError(
-                [f"{self.api_key_file}: cannot read the API key file: {exc.strerror}"]
-            ) from None
+            raise ConfigError([f"{path}: cannot read the API key file: {exc.strerror}"]) from None
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
                 [
-                    f"{self.api_key_file}: the API key file is readable by other users "
-                    f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {self.api_key_file}"
+                    f"{path}: the API key file is readable by other users "
+                    f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
                 ]
             )
-        return self.api_key_file.read_text(encoding="utf-8").strip() or None
+        return path.read_text(encoding="utf-8").strip() or None
+
+
+# The name of the API key's systemd credential (LoadCredential=NAME:SOURCE in the unit).
+API_KEY_CREDENTIAL = "bugzilla-api-key"
+
+
+def systemd_credential(name: str) -> Path | None:
+    """`$CREDENTIALS_DIRECTORY/NAME`, where systemd puts the unit's `LoadCredential=` files
+    (readable by the service's user only), when the service has that credential."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
+    if not directory:
+        return None
+    path = Path(directory) / name
+    return path if path.is_file() else None
 
 
 # key -> (Config attribute, kind). Kinds are the types in KINDS.
