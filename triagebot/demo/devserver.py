@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from triagebot.bugzilla.transport import request_kind
+from triagebot.demo import webhooks
 
 DOCS = "https://bugzilla.readthedocs.org/en/5.0/api/"
 VERSION = "5.0.6"
@@ -56,6 +57,9 @@ BUG_FIELDS = (
     "assigned_to",
 )
 KEY_PARAMS = ("Bugzilla_api_key", "api_key")
+# A change's field as BMO's webhooks name it (Push splits flag changes by flag type; the
+# stand-in has one, needinfo).
+WEBHOOK_FIELDS = {"flagtypes.name": "needinfo"}
 # Methods 5.0 runs without logging in: a wrong key is not noticed there (python-bugzilla's
 # connect, GET /rest/version, therefore does not check the key).
 LOGIN_EXEMPT = frozenset({"version", "time", "valid_login"})
@@ -135,6 +139,7 @@ class FakeBugzilla:
         self._search_cache: dict[tuple, list[int]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.webhooks = webhooks.Sender()  # BMO's, which 5.0 lacks: `add_webhook`
         for product, components in (products or DEFAULT_PRODUCTS).items():
             self.add_product(product, components)
         self.add_user(bot_login, "Triage Bot")
@@ -248,7 +253,14 @@ class FakeBugzilla:
             self._add_comment(bug, description, user["name"], created)
             self.bugs[bug_id] = bug
             self._changed()
+            self._emit("bug.create", bug, user["name"], created)
             return bug_id
+
+    def add_webhook(self, url: str, **options: Any) -> webhooks.Webhook:
+        """A webhook as bugzilla.mozilla.org's preferences register it (see webhooks.py):
+        product, component, events, api_key_header, api_key_value, name."""
+        with self._lock:
+            return self.webhooks.add(url, **options)
 
     def add_user_key(self, key: str, login: str, real_name: str = "") -> None:
         """An API key acting as `login` (registered if needed), as a reporter's own key."""
@@ -284,6 +296,12 @@ class FakeBugzilla:
             if changes:
                 bug["history"].append({"when": now, "who": who, "changes": changes})
                 bug["last_change_time"] = now
+                self.add_user(who)
+                moved = [
+                    {"field": c["field_name"], "removed": c["removed"], "added": c["added"]}
+                    for c in sorted(changes, key=lambda c: c["field_name"])
+                ]
+                self._emit(_modified(moved), bug, who, now, changes=moved)
             self._changed()
 
     def add_comment(
@@ -297,6 +315,7 @@ class FakeBugzilla:
             comment = self._add_comment(bug, text, self.users[creator.lower()]["name"], now)
             bug["last_change_time"] = max(bug["last_change_time"], now)
             self._changed()
+            self._emit("comment.create", bug, creator, now, comment=comment)
             return comment["id"]
 
     def set_invisible(self, bug_id: int, invisible: bool = True) -> None:
@@ -646,6 +665,7 @@ class FakeBugzilla:
         comment = self._add_comment(bug, text, login, now)
         bug["last_change_time"] = now
         self._changed()
+        self._emit("comment.create", bug, login, now, comment=comment)
         return {"id": comment["id"]}
 
     def _update(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
@@ -685,9 +705,16 @@ class FakeBugzilla:
             if cc_added:
                 changes["cc"] = {"removed": "", "added": ", ".join(cc_added)}
             if text:
-                self._add_comment(bug, str(text), login, now)
+                posted = self._add_comment(bug, str(text), login, now)
+                self._emit("comment.create", bug, login, now, comment=posted)
             if changes or text:
                 bug["last_change_time"] = now
+            if changes:
+                fields = [
+                    {"field": WEBHOOK_FIELDS.get(name, name), **change}
+                    for name, change in sorted(changes.items())
+                ]
+                self._emit(_modified(fields), bug, login, now, changes=fields)
             changed.append(
                 {
                     "id": bug["id"],
@@ -809,6 +836,32 @@ class FakeBugzilla:
     def _changed(self) -> None:
         self._version += 1
 
+    def _emit(
+        self,
+        routing_key: str,
+        bug: dict[str, Any],
+        login: str,
+        when: str,
+        *,
+        changes: list[dict[str, str]] | None = None,
+        comment: dict[str, Any] | None = None,
+    ) -> None:
+        """The webhooks' payloads for a change (nothing to do without a webhook)."""
+        if not self.webhooks.hooks:
+            return
+        document = webhooks.bug_document(bug, self.users[bug["creator"].lower()])
+        if comment is not None:
+            document["comment"] = {
+                "body": comment["text"],
+                "creation_time": webhooks.bmo_time(comment["creation_time"]),
+                "id": comment["id"],
+                "is_private": False,
+                "number": comment["count"],
+            }
+        user = self.users[login.lower()]
+        event = webhooks.event_document(routing_key, user, when, changes)
+        self.webhooks.emit(routing_key, bug, document, event)
+
     def _detail(self, user: dict[str, Any]) -> dict[str, Any]:
         return {
             "id": user["id"],
@@ -852,6 +905,11 @@ class FakeBugzilla:
         self._next_comment += 1
         bug["comments"].append(comment)
         return comment
+
+
+def _modified(changes: list[dict[str, str]]) -> str:
+    """BMO's routing key of a change: `bug.modify:` and the fields, in order."""
+    return "bug.modify:" + ",".join(c["field"] for c in changes)
 
 
 def _flag_label(flag: dict[str, Any]) -> str:

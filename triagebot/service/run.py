@@ -11,6 +11,7 @@ import json
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -26,6 +27,7 @@ from triagebot.files.validate import load_registry
 from triagebot.service import golive
 from triagebot.service.notify import Notifier
 from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.service.serve import Service
 from triagebot.service.watch import Reloader, TryAgain
 from triagebot.state.store import Store
 
@@ -219,13 +221,25 @@ def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
         reported[reloader.what] = list(reloader.errors)
 
 
+def service_for(bot: Bot) -> Service:
+    return Service(
+        interval=timedelta(minutes=bot.config.interval_minutes),
+        rules=bot.rules.current,
+        store=bot.store,
+        session=bot.client.session,
+        bot_login=lambda: bot.poller.settings.bot_login,
+    )
+
+
 def run_forever(
     bot: Bot,
     on_report: Callable[[list[PollReport]], None],
     stop: threading.Event | None = None,
     notifier: Notifier | None = None,
+    service: Service | None = None,
 ) -> int | None:
-    """Poll now and every `[poll] interval_minutes`, one poll at a time, re-reading the
+    """Poll now and every `[poll] interval_minutes`, and at once for a push (`service`), one
+    poll at a time, re-reading the
     registry and rules first when their files changed. Returns once `stop` is set or, when
     called from the main thread, on SIGINT/SIGTERM (the signal's number is returned): the
     poll under way ends after its write in flight, and releases its lease.
@@ -238,16 +252,22 @@ def run_forever(
     stop = stop or threading.Event()
     notifier = notifier or Notifier()
     reported: dict[str, list[str]] = {}
+    service = service or service_for(bot)
 
-    def job() -> None:
-        notifier.ready(f"polling every {bot.config.interval_minutes:g} min")
+    def round() -> None:
         try:
             bot.registry.refresh()
             bot.rules.refresh()
             record_reload_problems(bot, reported)
-            on_report(bot.poller.poll())
+            rules = bot.rules.current()
+            due = set(service.schedule.due(r.name for r in rules))
+            on_report(service.poll(bot.poller, [r for r in rules if r.name in due]))
         except Exception:  # logged here, redacted; the next poll tries again
             log.exception("poll failed; trying again at the next interval")
+
+    def job() -> None:
+        notifier.ready(f"polling every {bot.config.interval_minutes:g} min")
+        service.schedule.run(round, time.sleep)
 
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
@@ -255,11 +275,12 @@ def run_forever(
         "interval",
         minutes=bot.config.interval_minutes,
         next_run_time=datetime.now(UTC),  # the first poll at start
-        max_instances=1,  # one at a time: a poll still running skips its next turn
+        max_instances=2,  # the schedule runs one at a time; a second waits (schedule.run)
         coalesce=True,  # after a pause (suspend, a long poll) one poll, not a burst
         misfire_grace_time=None,  # a late turn still runs
         id="poll",
     )
+    service.schedule.attach(lambda when: scheduler.modify_job("poll", next_run_time=when))
     if notifier.watchdog_seconds is not None:
         scheduler.add_job(
             notifier.watchdog,
@@ -285,6 +306,7 @@ def run_forever(
     try:
         log.debug("polling every %s minutes", bot.config.interval_minutes)
         scheduler.start()
+        service.start(lambda: scheduler.running)
         while not signals and not stop.wait(STOP_CHECK_SECONDS):
             pass
         why = signal.Signals(signals[0]).name if signals else "request"
@@ -292,10 +314,12 @@ def run_forever(
         if signals:
             log.info("received %s, stopping after the write in flight", why)
         notifier.stopping(f"stopping on {why}")
+        service.stop()
         scheduler.shutdown(wait=True)
         log.info("stopped")
         return signals[0] if signals else None
     finally:
+        service.stop()
         if scheduler.running:
             scheduler.shutdown(wait=False)
         for signum, handler in previous.items():
