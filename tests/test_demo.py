@@ -299,6 +299,11 @@ def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
         assert main(["--config", str(config), "status"]) == 0
         assert capsys.readouterr().out.startswith("last polls:\n  none yet\n")
 
+        # the stand-in's accounts are the registry's: sync finds nobody to decide about
+        assert main(["--config", str(config), "registry", "sync"]) == 0
+        out, err = capsys.readouterr()
+        assert "error" not in out + err, out + err
+
         # the curl line files a bug as a delegate, and the next poll picks it up
         curl = re.search(r"^  curl -s -X POST .* '(http://\S+)' -d '(\{.*\})'$", text, re.M)
         assert curl, text

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import responses
 
+from triagebot import shipped
 from triagebot.commands.cli import main
 from triagebot.files import schema
 from triagebot.files.config import load_config
@@ -58,8 +59,8 @@ def test_init_writes_a_deployment_that_checks_clean(
     # the shipped rule and every template, the directory link left to fill in
     (rule,) = load_rules(site / "rules")
     assert rule.directory_url == scaffold.PLACEHOLDER_URL
-    shipped = sorted(p.name for p in (scaffold.RULES / "templates").iterdir())
-    assert sorted(p.name for p in (site / "rules" / "templates").iterdir()) == shipped
+    templates = sorted(p.name for p in (shipped.RULES / "templates").iterdir())
+    assert sorted(p.name for p in (site / "rules" / "templates").iterdir()) == templates
     code, out, _ = run(capsys, "registry", "check", str(site / "data"))
     assert code == 0
 

@@ -40,16 +40,10 @@ def people(data: Path) -> dict[str, dict]:
 
 @pytest.fixture
 def fake(data: Path) -> Iterator[FakeBugzilla]:
-    """Every listed email is an account; a listed bugzilla_id is that person's first email
-    (a second email is a second account of the same person)."""
+    """The demo's accounts: every listed email is an account; a listed bugzilla_id is that
+    person's first email (a second email is a second account of the same person)."""
     server = FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
-    listed = people(data).values()
-    for person in listed:
-        if "bugzilla_id" in person:
-            server.add_user(person["emails"][0], person["name"], id=person["bugzilla_id"])
-    for person in listed:
-        for email in person["emails"]:
-            server.add_user(email, person["name"])
+    demo.add_accounts(server, data)
     server.start()
     yield server
     server.stop()

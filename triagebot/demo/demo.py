@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from triagebot import shipped
 from triagebot.demo import devserver
 from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.validate import load_registry
@@ -119,14 +120,26 @@ DELEGATE_NAME = "Camille Berthelot"
 DELEGATE_ANSWER = "Yes, we need it renewed.\n/endorse"
 
 
-def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, DemoBug]]:
-    """Files the demo requests. Every person in the registry gets a Bugzilla account, as on a
-    real tracker, so the needinfo requests to delegates are accepted."""
+def add_accounts(server: FakeBugzilla, data: Path) -> None:
+    """Every login in the registry gets a Bugzilla account, as on a real tracker, so the
+    needinfo requests to delegates are accepted; a person's listed `bugzilla_id` is the id of
+    their first login (their other logins are accounts of their own), so `registry sync`
+    against the stand-in finds the registry and Bugzilla in agreement."""
     registry = load_registry(data).registry
-    if registry is not None:
-        for person in registry.people.values():
-            for email in person.emails:
-                server.add_user(email, person.name)
+    if registry is None:
+        return
+    people = list(registry.people.values())
+    for person in people:  # the listed ids first: the others are numbered after them
+        if person.bugzilla_id is not None:
+            server.add_user(person.emails[0], person.name, id=person.bugzilla_id)
+    for person in people:
+        for email in person.emails:
+            server.add_user(email, person.name)
+
+
+def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, DemoBug]]:
+    """Files the demo requests, after giving the registry's people their accounts."""
+    add_accounts(server, data)
     filed = []
     for n, bug in enumerate(DEMO_BUGS):
         bug_id = server.add_bug(
@@ -142,16 +155,9 @@ def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, Dem
     return filed
 
 
-def source_dir() -> Path:
-    """Where the shipped data/ and rules/ are: the current directory if it has them, else the
-    source tree this package was installed from."""
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / "data").is_dir() and (base / "rules").is_dir():
-            return base
-    raise SystemExit("triagebot demo: cannot find data/ and rules/; run it from the source tree")
-
-
 def write_config(workdir: Path, url: str, base: Path, start: datetime) -> Path:
+    """The demo's config: the loopback Bugzilla, `base`'s data/ and rules/ (the shipped ones,
+    `triagebot.shipped.ROOT`, or a test's copy)."""
     return devserver.write_config(
         workdir,
         url,
@@ -267,7 +273,6 @@ def run_demo(
     keep: str | None = None,
 ) -> int:
     paint = Painter(color)
-    base = source_dir()
     with contextlib.ExitStack() as stack:
         if keep:
             try:
@@ -282,8 +287,8 @@ def run_demo(
         url = server.start()
         stack.callback(server.stop)
         now = datetime.now(UTC).replace(microsecond=0)
-        filed = seed(server, now, base / "data")
-        config = write_config(workdir, url, base, now - timedelta(hours=1))
+        filed = seed(server, now, shipped.DATA)
+        config = write_config(workdir, url, shipped.ROOT, now - timedelta(hours=1))
         log.info("demo: loopback Bugzilla at %s, config %s", url, config)
         for bug_id, demo in filed:
             log.info("demo: filed bug %d (%s) by %s", bug_id, demo.label, demo.creator)

@@ -6,8 +6,8 @@ empty registry that passes `registry check`, with one commented example entry, a
 Schemas editors use). Nothing is overwritten. Until the registry lists real delegates and
 the link is real, `--live` refuses (golive.py), so a scaffold cannot go live by accident.
 
-The rule, templates and example configuration are read from the project's own tree beside the
-package (a clone, installed by `dev.py`), so `init` always copies what the tests check.
+The rule, templates, example configuration and policy are the shipped ones (`triagebot.shipped`:
+the checkout's, or the wheel's copy of them), so `init` always copies what the tests check.
 """
 
 from __future__ import annotations
@@ -17,12 +17,9 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from triagebot import shipped
 from triagebot.files import schema
 
-PROJECT = Path(__file__).resolve().parents[2]
-CONFIG_EXAMPLE = PROJECT / "config.example.toml"
-RULES = PROJECT / "rules"
-POLICY = PROJECT / "data" / "policy.toml"
 CREATED = ("triagebot.toml", "rules", "data")
 PLACEHOLDER_URL = "https://directory.example.org/CHANGE-ME"
 
@@ -83,16 +80,12 @@ def init(target: Path, now: datetime | None = None) -> list[Path]:
                 f"{target / name} already exists; init never overwrites: "
                 "give a new or empty directory"
             )
-    if not CONFIG_EXAMPLE.is_file() or not RULES.is_dir():
-        raise InitError(
-            f"the shipped rules and config.example.toml are not in {PROJECT}; "
-            "run init from a clone of the triagebot repository"
-        )
     target.mkdir(parents=True, exist_ok=True)
-    config = _START.sub(f"start = {day}T00:00:00Z", CONFIG_EXAMPLE.read_text(encoding="utf-8"))
+    example = shipped.CONFIG_EXAMPLE.read_text(encoding="utf-8")
+    config = _START.sub(f"start = {day}T00:00:00Z", example)
     (target / "triagebot.toml").write_text(CONFIG_HEADER.format(day=day) + config, encoding="utf-8")
     rules = target / "rules"
-    shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    shutil.copytree(shipped.RULES, rules, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for rule in sorted(rules.glob("*.toml")):
         text = rule.read_text(encoding="utf-8")
         link = f'directory_url = "{PLACEHOLDER_URL}"   # FILL IN: your directory page'
@@ -102,8 +95,7 @@ def init(target: Path, now: datetime | None = None) -> list[Path]:
     people = PEOPLE.format(directive=schema.DIRECTIVES["people"], day=day)
     (data / "people.toml").write_text(people, encoding="utf-8")
     schema.write_schemas(data / schema.SCHEMA_DIR)
-    if POLICY.is_file():
-        shutil.copyfile(POLICY, data / "policy.toml")
+    shutil.copyfile(shipped.POLICY, data / "policy.toml")
     return [target / name for name in CREATED]
 
 
