@@ -107,6 +107,14 @@ def test_term_longer_than_governance_term_months(tmp_path: Path):
     assert findings(root, "[term_length]\ngrace_months = 12\n") == []
 
 
+def test_a_title_held_without_a_term_is_exempt(tmp_path: Path):
+    """A club's mentor stays while its captains change each year: the policy names the
+    titles that have no term (case aside), and only those escape the check."""
+    root = write_registry(tmp_path, ana_since=date(2024, 1, 10))
+    assert findings(root, "[term_length]\nexempt_titles = ['president']\n") == []
+    assert len(findings(root, "[term_length]\nexempt_titles = ['Treasurer']\n")) == 1
+
+
 def test_review_older_than_the_policy_allows(tmp_path: Path):
     root = write_registry(tmp_path, reviewed=date(2025, 10, 1))
     assert findings(root, "[review]\nmax_age_months = 12\n") == [
@@ -192,3 +200,12 @@ def test_shipped_policy_and_data_audit_without_errors(capsys: pytest.CaptureFixt
     registry = load_registry_or_raise(data, TODAY)
     found = audit(registry, data, load_policy(data / "policy.toml"), TODAY)
     assert [p for p in found if p.severity == "error"] == []
+
+
+def test_the_shipped_policy_does_not_flag_nairobis_mentor():
+    """Nairobi's captains serve a year (term_months = 12); its Reps mentor has no term."""
+    data = Path(__file__).resolve().parents[1] / "data"
+    registry = load_registry_or_raise(data, TODAY)
+    found = audit(registry, data, load_policy(data / "policy.toml"), TODAY)
+    assert [str(p) for p in found if "mentor" in str(p)] == []
+    assert [p.field for p in found if p.file.endswith("nairobi.toml")] == []

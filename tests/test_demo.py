@@ -292,6 +292,13 @@ def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
         config = Path(match.group(1))
         assert config.read_text(encoding="utf-8") in text  # the config is shown whole
         assert f"triagebot --config {config} once --dry-run" in text
+        # the README's commands to try are the ones printed
+        readme = (ROOT / "README.md").read_text(encoding="utf-8")
+        tried = re.findall(
+            r"triagebot --config /tmp/triagebot-…/triagebot\.toml (.+)$", readme, re.M
+        )
+        assert tried, "the README shows no command to try against demo --serve"
+        assert [t for t in tried if f"triagebot --config {config} {t}\n" not in text] == []
 
         assert main(["--config", str(config), "once", "--dry-run"]) == 0
         out = capsys.readouterr().out

@@ -92,3 +92,14 @@ def test_live_is_refused_on_a_fresh_scaffold(capsys: pytest.CaptureFixture[str])
             f"{scaffold.PLACEHOLDER_URL} is a placeholder; set it to your community directory "
             "page, or delete the line",
         ]
+
+
+def test_the_configuration_init_writes_does_not_ask_to_be_copied(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The example says "Copy to triagebot.toml"; the file init wrote is that copy already."""
+    assert "Copy to triagebot.toml" in shipped.CONFIG_EXAMPLE.read_text(encoding="utf-8")
+    assert main(["init", "site"]) == 0
+    text = (tmp_path / "site" / "triagebot.toml").read_text(encoding="utf-8")
+    assert "Copy to" not in text
+    assert "# this directory; from elsewhere, pass --config FILE or set $TRIAGEBOT_CONFIG." in text

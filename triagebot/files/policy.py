@@ -31,6 +31,11 @@ class TermLength(_Rule):
     `grace_months`): someone's mandate ran out and was not renewed or recorded."""
 
     grace_months: int = Field(0, ge=0)
+    exempt_titles: list[str] = Field(
+        default_factory=list,
+        description="titles held without a fixed term (a club's mentor, a caretaker), as in "
+        "the community files (case aside): their terms are not checked",
+    )
 
 
 class Review(_Rule):

@@ -93,9 +93,12 @@ def _term_length(
     months = c.governance.term_months
     if rule is None or not months:
         return
+    exempt = {title.casefold() for title in rule.exempt_titles}
     for index, d in enumerate(c.delegates):
         if d.until is not None and d.until <= today:
             continue  # an ended term is history, not something to fix
+        if d.title.casefold() in exempt:
+            continue  # a role held without a term (a mentor)
         limit = add_months(d.since, months + rule.grace_months)
         end = d.until or today
         if end > limit:

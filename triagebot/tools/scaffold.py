@@ -25,6 +25,15 @@ PLACEHOLDER_URL = "https://directory.example.org/CHANGE-ME"
 
 _DIRECTORY_URL = re.compile(r"^directory_url\s*=.*$", re.M)
 _START = re.compile(r"^start\s*=.*$", re.M)
+# The example's advice to copy it, which the copy `init` made has no use for.
+_COPY_TO = re.compile(
+    r"Copy to triagebot\.toml \(found automatically in the current\s*#\s*directory\), "
+    r"or pass --config FILE, or set \$TRIAGEBOT_CONFIG\."
+)
+FOUND = (
+    "Found automatically when triagebot runs in\n"
+    "# this directory; from elsewhere, pass --config FILE or set $TRIAGEBOT_CONFIG."
+)
 
 CONFIG_HEADER = """\
 # Made by `triagebot init` on {day}. A dry run until you pass --live (or set [run] dry_run =
@@ -82,7 +91,7 @@ def init(target: Path, now: datetime | None = None) -> list[Path]:
             )
     target.mkdir(parents=True, exist_ok=True)
     example = shipped.CONFIG_EXAMPLE.read_text(encoding="utf-8")
-    config = _START.sub(f"start = {day}T00:00:00Z", example)
+    config = _COPY_TO.sub(FOUND, _START.sub(f"start = {day}T00:00:00Z", example))
     (target / "triagebot.toml").write_text(CONFIG_HEADER.format(day=day) + config, encoding="utf-8")
     rules = target / "rules"
     shutil.copytree(shipped.RULES, rules, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
