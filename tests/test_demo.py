@@ -237,7 +237,7 @@ def test_keep_keeps_database_config_and_log(
         assert len(store.recent_polls()) == 3
     log = (keep / "triagebot.log").read_text(encoding="utf-8")
     assert log.count("demo: loopback Bugzilla at http://127.0.0.1:") == 1  # this run's only
-    assert "demo: filed bug 6 (a look-alike email of a delegate (Cyrillic 'а'))" in log
+    assert "demo: filed bug 6 (a look-alike email of a delegate (Cyrillic 'і' and 'а'))" in log
     assert "demo: first poll:" in log and "demo: second poll:" in log
     assert "demo: third poll:" in log
     assert "demo: requests served: {" in log
@@ -364,3 +364,11 @@ def test_demo_help_describes_the_demo(capsys: pytest.CaptureFixture[str]) -> Non
     out = capsys.readouterr().out
     assert "file eight realistic requests" in " ".join(out.split())
     assert "a curl line that files a new bug" in " ".join(out.split())
+
+
+def test_the_look_alike_label_names_every_letter_the_comment_names() -> None:
+    """The demo's label and the bot's comment agree on what makes the login a look-alike."""
+    (bug,) = [b for b in demo.DEMO_BUGS if "look-alike" in b.label]
+    foreign = [c for c in bug.creator if not c.isascii()]
+    assert len(foreign) == 2
+    assert [c for c in foreign if f"'{c}'" not in bug.label] == []

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Callable
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from triagebot import shipped
+from triagebot.commands.cli import main
 from triagebot.core.registry import (
     Community,
     Contact,
@@ -302,3 +306,25 @@ def test_json_is_the_public_view(registry: Registry):
     text = json.dumps(document)
     for value in PRIVATE_VALUES + FORMER_PUBLIC:
         assert value not in text
+
+
+def test_the_default_correction_link_files_a_bug_where_requests_are_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    """Without --correction-url, "Request a correction" opens a new bug in the product and
+    component the rule watches (Bugzilla would otherwise ask for a product first)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRIAGEBOT_CONFIG", raising=False)
+    shutil.copytree(shipped.DATA, tmp_path / "data")
+    shutil.copytree(shipped.RULES, tmp_path / "rules")
+    assert main(["registry", "render", "--format", "html"]) == 0
+    links = re.findall(r'href="([^"]*enter_bug[^"]*)"', capsys.readouterr().out)
+    assert links[0] == (
+        "https://bugzilla.mozilla.org/enter_bug.cgi?product=Participation%20Infrastructure"
+        "&amp;component=Community%20IT&amp;short_desc=Directory%20correction%3A%20"
+        "Mozilla%20Campus%20Club%20Nairobi"
+    )
+    shutil.rmtree(tmp_path / "rules")  # a data repository on its own: Bugzilla asks
+    assert main(["registry", "render", "--format", "html"]) == 0
+    links = re.findall(r'href="([^"]*enter_bug[^"]*)"', capsys.readouterr().out)
+    assert links[0].startswith("https://bugzilla.mozilla.org/enter_bug.cgi?short_desc=")

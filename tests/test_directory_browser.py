@@ -129,6 +129,62 @@ def test_nothing_wider_than_the_screen_and_no_word_split(browser: Any, page_url:
     page.context.close()
 
 
+# Where each wrapped address breaks: the text of its line before each break.
+BREAKS = """() => {
+  const breaks = [];
+  for (const el of document.querySelectorAll('.addr')) {
+    if (el.offsetParent === null) continue;
+    const pieces = Array.from(el.querySelectorAll('.nowrap'));
+    for (let i = 1; i < pieces.length; i++) {
+      const before = pieces[i - 1].getBoundingClientRect();
+      if (Math.round(pieces[i].getBoundingClientRect().top) > Math.round(before.top))
+        breaks.push([el.textContent, pieces.slice(0, i).map(p => p.textContent).join('')]);
+    }
+  }
+  return breaks;
+}"""
+
+
+def _segment(address: str, at: int) -> str:
+    """The part of `address` between the seams ('@', ':', '/') around position `at`."""
+    start = max(address.rfind(c, 0, at) for c in "@:/") + 1
+    ends = [i for i in (address.find(c, at) for c in "@:/") if i >= 0]
+    return address[start : min(ends, default=len(address))]
+
+
+# Whether the filter box shows its whole hint: the hint typed in must not scroll the box.
+PLACEHOLDER = """() => {
+  const box = document.querySelector('#filter-q');
+  box.value = box.placeholder;
+  const fits = {scroll: box.scrollWidth, width: box.clientWidth};
+  box.value = '';
+  return fits;
+}"""
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_addresses_wrap_at_their_seams_and_the_placeholder_fits(
+    browser: Any, page_url: str, width: int
+):
+    """On a phone a long address wraps after its '@', a Matrix id's ':' or a '/', never after
+    a Matrix id's leading '@' or '#', nor before the '.org' of a short host name; and the
+    filter box shows its whole hint."""
+    page = _open(browser, page_url, width)
+    breaks = page.evaluate(BREAKS)
+    if width == 390:
+        assert breaks  # the check below means something
+    wrong = [
+        (whole, line)
+        for whole, line in breaks
+        if not line.endswith(("@", ":", "/")) and len(_segment(whole, len(line))) <= 30
+    ]
+    assert wrong == []
+    assert [line for _, line in breaks if line in ("@", "#")] == []
+    fit = page.evaluate(PLACEHOLDER)
+    assert fit["scroll"] <= fit["width"], fit
+    page.context.close()
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_contents_centred_with_the_cards(browser: Any, page_url: str, width: int):
     page = _open(browser, page_url, width)

@@ -103,3 +103,18 @@ def test_the_configuration_init_writes_does_not_ask_to_be_copied(
     text = (tmp_path / "site" / "triagebot.toml").read_text(encoding="utf-8")
     assert "Copy to" not in text
     assert "# this directory; from elsewhere, pass --config FILE or set $TRIAGEBOT_CONFIG." in text
+
+
+def test_init_into_a_file_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The help promises exit 2 for a target that cannot be a deployment: one line, no
+    traceback, nothing written."""
+    (tmp_path / "notes.txt").write_text("mine\n", encoding="utf-8")
+    code, out, err = run(capsys, "init", "notes.txt")
+    assert (code, out) == (2, "")
+    assert err == "error: notes.txt is a file; init writes into a new or empty directory\n"
+    code, out, err = run(capsys, "init", "notes.txt/site")
+    assert (code, out) == (2, "")
+    assert err == "error: notes.txt/site: cannot create the directory: Not a directory\n"
+    assert (tmp_path / "notes.txt").read_text(encoding="utf-8") == "mine\n"

@@ -382,10 +382,11 @@ def registry_command(args: argparse.Namespace, config: Config) -> int:
 
 
 def _correction_url(args: argparse.Namespace, config: Config) -> str:
-    if args.correction_url:
-        return args.correction_url
-    base = config.bugzilla_url.rstrip("/")
-    return base + "/enter_bug.cgi?short_desc=Directory%20correction%3A%20{name}"
+    from triagebot.tools import directory
+
+    return args.correction_url or directory.default_correction_url(
+        config.bugzilla_url, config.rules_path
+    )
 
 
 def _default_registry(config: Config) -> Path:

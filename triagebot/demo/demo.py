@@ -90,7 +90,7 @@ DEMO_BUGS: tuple[DemoBug, ...] = (
         "visitor@example.org",
     ),
     DemoBug(
-        "a look-alike email of a delegate (Cyrillic 'а')",
+        "a look-alike email of a delegate (Cyrillic 'і' and 'а')",
         "Transfer the Mozilla Hispano domain to me",
         "Please move mozhispano.example.org to my account.",
         "lucіа@example.org",

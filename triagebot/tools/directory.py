@@ -19,13 +19,15 @@ import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import jinja2
 from markupsafe import Markup
 
 from triagebot.core.registry import Contact, Delegation, Governance, Registry
+from triagebot.files.rules import RulesError, load_rules
 from triagebot.tools.history import Event, timeline
 
 TITLE = "Community directory"
@@ -189,13 +191,22 @@ _ENV = jinja2.Environment(
     lstrip_blocks=True,
     undefined=jinja2.StrictUndefined,
 )
-_BREAK_AFTER = re.compile(r"(?<=[@/])|(?=[.])")
+# The seams of an address: after '@', after ':' (a Matrix id's server) and after '/', but
+# not inside "://". A host name longer than _LONG characters may also break before a dot.
+_SEAM = re.compile(r"(?<=[@:/])(?!/)")
+_DOT = re.compile(r"(?=[.])")
+_LONG = 30
+_SIGILS = ("@", "#", "!")
 
 
 def _addr(value: str) -> Markup:
-    """An address or a date range that may wrap only where a reader expects it: before a dot,
-    after '@' or '/'; never in the middle of a word (the CSS forbids other breaks)."""
-    pieces = [p for p in _BREAK_AFTER.split(value) if p]
+    """An address that may wrap only where a reader expects it: after '@' (never right after
+    a Matrix id's leading sigil), ':' or '/', and before a dot only in a very long host name;
+    never in the middle of a word (the CSS forbids other breaks)."""
+    pieces = [p for p in _SEAM.split(value) if p]
+    if len(pieces) > 1 and pieces[0] in _SIGILS:  # "@" alone at a line's end reads as noise
+        pieces[:2] = [pieces[0] + pieces[1]]
+    pieces = [q for p in pieces for q in (_DOT.split(p) if len(p) > _LONG else [p]) if q]
     # Each piece is kept whole (a browser would otherwise break after a hyphen).
     return Markup("<wbr>").join(Markup('<span class="nowrap">%s</span>') % p for p in pieces)
 
@@ -219,6 +230,21 @@ def _search_text(e: Entry) -> str:
     words = [e.name, e.slug, e.status, *e.aliases, *(h.name for h in e.current)]
     words += [rid for _, rid, _ in e.resources]
     return " ".join(words).casefold()
+
+
+def default_correction_url(bugzilla_url: str, rules_path: Path) -> str:
+    """Where "Request a correction" points unless told: a new bug on the configured Bugzilla,
+    in the product and component the first rule watches (where the Community IT team reads
+    requests), its summary naming the community. Without readable rules (a data repository
+    on its own), Bugzilla asks for the product."""
+    try:
+        rules = load_rules(rules_path)
+    except RulesError:
+        rules = []
+    where = {"product": rules[0].product, "component": rules[0].components[0]} if rules else {}
+    query = urlencode(where, quote_via=quote)
+    summary = "short_desc=Directory%20correction%3A%20{name}"  # {name}: filled per community
+    return f"{bugzilla_url.rstrip('/')}/enter_bug.cgi?{query + '&' if query else ''}{summary}"
 
 
 def _correction(template: str, e: Entry) -> str:

@@ -89,7 +89,12 @@ def init(target: Path, now: datetime | None = None) -> list[Path]:
                 f"{target / name} already exists; init never overwrites: "
                 "give a new or empty directory"
             )
-    target.mkdir(parents=True, exist_ok=True)
+    if target.exists() and not target.is_dir():
+        raise InitError(f"{target} is a file; init writes into a new or empty directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a parent that is a file, no permission
+        raise InitError(f"{target}: cannot create the directory: {exc.strerror}") from None
     example = shipped.CONFIG_EXAMPLE.read_text(encoding="utf-8")
     config = _COPY_TO.sub(FOUND, _START.sub(f"start = {day}T00:00:00Z", example))
     (target / "triagebot.toml").write_text(CONFIG_HEADER.format(day=day) + config, encoding="utf-8")
