@@ -8,6 +8,10 @@ and fails under CI.
 from __future__ import annotations
 
 import math
+import os
+import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -22,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import create_mock_engine, event
 from sqlmodel import SQLModel
 
+from triagebot.state import process
 from triagebot.state.store import (
     IN_CHUNK,
     BugRecordRow,
@@ -519,3 +524,60 @@ def test_replicas_racing_for_a_lease_get_one(database_url: str) -> None:
         t.join()
     assert sum(isinstance(r, Lease) for r in results) == 1
     assert sum(isinstance(r, LeaseHeld) for r in results) == 3
+
+
+def _gone_process() -> tuple[int, str | None]:
+    """The pid and start of a process of this host that has exited."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    started = process.start_of(child.pid)
+    child.communicate(b"")
+    return child.pid, started
+
+
+@pytest.mark.skipif(
+    process.start_of(os.getpid()) is None, reason="no /proc: a process's start is unknown"
+)
+def test_a_lease_whose_holder_on_this_host_is_gone_is_free_at_once(
+    clock_store: tuple[Clock, Store],
+) -> None:
+    clock, store = clock_store
+    host, ttl = socket.gethostname(), timedelta(minutes=5)
+    me = Owner.this_process()
+    assert (me.host, me.pid, me.started) == (host, os.getpid(), process.start_of(os.getpid()))
+    pid, started = _gone_process()
+    dead = store.acquire_lease("fr", Owner("dead", host, pid, started), ttl)
+    assert isinstance(dead, Lease)
+    taken = store.acquire_lease("fr", me, ttl)  # its pid is gone: no waiting for the expiry
+    assert isinstance(taken, Lease) and taken.epoch == dead.epoch + 1
+    with pytest.raises(LeaseLost):  # and its claims, had it lived, are fenced
+        store.begin_writes("fr", [intent(1)], lease=dead)
+
+    # its pid now belongs to another process (one that started at another time): gone too
+    assert me.started is not None
+    boot = me.started.split(":")[0]
+    reused = store.acquire_lease("de", Owner("old", host, os.getpid(), f"{boot}:1"), ttl)
+    assert isinstance(store.acquire_lease("de", me, ttl), Lease)
+    assert isinstance(reused, Lease)
+
+    # alive on this host (this very process, another poller): held, and named
+    alive = Owner("alive", host, os.getpid(), me.started)
+    assert isinstance(store.acquire_lease("it", alive, ttl), Lease)
+    held = store.acquire_lease("it", me, ttl)
+    assert isinstance(held, LeaseHeld) and (held.host, held.pid) == (host, os.getpid())
+
+    # on another host, another boot (or a host of the same name), or from a version that
+    # did not store the start: the expiry stands
+    other_boot = Owner("reboot", host, os.getpid(), "another-boot:1")
+    assert isinstance(store.acquire_lease("es", other_boot, ttl), Lease)
+    assert isinstance(store.acquire_lease("es", me, ttl), LeaseHeld)
+    assert isinstance(
+        store.acquire_lease("nl", Owner("far", "elsewhere", pid, started), ttl), Lease
+    )
+    assert isinstance(store.acquire_lease("nl", me, ttl), LeaseHeld)
+    assert isinstance(store.acquire_lease("pt", Owner("older", host, pid, None), ttl), Lease)
+    assert isinstance(store.acquire_lease("pt", me, ttl), LeaseHeld)
+    clock.t += ttl
+    assert isinstance(store.acquire_lease("nl", me, ttl), Lease)
+    assert isinstance(store.acquire_lease("pt", me, ttl), Lease)

@@ -24,8 +24,6 @@ poll looks for in the bug's comments before writing again: never a second commen
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -218,7 +216,7 @@ class Poller:
         self.settings = settings
         self.clock = clock
         self.new_ref = new_ref
-        self.owner = Owner(uuid.uuid4().hex, socket.gethostname(), os.getpid())
+        self.owner = Owner.this_process()
         self._blocked: BugzillaError | None = None  # a 429 in this poll's writes
         # The reports of the poll under way, filled as it goes: a Ctrl-C still has them.
         self.reports: list[PollReport] = []

@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -53,6 +56,7 @@ from sqlmodel import AutoString, Field, SQLModel
 
 from triagebot.core.bugs import Outcome
 from triagebot.state import migrate as migrations
+from triagebot.state import process
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +215,9 @@ class RuleRow(SQLModel, table=True):
     lease_owner: str | None = None  # a token unique to the holding process
     lease_host: str | None = None
     lease_pid: int | None = None
+    # When the holder started (process.start_of): a pid given to another process since is
+    # not the holder, whose lease is then free at once.
+    lease_started: str | None = None
     lease_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     lease_expires: datetime | None = Field(default=None, sa_type=UTCDateTime)
     epoch: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
@@ -299,11 +306,18 @@ class ReloadProblems:
 
 @dataclass(frozen=True, slots=True)
 class Owner:
-    """A polling process: a token unique to it, and where it runs, for the operator."""
+    """A polling process: a token unique to it, where it runs (for the operator), and when it
+    started (`process.start_of`: None where the system does not tell)."""
 
     token: str
     host: str
     pid: int
+    started: str | None = None
+
+    @classmethod
+    def this_process(cls) -> Owner:
+        pid = os.getpid()
+        return cls(uuid.uuid4().hex, socket.gethostname(), pid, process.start_of(pid))
 
 
 @dataclass(frozen=True, slots=True)
@@ -416,7 +430,9 @@ class Store:
     # -- the poll lease ------------------------------------------------------------------------
     def acquire_lease(self, rule: str, owner: Owner, ttl: timedelta) -> Lease | LeaseHeld:
         """Take the right to poll `rule` for `ttl`, unless another owner holds an unexpired
-        lease. Each takeover bumps the epoch, which fences the previous holder's claims."""
+        lease and is alive: a holder on this host whose process is gone (killed, crashed)
+        frees it at once; on another host, only its expiry does. Each takeover bumps the
+        epoch, which fences the previous holder's claims."""
 
         def work(conn: Connection) -> Lease | LeaseHeld:
             now = self._now()
@@ -427,14 +443,24 @@ class Store:
                 or row.lease_expires is None
                 or row.lease_expires <= now
             ):
-                since = row.lease_since or now
-                return LeaseHeld(rule, row.lease_host or "?", row.lease_pid or 0, since)
+                if row.lease_host != owner.host or not process.is_gone(
+                    row.lease_pid, row.lease_started
+                ):
+                    since = row.lease_since or now
+                    return LeaseHeld(rule, row.lease_host or "?", row.lease_pid or 0, since)
+                log.warning(
+                    "rule %s: the poll lease of pid %s on this host is free at once: that "
+                    "process is gone",
+                    rule,
+                    row.lease_pid,
+                )
             epoch = row.epoch if row is not None else 0
             expires = now + ttl
             holder = {
                 "lease_owner": owner.token,
                 "lease_host": owner.host,
                 "lease_pid": owner.pid,
+                "lease_started": owner.started,
                 "lease_since": now,
                 "lease_expires": expires,
                 "epoch": epoch + 1,
