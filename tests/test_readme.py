@@ -91,15 +91,21 @@ def runner(capsys: pytest.CaptureFixture[str], *before: str, strip: str = "") ->
 
 
 @pytest.fixture
-def demo_stand_in(tmp_path: Path) -> Iterator[Path]:
-    """The stand-in as `triagebot demo --serve` starts it; yields the config it prints."""
+def stand_in(tmp_path: Path) -> Iterator[tuple[FakeBugzilla, Path]]:
+    """The stand-in as `triagebot demo --serve` starts it, and the config it prints."""
     with FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as server:
         now = datetime.now(UTC).replace(microsecond=0)
         demo.seed(server, now, shipped.DATA)
         assert server.url is not None
         workdir = tmp_path / "stand-in"  # not the current directory: no ./triagebot.toml
         workdir.mkdir()
-        yield demo.write_config(workdir, server.url, shipped.ROOT, now - timedelta(hours=1))
+        start = now - timedelta(hours=1)
+        yield server, demo.write_config(workdir, server.url, shipped.ROOT, start)
+
+
+@pytest.fixture
+def demo_stand_in(stand_in: tuple[FakeBugzilla, Path]) -> Path:
+    return stand_in[1]
 
 
 def session(
@@ -216,3 +222,23 @@ def test_the_shipped_files_cite_sections_the_readme_has() -> None:
             if section not in headings:
                 wrong.append(f"{path.name}: {section}")
     assert cited and wrong == []
+
+
+def test_the_confirmation_sample_is_what_the_bot_posts(
+    stand_in: tuple[FakeBugzilla, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's confirmation (Markdown, as on bugzilla.mozilla.org) is the one the demo's
+    second poll posts (plain text on the stand-in: the same words without `**`)."""
+    server, config = stand_in
+    (sample,) = re.findall(r"^    (\*\*Endorsed\*\* by .*)$", README.read_text("utf-8"), re.M)
+    assert main(["--config", str(config), "once", "--live"]) == 0
+    (bug,) = [b for b, bug in server.bugs.items() if bug["summary"] == demo.ANSWERED]
+    later = datetime.now(UTC) + timedelta(seconds=1)  # Bugzilla stamps whole seconds
+    server.add_comment(bug, demo.DELEGATE_ANSWER, demo.DELEGATE, when=later)
+    assert main(["--config", str(config), "once", "--live"]) == 0
+    capsys.readouterr()
+    posted = server.comments_of(bug)[-1]
+    assert posted["creator"] == demo.BOT
+    first = posted["text"].split("\n\n")[0].replace("\n", " ")
+    day = re.compile(r"\d{4}-\d\d-\d\d")
+    assert day.sub("DAY", first) == day.sub("DAY", sample.replace("**", ""))
