@@ -5,6 +5,7 @@ poll has started, WATCHDOG=1 from the scheduler, STOPPING=1 on SIGTERM)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -198,6 +199,8 @@ def test_run_says_ready_at_its_first_poll_pings_the_watchdog_and_says_stopping(
     assert "READY=1\nSTATUS=polling every 5 min" in before_search  # sent as the poll began
     assert "READY=1\nSTATUS=polling every 5 min" not in messages  # once
     assert messages[-1] == "STOPPING=1\nSTATUS=stopping on SIGTERM"
+    statuses = [m for m in before_search + messages if m.startswith("STATUS=last poll ")]
+    assert re.fullmatch(r"STATUS=last poll \S+ \S+Z: community-it ok, 6 written", statuses[0])
 
 
 # -- the API key as a systemd credential ----------------------------------------------------------

@@ -240,12 +240,7 @@ class Poller:
 
     def poll(self) -> list[PollReport]:
         self.reports = []
-        reports: list[PollReport] = []
-        for rule in self.rules():
-            if self.stop_requested is not None:
-                break
-            reports.append(self.poll_rule(rule))
-        return reports
+        return [self.poll_rule(rule) for rule in self.rules()]
 
     def start_for(self, rule: Rule, *, store: bool = False) -> datetime:
         """`[poll] start`, else the stored default start of this rule: DEFAULT_LOOKBACK before
@@ -261,8 +256,13 @@ class Poller:
     def poll_rule(self, rule: Rule) -> PollReport:
         """One poll of one rule. A live poll first takes the rule's lease, so that of any
         number of processes sharing the database one polls a rule at a time; finding it held
-        is no failure (the report is `busy`, and `once` exits 0)."""
+        is no failure (the report is `busy`, and `once` exits 0). Told to stop, it reads
+        nothing: the report says `stopped`."""
         live = self.settings.live
+        if self.stop_requested is not None:
+            report = PollReport(rule.name, self.clock(), live, stopped=self.stop_requested)
+            self.reports.append(report)
+            return report
         if not live:
             return self._poll_rule(rule)
         lease = self.store.acquire_lease(rule.name, self.owner, self.settings.lease_ttl)

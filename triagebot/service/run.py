@@ -231,6 +231,16 @@ def service_for(bot: Bot) -> Service:
     )
 
 
+def poll_status(reports: list[PollReport], now: datetime) -> str:
+    """The status systemd shows (`systemctl status`) after a poll: when, and per rule how it
+    went and how many bugs it wrote on."""
+    parts = [
+        f"{fields['rule']} {fields['outcome']}, {fields['acted']} written"
+        for fields in (report.log_fields() for report in reports)
+    ]
+    return f"last poll {now:%Y-%m-%d %H:%M:%S}Z: {'; '.join(parts) or 'no rule due'}"
+
+
 def run_forever(
     bot: Bot,
     on_report: Callable[[list[PollReport]], None],
@@ -261,7 +271,9 @@ def run_forever(
             record_reload_problems(bot, reported)
             rules = bot.rules.current()
             due = set(service.schedule.due(r.name for r in rules))
-            on_report(service.poll(bot.poller, [r for r in rules if r.name in due]))
+            reports = service.poll(bot.poller, [r for r in rules if r.name in due])
+            on_report(reports)
+            notifier.status(poll_status(reports, datetime.now(UTC)))
         except Exception:  # logged here, redacted; the next poll tries again
             log.exception("poll failed; trying again at the next interval")
 
