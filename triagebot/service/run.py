@@ -264,7 +264,13 @@ def run_forever(
     reported: dict[str, list[str]] = {}
     service = service or service_for(bot)
 
+    # The handler only appends: taking a lock (Event.set, logging) in a signal handler can
+    # deadlock against the interrupted main thread.
+    signals: list[int] = []
+
     def round() -> None:
+        if signals or stop.is_set():  # a turn that waited behind the last poll: not now
+            return
         try:
             bot.registry.refresh()
             bot.rules.refresh()
@@ -303,10 +309,6 @@ def run_forever(
             coalesce=True,
             id="watchdog",
         )
-
-    # The handler only appends: taking a lock (Event.set, logging) in a signal handler can
-    # deadlock against the interrupted main thread.
-    signals: list[int] = []
 
     def on_signal(signum: int, _frame: object) -> None:
         signals.append(signum)
