@@ -334,6 +334,23 @@ def test_polls_and_counts(clock_store: tuple[Clock, Store]) -> None:
     assert store.outcome_counts("it") == {}
 
 
+def test_poll_history_is_kept_for_its_window(tmp_path: Path) -> None:
+    clock = Clock(step=timedelta(0))
+    with Store(
+        f"sqlite:///{tmp_path / 'polls.db'}", now=clock, poll_history=timedelta(days=30)
+    ) as store:
+        first = store.start_poll("fr", dry_run=False)
+        clock.t += timedelta(days=29)
+        second = store.start_poll("fr", dry_run=False)
+        clock.t += timedelta(days=2)  # the first is now 31 days old: forgotten
+        third = store.start_poll("de", dry_run=False)
+        assert [p.id for p in store.recent_polls()] == [third, second]
+        assert first < second < third
+    with Store(f"sqlite:///{tmp_path / 'polls.db'}", now=clock) as reader:
+        reader.start_poll("fr", dry_run=False)  # without a window (a reader): nothing goes
+        assert len(reader.recent_polls()) == 3
+
+
 # -- crash safety and restarts -----------------------------------------------------------------
 def test_state_survives_a_restart(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'state.db'}"

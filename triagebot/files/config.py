@@ -52,6 +52,7 @@ class Config:
     registry_path: Path = Path("data")
     rules_path: Path = Path("rules")
     database_url: str = "sqlite:///triagebot.db"
+    poll_history_days: float = 30.0  # polls older than this are forgotten
     # [poll]
     interval_minutes: float = 5.0
     start: datetime | None = None
@@ -134,7 +135,10 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
     },
     "registry": {"path": ("registry_path", "path")},
     "rules": {"path": ("rules_path", "path")},
-    "database": {"url": ("database_url", "str")},
+    "database": {
+        "url": ("database_url", "str"),
+        "poll_history_days": ("poll_history_days", "positive"),
+    },
     "poll": {
         "interval_minutes": ("interval_minutes", "positive"),
         "start": ("start", "datetime"),

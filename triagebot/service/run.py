@@ -116,7 +116,7 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
         timeout=config.timeout_seconds,
         requests_per_minute=config.requests_per_minute,
     )
-    store = Store(config.database_url)
+    store = Store(config.database_url, poll_history=timedelta(days=config.poll_history_days))
     settings = PollSettings(
         live=live,
         max_actions=None if no_limit else config.max_actions_per_run,

@@ -382,8 +382,13 @@ class Store:
         now: Callable[[], datetime] = _utcnow,
         busy_timeout: float = 10.0,
         migrate: bool = True,
+        poll_history: timedelta | None = None,
     ) -> None:
+        """`poll_history`: how long a poll is remembered (for `status`); each new poll
+        forgets the older ones, so a service running for years keeps a bounded table. None
+        (the commands that only read, the tests): nothing is forgotten."""
         self._now = now
+        self._poll_history = poll_history
         self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
         if migrate:  # the schema migrations, applied at start-up (one SELECT when current)
             migrations.upgrade(self._engine)
@@ -813,9 +818,10 @@ class Store:
     # -- polls ---------------------------------------------------------------------------------
     def start_poll(self, rule: str, dry_run: bool) -> int:
         def work(conn: Connection) -> int:
-            result = conn.execute(
-                insert(_poll).values(rule=rule, started_at=self._now(), dry_run=dry_run)
-            )
+            now = self._now()
+            if self._poll_history is not None:
+                conn.execute(_poll.delete().where(_poll.c.started_at < now - self._poll_history))
+            result = conn.execute(insert(_poll).values(rule=rule, started_at=now, dry_run=dry_run))
             return int(result.inserted_primary_key[0])
 
         return self._write(work)
