@@ -242,3 +242,19 @@ def test_the_confirmation_sample_is_what_the_bot_posts(
     first = posted["text"].split("\n\n")[0].replace("\n", " ")
     day = re.compile(r"\d{4}-\d\d-\d\d")
     assert day.sub("DAY", first) == day.sub("DAY", sample.replace("**", ""))
+
+
+def test_the_data_repository_ci_sample_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's CI job for a data repository, run as written on a copy of the shipped
+    data/ (no configuration file, as in such a repository): every step succeeds."""
+    steps = re.findall(r"^\s+- run: triagebot (.+)$", README.read_text("utf-8"), re.M)
+    assert len(steps) >= 3
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TRIAGEBOT_CONFIG", raising=False)
+    shutil.copytree(shipped.DATA, tmp_path / "data")
+    failed = [step for step in steps if main(step.split()) != 0]
+    capsys.readouterr()
+    assert failed == []
+    assert (tmp_path / "directory.html").is_file()
