@@ -128,12 +128,12 @@ def test_queue_after_a_poll(
 ) -> None:
     path, server = config
     assert main(["--config", str(path), "queue", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == []
+    assert json.loads(capsys.readouterr().out) == {"version": 1, "ok": True, "bugs": []}
     assert main(["--config", str(path), "once", "--live"]) == 0
     capsys.readouterr()
     before = server.counts.copy()
     assert main(["--config", str(path), "queue", "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["bugs"]
     assert server.counts - before == {"version": 1, "search": 1}  # connect, one search
     assert [(r["community"], r["asked"], r["stale"]) for r in rows] == [
         ("mozilla-francophone", ["Camille Berthelot", "Nadia Benslimane"], False),

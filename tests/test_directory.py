@@ -286,18 +286,19 @@ def test_html_history_is_dated_and_names_the_titles(registry: Registry):
 def test_json_is_the_public_view(registry: Registry):
     import json
 
-    from triagebot.tools.directory import render_json
+    from triagebot.commands.documents import dumps
+    from triagebot.commands.jsonout import directory_document
 
-    document = json.loads(render_json(registry, TODAY))
+    document = json.loads(dumps(directory_document(registry, TODAY)))
     assert document["generated"] == "2026-11-24"
     slugs = [c["slug"] for c in document["communities"]]
     assert slugs == ["odd", "mozex", "quiet"]
     mozex = document["communities"][1]
-    assert mozex["current"][0]["name"] == "Ana Example"
-    assert mozex["current"][0]["contacts"] == [
-        {"kind": "matrix", "value": "@ana:example.org", "public": True}
+    assert mozex["current_delegates"][0]["name"] == "Ana Example"
+    assert mozex["current_delegates"][0]["contacts"] == [
+        {"kind": "matrix", "value": "@ana:example.org"}
     ]
-    assert mozex["past"][0]["contacts"] == []
+    assert mozex["past_delegates"][0]["contacts"] == []
     assert mozex["resources"][0] == {
         "kind": "domain",
         "id": "mozex.example.org",

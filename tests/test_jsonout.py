@@ -50,7 +50,7 @@ def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict]
 def test_once_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     code, doc = run_json(capsys, "--config", str(config), "once", "--dry-run", "--json")
     assert code == 0
-    assert list(doc) == ["version", "exit_code", "polls"]
+    assert list(doc) == ["version", "ok", "exit_code", "polls"]
     assert doc["version"] == 1 and doc["exit_code"] == 0
     (poll,) = doc["polls"]
     assert list(poll) == [
@@ -81,7 +81,7 @@ def test_explain_of_a_handled_bug_shows_what_was_posted(
     code, doc = run_json(capsys, "--config", str(config), "explain", "1", "--json")
     assert code == 0
     assert list(doc) == [
-        "version", "bug", "summary", "product", "component", "reporter", "reporter_id",
+        "version", "ok", "bug", "summary", "product", "component", "reporter", "reporter_id",
         "created", "rules",
     ]  # fmt: skip
     (rule,) = doc["rules"]
@@ -97,7 +97,7 @@ def test_explain_of_a_handled_bug_shows_what_was_posted(
 
 def test_status_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     keys = [
-        "version", "state", "polls", "outcomes", "unconfirmed_writes", "failed",
+        "version", "ok", "state", "polls", "outcomes", "unconfirmed_writes", "failed",
         "running_bot_problems", "file_problems",
     ]  # fmt: skip
     code, doc = run_json(capsys, "--config", str(config), "status", "--json")
@@ -114,18 +114,18 @@ def test_status_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
 def test_registry_find_and_show_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, doc = run_json(capsys, "registry", "find", "lucia@example.org", "--dir", DATA, "--json")
     assert code == 0
-    assert list(doc) == ["version", "query", "person"]
+    assert list(doc) == ["version", "ok", "query", "person"]
     person = doc["person"]
     assert list(person) == ["handle", "name", "bugzilla_id", "emails", "contacts", "roles"]
     assert person["roles"][0]["community"] == "mozilla-hispano"
     assert person["roles"][0]["current"] is True
     code, doc = run_json(capsys, "registry", "find", "nobody@example.org", "--dir", DATA, "--json")
-    assert (code, doc["person"]) == (1, None)
+    assert (code, doc["ok"], doc["error"]["kind"]) == (1, False, "not_found")
 
     code, doc = run_json(capsys, "registry", "show", "mozilla-esperanto", "--dir", DATA, "--json")
     assert code == 0
     assert list(doc) == [
-        "version", "slug", "name", "status", "reviewed", "aliases", "governance",
+        "version", "ok", "slug", "name", "status", "reviewed", "aliases", "governance",
         "current_delegates", "contacts", "resources", "past_delegates",
     ]  # fmt: skip
     assert list(doc["governance"]) == ["model", "term_months", "charter", "notes"]

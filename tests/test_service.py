@@ -28,7 +28,7 @@ from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.config import Config, load_config
 from triagebot.files.rules import Rule
 from triagebot.service.poller import PollReport
-from triagebot.service.run import Bot, build_bot, fetch_bug, run_forever
+from triagebot.service.run import Bot, build_bot, run_forever
 from triagebot.service.watch import Reloader
 from triagebot.state.store import Store
 
@@ -84,30 +84,6 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:  # a hang guard, not a figure
             pytest.fail(f"condition not met within {timeout} s")
         time.sleep(0.02)
-
-
-# -- fetch_bug (explain) -------------------------------------------------------------------------
-def test_fetch_bug_reads_one_bug_with_its_description(
-    config_path: Path, fake: FakeBugzilla
-) -> None:
-    bot = build_bot(load_config(config_path), live=False)
-    bug = fetch_bug(bot.client, 2)
-    assert bug is not None
-    assert (bug.id, bug.summary, bug.creator) == (
-        2,
-        "TLS certificate expired",
-        "visitor@example.org",
-    )
-    assert bug.product == "Participation Infrastructure" and bug.component == "Community IT"
-    assert bug.description.startswith("The certificate of https://mozfr.example.org/ expired")
-    assert bug.creator_id is not None
-    assert fake.counts["search"] == 1 and fake.counts["comments"] == 1
-    assert fake.requests[-2][1] == "/rest/bug"  # GET /rest/bug?id=2
-
-    assert fetch_bug(bot.client, 999) is None
-    fake.set_invisible(3)
-    assert fetch_bug(bot.client, 3) is None
-    assert not {"update", "comment", "create"} & set(fake.counts)
 
 
 # -- run_forever with a stand-in poller ---------------------------------------------------------

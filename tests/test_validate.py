@@ -498,7 +498,7 @@ def test_missing_communities_directory(in_tmp: Path) -> None:
 
 def test_missing_registry_directory(in_tmp: Path) -> None:
     result = load_registry("nowhere", today=TODAY)
-    assert errors(result) == ["nowhere:1: registry directory not found"]
+    assert errors(result) == ["nowhere: registry directory not found"]
     assert (result.files, result.people, result.communities) == (0, 0, 0)
 
 

@@ -1,8 +1,9 @@
-"""The `triagebot` command line. Parses, dispatches, prints; the work happens elsewhere.
+"""The `triagebot` command line: parse, route to one command body, print its reply.
 
-Exit codes (scripts rely on them): 0 everything handled; 1 some bugs failed and will be
-retried, or `registry check` found errors, or `registry find` found nobody; 2 configuration or
-usage errors.
+Each subcommand names its body with `set_defaults(handler=...)`; a body returns a `Reply` or
+raises, and `main` alone turns replies and errors into output and the exit code of the one
+table (`triagebot.commands.reply.Exit`): text on a terminal, or with `--json` one document on
+stdout, success or failure. Nothing escapes `main` as a traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,8 +27,12 @@ from triagebot.bugzilla.client import (
     BugzillaUnreachable,
     NotABugzilla,
 )
-from triagebot.commands import output, registry_tools
-from triagebot.files.config import Config, ConfigError, load_config
+from triagebot.commands import jsonout, maintenance, output, registry_tools
+from triagebot.commands.documents import ErrorKind
+from triagebot.commands.notices import command_config
+from triagebot.commands.reply import CommandError, Exit, Reply, configuration, not_found, usage
+from triagebot.commands.router import Parser, add_command, add_group, exit_epilog
+from triagebot.files.config import Config, ConfigError
 from triagebot.service import logs
 
 log = logging.getLogger("triagebot")
@@ -36,8 +42,6 @@ configuration: --config FILE, else $TRIAGEBOT_CONFIG, else ./triagebot.toml,
 else defaults (see config.example.toml). The API key comes from
 $TRIAGEBOT_API_KEY or [bugzilla] api_key_file.
 
-exit codes: 0 all handled, 1 some bugs failed (retried next poll) or check found
-errors, 2 configuration or usage error.
 """
 DESCRIPTION = """\
 Tell Community IT triagers whether a Bugzilla request is backed by the community
@@ -46,10 +50,10 @@ and needinfo."""
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="triagebot",
         description=DESCRIPTION,
-        epilog=EPILOG,
+        epilog=EPILOG + exit_epilog("the work found something (see each command's --help)"),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--config", metavar="FILE", help="configuration file (TOML)")
@@ -63,70 +67,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"triagebot {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    reg = sub.add_parser("registry", help="check, search and render the delegate registry")
-    regsub = reg.add_subparsers(dest="registry_command", metavar="SUBCOMMAND", required=True)
-    check = regsub.add_parser(
-        "check", help="validate the registry files; exit 1 on any error, warnings on stderr"
+    regsub = add_group(
+        sub.add_parser,
+        "registry",
+        "registry_command",
+        help="check, search and render the delegate registry",
     )
-    check.add_argument(
-        "dir_positional", nargs="?", metavar="DIR", help="registry directory (same as --dir)"
-    )
-    check.add_argument("--dir", help="registry directory (default: config or ./data)")
-    find = regsub.add_parser("find", help="who is this email or Bugzilla id, and what roles")
-    find.add_argument("query", help="an email (Bugzilla login) or a numeric Bugzilla user id")
-    find.add_argument("--dir", help="registry directory")
-    find.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON document (keys in the README, Scriptable output)",
-    )
-    show = regsub.add_parser("show", help="one community: delegates, contacts, resources")
-    show.add_argument("slug", help="community slug, name or alias")
-    show.add_argument("--dir", help="registry directory")
-    show.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON document (keys in the README, Scriptable output)",
-    )
-    render = regsub.add_parser("render", help="the public directory page (public contacts only)")
-    render.add_argument("--format", choices=["markdown", "html", "json"], default="markdown")
-    render.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
-    render.add_argument("--dir", help="registry directory")
-    render.add_argument(
-        "--correction-url",
-        metavar="URL",
-        help="where each card's 'Request a correction' points ({slug} and {name} are "
-        "filled in; default: a new bug on the configured Bugzilla)",
-    )
-    registry_tools.add_parsers(regsub.add_parser)
-    schema = regsub.add_parser(
-        "schema",
-        help="the JSON Schemas of people.toml, community files and policy.toml, for editors",
-        description="Print the JSON Schemas generated from the registry's model, one per "
-        'file kind ({"people": ..., "community": ..., "policy": ...}); with --out DIR, write '
-        "them as people.schema.json, community.schema.json and policy.schema.json. A "
-        "`#:schema` line at the top of a "
-        "file points Even Better TOML and taplo at them.",
-    )
-    schema.add_argument("--out", metavar="DIR", help="write the schema files into DIR")
+    registry_tools.add_parsers(regsub)
 
-    once = sub.add_parser(
+    once = add_command(
+        sub.add_parser,
         "once",
+        poll_command,
+        found="a bug failed (retried next poll), the action cap stopped the poll, or\n"
+        "       Bugzilla did not answer",
+        document="poll",
         help="run one poll and print one line per bug",
         description="One poll of every rule: new bugs since the last poll (or [poll] start), "
         "one line per bug (BUG OUTCOME COMMUNITY ACTION) and a summary; a dry run also prints "
-        "each comment it would post. Dry run unless --live or [run] dry_run = false. "
-        "Exit 0 when every bug was handled, 1 when some failed (retried next poll) or the "
-        "action cap stopped the poll, 2 for a configuration error.",
+        "each comment it would post. Dry run unless --live or [run] dry_run = false.",
     )
     _live_flags(once)
-    once.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON document (keys in the README, Scriptable output)",
-    )
-    run = sub.add_parser(
+    run = add_command(
+        sub.add_parser,
         "run",
+        poll_command,
+        found="Bugzilla did not answer at start-up",
         help="poll every [poll] interval_minutes until stopped",
         description="Poll at start and every [poll] interval_minutes, one poll at a time, "
         "re-reading data/ and rules/ when they change (a broken edit is logged and the last "
@@ -136,67 +102,61 @@ def build_parser() -> argparse.ArgumentParser:
         "it did.",
     )
     _live_flags(run)
-    explain = sub.add_parser(
+    explain = add_command(
+        sub.add_parser,
         "explain",
+        explain_command,
+        found="the bug is not found or not visible, or Bugzilla did not answer",
+        document="explain",
         help="show the decision and exact comment for one bug",
         description="Read one bug (two requests) and print what the bot decides for it and "
         "why, the exact comment, whiteboard and needinfo, and what the database says was "
         "done. Never writes.",
     )
     explain.add_argument("bug", type=int, help="bug number")
-    explain.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON document (keys in the README, Scriptable output)",
-    )
-    status = sub.add_parser(
+    add_command(
+        sub.add_parser,
         "status",
+        status_command,
+        found="the registry or rules files have errors (or a running bot reported some)",
+        document="status",
         help="last polls, counts per outcome, unfinished writes",
-        description="From the database only (no request to Bugzilla): the last polls, counts "
-        "per outcome, writes not yet confirmed, failed bugs, and problems in the registry "
-        "and rules files, including those a running bot could not reload.",
+        description="From the database only (no request to Bugzilla, no database created): "
+        "the last polls, counts per outcome, writes not yet confirmed, failed bugs, and "
+        "problems in the registry and rules files, including those a running bot could not "
+        "reload.",
     )
-    status.add_argument(
-        "--json",
-        action="store_true",
-        help="one JSON document (keys in the README, Scriptable output)",
-    )
-    queue = sub.add_parser(
+    queue = add_command(
+        sub.add_parser,
         "queue",
+        queue_command,
+        found="Bugzilla did not answer",
+        document="queue",
         help="bugs awaiting endorsement, per community",
         description="Ask Bugzilla (one search per page and rule) for the bugs tagged "
         "[endorsement-needed]: per community, each bug's age, who the bot asked and whether "
         "it is stale. --format markdown for a weekly triage post, --json for scripts. "
         "Never writes.",
     )
-    queue.add_argument("--format", choices=["text", "markdown", "json"], default="text")
-    queue.add_argument("--json", action="store_true", help="same as --format json")
-    init = sub.add_parser(
+    queue.add_argument("--format", choices=["text", "markdown"], default="text")
+    init = add_command(
+        sub.add_parser,
         "init",
+        init_command,
+        found="never",
         help="scaffold a deployment: triagebot.toml, rules/, an empty registry",
         description="Write triagebot.toml (dry run, commented), rules/ (the shipped rule and "
         "templates, directory link to fill in) and data/ (an empty registry with a commented "
         "example) into DIR, overwriting nothing. --live is refused until data/ lists real "
-        "delegates and the link is set. Exit 0, or 2 when something is in the way.",
+        "delegates and the link is set.",
     )
     init.add_argument("dir", nargs="?", default=".", metavar="DIR", help="default: here")
-    retry = sub.add_parser(
-        "retry",
-        help="put a bug the bot gave up on back in the queue",
-        description="A bug whose write Bugzilla refused with the same error [run] "
-        "max_attempts times is given up (`status` lists it with its error). Once the cause is "
-        "fixed, this puts it back: the next poll writes on it. Exit 1 if it was not given up.",
-    )
-    retry.add_argument("bug", type=int, help="bug number")
-    retry.add_argument("--rule", help="only this rule's record (default: every rule)")
-    db = sub.add_parser("db", help="the database schema (migrations)")
-    dbsub = db.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
-    dbsub.add_parser(
-        "upgrade",
-        help="apply the schema migrations now (the bot also applies them at start-up)",
-    )
-    demo = sub.add_parser(
+    maintenance.add_parsers(sub.add_parser)
+    demo = add_command(
+        sub.add_parser,
         "demo",
+        demo_command,
+        found="the demo did not go as it should (a poll failed)",
         help="the whole job offline, against a built-in loopback Bugzilla",
         description="Start a loopback Bugzilla 5.0 stand-in, file eight realistic requests "
         "against the shipped data/, run exactly what `triagebot once --live` runs, show what "
@@ -206,19 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
         "prints a ready config and a curl line that files a new bug.",
     )
     demo.add_argument("--serve", action="store_true", help="keep the loopback Bugzilla running")
-    demo.add_argument("--port", type=int, default=0, help="port for --serve (default: free)")
+    demo.add_argument("--port", type=_port, default=0, help="port for --serve (default: free)")
     demo.add_argument("--keep", metavar="DIR", help="keep the database and log in DIR")
-    for child in dict.fromkeys([*sub.choices.values(), *regsub.choices.values()]):
-        # `-v` after the subcommand too (`triagebot once -v`); SUPPRESS keeps the count
-        # given before it when the subcommand has none.
-        child.add_argument(
-            "-v",
-            "--verbose",
-            action="count",
-            default=argparse.SUPPRESS,
-            help="more logging (-vv: debug)",
-        )
     return parser
+
+
+def _port(text: str) -> int:
+    port = int(text)
+    if not 0 <= port <= 65535:
+        raise ValueError(text)
+    return port
 
 
 def _live_flags(p: argparse.ArgumentParser) -> None:
@@ -231,27 +188,23 @@ def _live_flags(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    default = logging.INFO if args.command == "run" else logging.WARNING
-    logs.setup(args.verbose, default, args.log_format or logs.LogFormat.TEXT)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    json_out = "--json" in argv  # known before parsing, so a usage error is a document too
     try:
-        code = dispatch(args)
+        try:
+            args = build_parser().parse_args(argv)
+        except SystemExit as exc:  # --help, --version: printed, done
+            return exc.code if isinstance(exc.code, int) else Exit.DONE
+        json_out = bool(getattr(args, "json", False))
+        default = logging.INFO if args.command == "run" else logging.WARNING
+        logs.setup(args.verbose, default, args.log_format or logs.LogFormat.TEXT)
+        with _errors():
+            reply = args.handler(args)
+        _print(reply, json_out)
         sys.stdout.flush()  # inside the try: a closed pipe is caught below, not at exit
-        return code
-    except ConfigError as exc:
-        for problem in exc.problems:
-            logs.say(logging.ERROR, str(problem))
-        return 2
-    except (BugzillaUnreachable, NotABugzilla) as exc:
-        logs.say(logging.ERROR, str(exc))
-        return 1 if exc.worth_a_retry else 2
-    except BugzillaError as exc:
-        # Before any poll (checking products, explain): no answer or a server error is worth
-        # a retry (1); an answered error (a wrong key, no access) is the operator's to fix (2).
-        logs.say(logging.ERROR, f"Bugzilla: {exc}")
-        return 1 if exc.worth_a_retry else 2
-    except KeyboardInterrupt:
-        return 130
+        return reply.code
+    except CommandError as exc:
+        return _fail(exc, json_out)
     except BrokenPipeError:
         # `triagebot demo | head`: the reader left. End quietly; the interpreter's last
         # flush of stdout must not complain either.
@@ -259,140 +212,99 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe stopped
 
 
-def dispatch(args: argparse.Namespace) -> int:
-    if args.command == "demo":
-        from triagebot.demo.demo import run_demo
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    """Every failure as a CommandError of the exit-code table, never a traceback."""
+    try:
+        yield
+    except CommandError:
+        raise
+    except ConfigError as exc:
+        raise configuration([str(p) for p in exc.problems]) from None
+    except (BugzillaUnreachable, NotABugzilla) as exc:
+        code = Exit.FOUND if exc.worth_a_retry else Exit.FIX
+        kind = ErrorKind.UNREACHABLE if exc.worth_a_retry else ErrorKind.CONFIGURATION
+        raise CommandError(kind, str(exc), code) from None
+    except BugzillaError as exc:
+        # Before any poll (checking products, explain): no answer or a server error is worth
+        # a retry (1); an answered error (a wrong key, no access) is the operator's to fix (2).
+        code = Exit.FOUND if exc.worth_a_retry else Exit.FIX
+        raise CommandError(ErrorKind.BUGZILLA, f"Bugzilla: {exc}", code) from None
+    except KeyboardInterrupt:
+        raise CommandError(ErrorKind.INTERRUPTED, "interrupted", Exit.INTERRUPTED) from None
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        # A file or directory the command could not use (missing, unreadable, a file where
+        # a directory was given, a busy port): the operator's to fix.
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise configuration(f"{where}{exc.strerror or exc}") from None
+    except Exception as exc:
+        log.debug("unexpected error", exc_info=True)
+        message = f"unexpected {type(exc).__name__}: {exc} (a bug in triagebot; -vv shows where)"
+        raise CommandError(ErrorKind.INTERNAL, message, Exit.FOUND) from None
 
-        return run_demo(
-            main,
-            color=output.use_color(sys.stdout),
-            serve=args.serve,
-            port=args.port,
-            keep=args.keep,
-        )
-    if args.command == "init":
-        from triagebot.tools import scaffold
 
+def _print(reply: Reply, json_out: bool) -> None:
+    if json_out and reply.document is not None:
+        from triagebot.commands.documents import dumps
+
+        sys.stdout.write(dumps(reply.document))
+        return
+    if reply.notes:
+        sys.stderr.write(reply.notes if reply.notes.endswith("\n") else reply.notes + "\n")
+    if reply.text:
+        sys.stdout.write(reply.text if reply.text.endswith("\n") else reply.text + "\n")
+
+
+def _fail(exc: CommandError, json_out: bool) -> int:
+    if json_out:
+        from triagebot.commands.documents import dumps
+
+        with contextlib.suppress(BrokenPipeError):
+            sys.stdout.write(dumps(exc.document()))
+            sys.stdout.flush()
+        return exc.code
+    interrupted = exc.kind is ErrorKind.INTERRUPTED
+    for problem in exc.problems:
+        if interrupted:
+            logs.say(logging.WARNING, problem, prefix="")
+        else:
+            logs.say(logging.ERROR, problem)
+    return exc.code
+
+
+# -- init, demo -----------------------------------------------------------------------------
+def init_command(args: argparse.Namespace) -> Reply:
+    from triagebot.tools import scaffold
+
+    target = Path(args.dir)
+    if target.exists() and not target.is_dir():
+        raise usage(f"init {args.dir}: not a directory; give a new or empty directory")
+    try:
+        scaffold.init(target)
+    except scaffold.InitError as exc:
+        raise configuration(str(exc)) from None
+    return Reply(text=scaffold.next_steps(target))
+
+
+def demo_command(args: argparse.Namespace) -> Reply:
+    from triagebot.demo.demo import run_demo
+
+    if args.serve and args.port:
+        _check_port(args.port)
+    color = output.use_color(sys.stdout)
+    code = run_demo(main, color=color, serve=args.serve, port=args.port, keep=args.keep)
+    return Reply(code=code)
+
+
+def _check_port(port: int) -> None:
+    """A busy port is said in one line before anything starts."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
-            scaffold.init(Path(args.dir))
-        except scaffold.InitError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(scaffold.next_steps(Path(args.dir)))
-        return 0
-    config = load_config(args.config)
-    if config.path is None:
-        from triagebot.commands.notices import defaults_notice
-
-        logs.say(logging.WARNING, defaults_notice(config), prefix="")
-    if args.command == "registry":
-        return registry_command(args, config)
-    if args.command in ("once", "run"):
-        return poll_command(args, config)
-    if args.command == "explain":
-        return explain_command(args, config)
-    if args.command == "status":
-        return status_command(config, json_out=args.json)
-    if args.command == "queue":
-        return queue_command(args, config)
-    if args.command in ("retry", "db"):
-        from triagebot.commands.maintenance import db_command, retry_command
-
-        return retry_command(args, config) if args.command == "retry" else db_command(config)
-    raise AssertionError(args.command)
-
-
-# -- registry -------------------------------------------------------------------------------
-def registry_command(args: argparse.Namespace, config: Config) -> int:
-    from triagebot.files.validate import load_registry
-
-    if args.registry_command == "schema":
-        from triagebot.files.schema import schema_command
-
-        return schema_command(args.out)
-    explicit = getattr(args, "dir", None) or getattr(args, "dir_positional", None)
-    path = Path(explicit) if explicit else _default_registry(config)
-    from triagebot.files.validate import utc_today
-
-    today = utc_today()
-    result = load_registry(path, today)
-    if args.registry_command == "check":
-        for problem in [*result.errors, *result.warnings]:
-            print(f"{problem.severity}: {problem}", file=sys.stderr)
-        print(output.check_summary(path, result))
-        return 0 if result.ok else 1
-    if result.registry is None:
-        for problem in result.errors:
-            print(f"error: {problem}", file=sys.stderr)
-        print(f"{path}: the registry has errors; run: triagebot registry check", file=sys.stderr)
-        return 2
-    registry = result.registry
-    if args.registry_command in registry_tools.COMMANDS:
-        return registry_tools.run(args, config, path, registry, today)
-    if args.registry_command == "find":
-        text = output.find_person(registry, args.query, today)
-        if args.json:
-            from triagebot.commands import jsonout
-
-            query = args.query.strip()
-            person = (
-                registry.person_by_bugzilla_id(int(query))
-                if query.isdigit()
-                else registry.person_by_email(query)
-            )
-            sys.stdout.write(jsonout.dumps(jsonout.person_document(registry, query, person, today)))
-            return 0 if person is not None else 1
-        if text is None:
-            print(f"nobody in {path} matches {args.query!r}", file=sys.stderr)
-            hint = output.lookalike_hint(args.query)
-            if hint:
-                print(hint, file=sys.stderr)
-            return 1
-        print(text)
-        return 0
-    if args.registry_command == "show":
-        community = registry.community(args.slug)
-        if community is None:
-            print(output.unknown_community(registry, args.slug, path), file=sys.stderr)
-            return 1
-        if args.json:
-            from triagebot.commands import jsonout
-
-            document = jsonout.community_document(registry, community, today)
-            sys.stdout.write(jsonout.dumps(document))
-            return 0
-        print(output.show_community(registry, community, today))
-        return 0
-    if args.registry_command == "render":
-        from triagebot.tools import directory
-
-        if args.format == "html":
-            page = directory.render_html(registry, today, _correction_url(args, config))
-        elif args.format == "json":
-            page = directory.render_json(registry, today)
-        else:
-            page = directory.render_markdown(registry, today)
-        if args.output:
-            Path(args.output).write_text(page, encoding="utf-8")
-            print(f"wrote {args.output}", file=sys.stderr)
-        else:
-            sys.stdout.write(page)
-        return 0
-    raise AssertionError(args.registry_command)
-
-
-def _correction_url(args: argparse.Namespace, config: Config) -> str:
-    from triagebot.tools import directory
-
-    return args.correction_url or directory.default_correction_url(
-        config.bugzilla_url, config.rules_path
-    )
-
-
-def _default_registry(config: Config) -> Path:
-    if config.path is None:
-        return Path("data")
-    return config.registry_path
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise usage(f"--port {port}: {exc.strerror or exc}; choose another port") from None
 
 
 # -- polling --------------------------------------------------------------------------------
@@ -421,10 +333,12 @@ def _is_live(args: argparse.Namespace, config: Config) -> bool:
     return not config.dry_run
 
 
-def poll_command(args: argparse.Namespace, config: Config) -> int:
+def poll_command(args: argparse.Namespace) -> Reply:
     from triagebot.service.poller import PollReport
     from triagebot.service.run import build_bot, check_products, resolve_bot_login, run_forever
 
+    config = command_config(args)
+    json_out = getattr(args, "json", False)
     live = _is_live(args, config)
     bot = build_bot(config, live=live, no_limit=args.no_limit)
     with _key_errors(config):
@@ -453,10 +367,10 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
         signum = run_forever(bot, on_report, stop)
         if refused:
             raise ConfigError([_key_message(config, refused[0])])
-        return 130 if signum == signal.SIGINT else 0
+        return Reply(code=Exit.INTERRUPTED if signum == signal.SIGINT else Exit.DONE)
     from triagebot.commands import progress
 
-    bot.poller.progress = None if args.json else progress.for_stream(sys.stderr)
+    bot.poller.progress = None if json_out else progress.for_stream(sys.stderr)
 
     def on_sigterm(signum: int, _frame: object) -> None:
         bot.poller.stop_requested = signal.Signals(signum).name  # after the write in flight
@@ -467,8 +381,8 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
     except KeyboardInterrupt:
         if isinstance(bot.poller.progress, progress.WriteProgress):
             bot.poller.progress.close()
-        print(output.interrupted_line(bot.poller.reports, bot.store), file=sys.stderr)
-        return 130
+        line = output.interrupted_line(bot.poller.reports, bot.store)
+        raise CommandError(ErrorKind.INTERRUPTED, line, Exit.INTERRUPTED) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     for report in reports:
@@ -476,36 +390,33 @@ def poll_command(args: argparse.Namespace, config: Config) -> int:
             raise ConfigError([_key_message(config, report.error)])
     # Told to stop (SIGTERM, a service manager or `timeout`): what was done is done, the
     # rest is the next poll's, and that is no failure.
-    code = 0 if bot.poller.stop_requested else output.exit_code(reports)
-    if args.json:
-        from triagebot.commands import jsonout
-
-        sys.stdout.write(jsonout.dumps(jsonout.poll_document(reports, code)))
-        return code
-    for report in reports:
-        sys.stdout.write(output.poll_lines(report, color=output.use_color(sys.stdout)))
-    return code
+    code = Exit.DONE if bot.poller.stop_requested else output.exit_code(reports)
+    color = output.use_color(sys.stdout)
+    return Reply(
+        code=code,
+        text="".join(output.poll_lines(report, color=color) for report in reports),
+        document=jsonout.poll_document(reports, code),
+    )
 
 
-def explain_command(args: argparse.Namespace, config: Config) -> int:
+def explain_command(args: argparse.Namespace) -> Reply:
     """Reads only: the bug, its comments and the store; never writes to Bugzilla."""
     from dataclasses import replace
 
-    from triagebot.commands import jsonout
     from triagebot.core.triage import decide
     from triagebot.service.run import build_bot
 
+    config = command_config(args)
     bot = build_bot(config, live=False)
     with _key_errors(config):
         bug = bot.client.get_bug(args.bug)
         comments = bot.client.comments([args.bug]).get(args.bug, []) if bug else []
     if bug is None:
-        print(f"bug {args.bug} not found or not visible to this account", file=sys.stderr)
-        return 1
+        raise not_found(f"bug {args.bug} not found or not visible to this account")
     bug = replace(bug, description=next((c.text for c in comments if c.count == 0), ""))
     now = datetime.now(UTC)
     texts: list[str] = []
-    views: list[dict] = []
+    views = []
     for rule in bot.rules.current():
         if not rule.watches(bug.product, bug.component):
             continue
@@ -518,13 +429,10 @@ def explain_command(args: argparse.Namespace, config: Config) -> int:
         texts.append(output.explain(bug, rule.name, decision, record, start, posted))
         before = start is not None and bug.creation_time < start
         views.append(jsonout.explain_rule(rule.name, decision, record, posted, before))
-    if args.json:
-        sys.stdout.write(jsonout.dumps(jsonout.explain_document(bug, views)))
-    elif texts:
-        print("\n\n".join(texts))
-    else:
-        print(f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule")
-    return 0
+    text = "\n\n".join(texts) or (
+        f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule"
+    )
+    return Reply(text=text, document=jsonout.explain_document(bug, views))
 
 
 def _posted(comments: list, record: object) -> object:
@@ -539,12 +447,13 @@ def _posted(comments: list, record: object) -> object:
     return None
 
 
-def queue_command(args: argparse.Namespace, config: Config) -> int:
+def queue_command(args: argparse.Namespace) -> Reply:
     """Reads only: one search per page and rule."""
     from triagebot.core import awaiting
     from triagebot.core.followup import AWAITING
     from triagebot.service.run import build_bot
 
+    config = command_config(args)
     bot = build_bot(config, live=False)
     now, rows = datetime.now(UTC), []
     for rule in bot.rules.current():
@@ -552,16 +461,15 @@ def queue_command(args: argparse.Namespace, config: Config) -> int:
         bugs = [bug for page in pages for bug in page]
         login = bot.poller.settings.bot_login
         rows += awaiting.entries(bugs, bot.registry.current(), rule, now, login, bot.client.url)
-    fmt = "json" if args.json else args.format
-    render = {"json": awaiting.render_json, "markdown": awaiting.render_markdown}
-    sys.stdout.write(render.get(fmt, awaiting.render_text)(rows))
-    return 0
+    render = awaiting.render_markdown if args.format == "markdown" else awaiting.render_text
+    return Reply(text=render(rows), document=jsonout.queue_document(rows))
 
 
-def status_command(config: Config, json_out: bool = False) -> int:
+def status_command(args: argparse.Namespace) -> Reply:
     from triagebot.service.run import load_registry_strict, rules_loader
     from triagebot.state.store import Store
 
+    config = command_config(args)
     problems: list[str] = []
     stale_days: dict[str, int] = {}
     try:
@@ -573,30 +481,11 @@ def status_command(config: Config, json_out: bool = False) -> int:
         stale_days = {r.name: r.followup.stale_after_days for r in rules if r.followup}
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
-    from triagebot.commands import jsonout
-
-    if not _has_state(config.database_url):
-        if json_out:
-            sys.stdout.write(jsonout.dumps(jsonout.status_document(None, problems)))
-        else:
-            print(output.status(None, problems))
+    if not maintenance.has_state(config.database_url):
+        text, document = output.status(None, problems), jsonout.status_document(None, problems)
     else:
         with Store(config.database_url) as store:
-            if json_out:
-                sys.stdout.write(jsonout.dumps(jsonout.status_document(store, problems)))
-            else:
-                print(output.status(store, problems, stale_days))
+            text = output.status(store, problems, stale_days)
+            document = jsonout.status_document(store, problems)
             problems.extend(p for r in store.reload_problems() for p in r.problems)
-    return 1 if problems else 0
-
-
-def _has_state(url: str) -> bool:
-    """Is there a database to read? Not a SQLite file that does not exist: `status` must not
-    create one. Other databases are created by their administrator."""
-    from sqlalchemy.engine import make_url
-
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return True
-    name = parsed.database or ""
-    return name not in ("", ":memory:") and Path(name).is_file()
+    return Reply(code=Exit.FOUND if problems else Exit.DONE, text=text, document=document)

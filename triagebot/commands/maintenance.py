@@ -1,39 +1,134 @@
-"""Operator commands on the database alone (no request to Bugzilla): `retry` a bug the bot
-gave up on, `db upgrade` to apply the schema migrations by hand."""
+"""The operator's commands: `check` whether the bot can go live, `retry` a bug the bot gave
+up on, `db upgrade` to apply the schema migrations by hand."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from pathlib import Path
 
-from triagebot.files.config import Config
+from sqlalchemy.engine import make_url
+
+from triagebot.commands import documents as doc
+from triagebot.commands.notices import command_config
+from triagebot.commands.reply import Exit, Reply, configuration, usage
+from triagebot.commands.router import AddParser, add_command, add_group
+from triagebot.files.config import ConfigError
+from triagebot.files.problems import did_you_mean
 from triagebot.state import migrate
 from triagebot.state.store import Store
 
 
-def retry_command(args: argparse.Namespace, config: Config) -> int:
-    with Store(config.database_url) as store:
-        revived = store.retry(args.bug, args.rule)
+def add_parsers(add_parser: AddParser) -> None:
+    add_command(
+        add_parser,
+        "check",
+        check_command,
+        found="never (a blocker is something to fix: exit 2)",
+        document="golive",
+        help="can the bot go live? every blocker at once, each with its fix",
+        description="Everything `once --live` would refuse, found in one run: the "
+        "configuration, registry and rules files, example data and placeholder links, the "
+        "API key, the bot's login, the rules' products and components on the server, and "
+        "the database. Reads only: writes nothing to Bugzilla and creates no database. "
+        "Exit 0 when nothing blocks, 2 with one line per blocker.",
+    )
+    retry = add_command(
+        add_parser,
+        "retry",
+        retry_command,
+        found="the bug was not given up: nothing to retry",
+        help="put a bug the bot gave up on back in the queue",
+        description="A bug whose write Bugzilla refused with the same error [run] "
+        "max_attempts times is given up (`status` lists it with its error). Once the cause is "
+        "fixed, this puts it back: the next poll writes on it.",
+    )
+    retry.add_argument("bug", type=int, help="bug number")
+    retry.add_argument("--rule", help="only this rule's record (default: every rule)")
+    dbsub = add_group(add_parser, "db", "db_command", help="the database schema (migrations)")
+    add_command(
+        dbsub,
+        "upgrade",
+        db_command,
+        found="never",
+        help="apply the schema migrations now (the bot also applies them at start-up)",
+        description="Bring an existing database to the newest schema. A SQLite database "
+        "that does not exist is not created (the first poll creates it).",
+    )
+
+
+def check_command(args: argparse.Namespace) -> Reply:
+    from triagebot.service.golive import blockers
+
+    config = command_config(args)
+    found = blockers(config)
+    lines = [f"blocker: {b.what}: {b.problem}" for b in found]
+    lines.append(
+        f"go-live check: {len(found)} blocker{'' if len(found) == 1 else 's'}"
+        + ("; fix each, then run it again" if found else ": `once --live` can run")
+    )
+    document = doc.GoLiveDocument(
+        ok=not found, blockers=[doc.Blocker(what=b.what, problem=b.problem) for b in found]
+    )
+    return Reply(code=Exit.FIX if found else Exit.DONE, text="\n".join(lines), document=document)
+
+
+def retry_command(args: argparse.Namespace) -> Reply:
+    config = command_config(args)
+    if args.rule is not None:
+        _known_rule(args.rule, config.rules_path)
+    revived = []
+    if has_state(config.database_url):
+        with Store(config.database_url) as store:
+            revived = store.retry(args.bug, args.rule)
     if not revived:
         where = f" under rule {args.rule}" if args.rule else ""
-        print(f"bug {args.bug} was not given up{where}: nothing to retry", file=sys.stderr)
-        return 1
-    for record in revived:
-        print(
+        return Reply(
+            code=Exit.FOUND, notes=f"bug {args.bug} was not given up{where}: nothing to retry"
+        )
+    return Reply(
+        text="\n".join(
             f"bug {record.bug_id} (rule {record.rule}) is back in the queue: the next poll "
             f"writes on it (it last failed with: {record.last_error})"
+            for record in revived
         )
-    return 0
+    )
 
 
-def db_command(config: Config) -> int:
-    """Opening the store applies the migrations; say what was done."""
+def _known_rule(name: str, rules_path: Path) -> None:
+    """An unknown rule name is a usage error with a did-you-mean, not "nothing to retry"."""
+    from triagebot.files.rules import load_rules
+
+    try:
+        names = [rule.name for rule in load_rules(rules_path)]
+    except ConfigError:
+        return  # broken rules files: `status` says so; the name cannot be checked
+    if name not in names:
+        known = ", ".join(names) or "none"
+        raise usage(f"--rule {name}: no such rule{did_you_mean(name, names)} (rules: {known})")
+
+
+def db_command(args: argparse.Namespace) -> Reply:
+    """Applies the migrations to an existing database and says what was done."""
+    config = command_config(args)
+    if not has_state(config.database_url):
+        raise configuration(
+            f"{config.database_url}: no database to upgrade (the first poll creates it; "
+            "--config FILE names another)"
+        )
     with Store(config.database_url, migrate=False) as store:
         was = migrate.current(store.engine)
         migrate.upgrade(store.engine)
         now = migrate.current(store.engine)
     if was == now:
-        print(f"database already at revision {now} (the newest)")
-    else:
-        print(f"database upgraded from revision {was or 'none'} to {now}")
-    return 0
+        return Reply(text=f"database already at revision {now} (the newest)")
+    return Reply(text=f"database upgraded from revision {was or 'none'} to {now}")
+
+
+def has_state(url: str) -> bool:
+    """Is there a database to read? Not a SQLite file that does not exist: a command that
+    only reads must not create one. Other databases are created by their administrator."""
+    parsed = make_url(url)
+    if not parsed.drivername.startswith("sqlite"):
+        return True
+    name = parsed.database or ""
+    return name not in ("", ":memory:") and Path(name).is_file()

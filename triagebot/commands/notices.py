@@ -6,10 +6,13 @@ They name sources (a variable, a file), never a secret's value.
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 
 from triagebot.bugzilla.client import public_url
-from triagebot.files.config import Config
+from triagebot.files.config import Config, load_config
+from triagebot.service import logs
 
 
 def key_source(config: Config) -> str:
@@ -38,3 +41,12 @@ def defaults_notice(config: Config) -> str:
         f"defaults: {public_url(config.bugzilla_url)}, {mode}, registry "
         f"{config.registry_path}/, rules {config.rules_path}/, {config.database_url}"
     )
+
+
+def command_config(args: argparse.Namespace, *, notice: bool = True) -> Config:
+    """The configuration; with `notice`, the defaults notice on stderr when no file was
+    found (for commands that talk to Bugzilla or the database: it changes what they do)."""
+    config = load_config(args.config)
+    if config.path is None and notice:
+        logs.say(logging.WARNING, defaults_notice(config), prefix="")
+    return config

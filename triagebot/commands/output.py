@@ -62,15 +62,7 @@ def _person_line(person: Person) -> str:
     return f"{person.name}" + (f" ({contacts})" if contacts else "")
 
 
-def find_person(registry: Registry, query: str, today: date) -> str | None:
-    query = query.strip()
-    person = (
-        registry.person_by_bugzilla_id(int(query))
-        if query.isdigit()
-        else registry.person_by_email(query)
-    )
-    if person is None:
-        return None
+def find_person(registry: Registry, person: Person, today: date) -> str:
     lines = [f"{person.name} ({person.handle})"]
     if person.bugzilla_id is not None:
         lines.append(f"  Bugzilla id: {person.bugzilla_id}")

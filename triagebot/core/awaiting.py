@@ -3,7 +3,7 @@
 `triagebot queue` asks Bugzilla (one search per page: the rule's components, whiteboard
 `[endorsement-needed]`), not the database: the tags are the record, and a bug a human
 re-tagged or untagged shows as it is. Pure from here on: `entries` turns bugs into rows,
-`render_text`, `render_markdown` and `render_json` show them.
+`render_text` and `render_markdown` show them (`--json`: triagebot.commands.jsonout).
 
 Who was asked is the open needinfo requests the bot set, by registry name ("the reporter"
 for the reporter); a login is shown only for someone the registry does not know, as
@@ -12,9 +12,8 @@ Bugzilla itself shows it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from triagebot.core.bugs import SKIP_TAG, Bug
@@ -136,10 +135,6 @@ def render_markdown(rows: Sequence[Entry]) -> str:
             )
         out.append("")
     return "\n".join(out)
-
-
-def render_json(rows: Sequence[Entry]) -> str:
-    return json.dumps([asdict(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
 
 
 def _md(text: str) -> str:

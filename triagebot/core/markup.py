@@ -17,8 +17,6 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
-MARKDOWN_CHOICES = ("auto", True, False)
-
 # `**text**` on one line, text not starting or ending with a space (CommonMark's rule for a
 # strong run), and `code` spans: the only Markdown the shipped templates use.
 _STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")

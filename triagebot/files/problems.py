@@ -47,7 +47,8 @@ class Problem:
         if not self.file:
             return self.message
         where = f"{self.field}: " if self.field else ""
-        return f"{self.file}:{self.line}: {where}{self.message}"
+        at = f"{self.file}:{self.line}" if self.line else self.file  # line 0: a directory
+        return f"{at}: {where}{self.message}"
 
 
 class ProblemError(Exception):

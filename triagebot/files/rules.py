@@ -136,7 +136,7 @@ class _Loader:
         if self.path.is_file():
             return [self.path]
         if not self.path.is_dir():
-            self.problem(str(self.path), 1, "", "no such rules file or directory")
+            self.problem(str(self.path), 0, "", "no such rules file or directory")
             return []
         files = sorted(self.path.glob("*.toml"))
         if not files:

@@ -129,7 +129,7 @@ class _Loader:
 
     def run(self) -> LoadResult:
         if not self.root.is_dir():
-            self._file(str(self.root)).error((), "registry directory not found", line=1)
+            self._file(str(self.root)).error((), "registry directory not found", line=0)
             return self._result([], complete=False)
         people = self._people(self._file(str(self.root / PEOPLE_FILE)))
         drafts, complete = self._communities(self.root / COMMUNITIES_DIR)

@@ -20,9 +20,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from triagebot.bugzilla.client import KEY_REJECTED, BugzillaError, Client, public_url
+from triagebot.files.config import Config
+from triagebot.files.problems import ProblemError
+from triagebot.files.rules import load_rules
+from triagebot.files.validate import load_registry
 
 if TYPE_CHECKING:
     from triagebot.core.registry import Registry
@@ -77,3 +84,151 @@ def live_problems(
                 "placeholder; set it to your community directory page, or delete the line"
             )
     return problems
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """One reason the bot cannot go live, and how to fix it (`problem` says both)."""
+
+    what: str  # configuration, registry, rules, key, bot_login, bugzilla, product, database
+    problem: str
+
+
+def blockers(config: Config) -> list[Blocker]:
+    """Everything that would stop `once --live`, found in one go rather than one per try:
+    the files, the example data and placeholder links, the API key, the bot's login, the
+    products and components on the server, and the database. Reads only: creates no
+    database and writes nothing to Bugzilla."""
+    found: list[Blocker] = []
+    registry, rules = None, None
+    result = load_registry(config.registry_path)
+    if result.registry is None:
+        found += [Blocker("registry", str(p)) for p in result.errors]
+    registry = result.registry
+    try:
+        rules = load_rules(config.rules_path)
+    except ProblemError as exc:
+        found += [Blocker("rules", str(p)) for p in exc.problems]
+    if registry is not None and rules is not None:
+        problems = live_problems(config.bugzilla_url, registry, config.registry_path, rules)
+        found += [Blocker("example data", p) for p in problems]
+    found += _database(config.database_url)
+    try:
+        key = config.api_key()
+    except ProblemError as exc:
+        found += [Blocker("key", str(p)) for p in exc.problems]
+        key = None
+    else:
+        if not key:
+            found.append(
+                Blocker(
+                    "key",
+                    f"no API key: set ${config.api_key_env} or [bugzilla] api_key_file (a "
+                    "file readable only by its owner) to the bot account's key",
+                )
+            )
+    client = Client(config.bugzilla_url, key, key_in=config.key_in, timeout=config.timeout_seconds)
+    try:
+        client.connect()
+    except BugzillaError as exc:
+        found.append(Blocker("bugzilla", f"{public_url(config.bugzilla_url)}: {exc}"))
+        return found
+    found += _account(config, client, key)
+    if rules:
+        wanted: dict[str, list[str]] = {}
+        for rule in rules:
+            wanted.setdefault(rule.product, []).extend(rule.components)
+        try:
+            problems = client.check_products(wanted)
+        except BugzillaError as exc:
+            problems = [str(exc)]
+        found += [
+            Blocker(
+                "product",
+                f"{public_url(config.bugzilla_url)}: {p}; set product and "
+                "components in the rule to what your requests are filed in",
+            )
+            for p in problems
+        ]
+    return found
+
+
+def _account(config: Config, client: Client, key: str | None) -> list[Blocker]:
+    """The key accepted and the bot's login known: by it the bot recognises its comments."""
+    where = public_url(config.bugzilla_url)
+    login = config.bot_login
+    if key:
+        try:
+            if login is not None:
+                client.users(names=[login])  # refused with a wrong key; a missing user too
+            else:
+                login = client.whoami()
+        except BugzillaError as exc:
+            if exc.code in KEY_REJECTED:
+                return [
+                    Blocker(
+                        "key", f"{where} rejected the API key: {exc}; set the bot account's key"
+                    )
+                ]
+            if login is not None:
+                return [Blocker("bot_login", f"{where}: bot_login {login!r}: {exc}")]
+            raise
+    if login is None:
+        return [
+            Blocker(
+                "bot_login",
+                f"{config.path or 'configuration'}: live mode needs the bot's Bugzilla login, "
+                f"to recognise its own comments: set [bugzilla] bot_login ({where} has no "
+                "/rest/whoami)",
+            )
+        ]
+    return []
+
+
+def _database(url: str) -> list[Blocker]:
+    """Where the bot keeps its state can be reached, without creating it."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        name = parsed.database or ""
+        if name in ("", ":memory:"):
+            return [
+                Blocker(
+                    "database",
+                    f"{url}: an in-memory database forgets every poll; "
+                    "set [database] url to a file or a server",
+                )
+            ]
+        path = Path(name)
+        if path.exists():
+            if not path.is_file():
+                return [Blocker("database", f"{path}: not a file; set [database] url")]
+            return []
+        if not path.parent.is_dir():
+            return [
+                Blocker(
+                    "database",
+                    f"{path.parent}: no such directory for the database; "
+                    "create it or set [database] url",
+                )
+            ]
+        return []  # created by the first poll
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except SQLAlchemyError as exc:
+        reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
+        return [
+            Blocker(
+                "database",
+                f"{parsed.render_as_string(hide_password=True)}: "
+                f"cannot connect: {reason.splitlines()[0]}",
+            )
+        ]
+    finally:
+        engine.dispose()
+    return []

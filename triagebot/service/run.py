@@ -13,13 +13,12 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from triagebot.bugzilla.client import BugzillaError, Client
-from triagebot.core.bugs import Bug
 from triagebot.core.registry import Registry
 from triagebot.files.config import Config, ConfigError
 from triagebot.files.rules import Rule, load_rules
@@ -193,18 +192,6 @@ def resolve_bot_login(bot: Bot, *, live: bool) -> None:
             ]
         )
     bot.poller.settings.bot_login = login
-
-
-def fetch_bug(client: Client, bug_id: int) -> Bug | None:
-    """One bug as a poll sees it, description included, or None when it does not exist or
-    this account cannot see it. Two reads: `GET /rest/bug?id=N` (a search, so a missing or
-    invisible bug is an empty answer, not an error) and the bug's comments."""
-    bug = client.get_bug(bug_id)
-    if bug is None:
-        return None
-    comments = client.comments([bug_id]).get(bug_id, [])
-    description = next((c.text for c in comments if c.count == 0), "")
-    return replace(bug, description=description)
 
 
 def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:

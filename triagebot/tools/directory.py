@@ -15,12 +15,10 @@ safe to publish as is. Two rules shape this module:
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -273,29 +271,3 @@ def render_html(registry: Registry, today: date, correction_url: str | None = No
         if correction_url
         else {},
     )
-
-
-# -- JSON ------------------------------------------------------------------------------------
-def _plain(value: Any) -> Any:
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
-    return value
-
-
-def render_json(registry: Registry, today: date) -> str:
-    """The page's data for other tools: the same public view, nothing more."""
-    communities = []
-    for e in public_view(registry, today):
-        item = asdict(e)
-        item["resources"] = [
-            {"kind": kind, "id": rid, "responsible": list(names)}
-            for kind, rid, names in e.resources
-        ]
-        item["history"] = [{**asdict(ev), "text": ev.describe()} for ev in e.history]
-        communities.append(item)
-    document = {"generated": today, "communities": communities}
-    return json.dumps(_plain(document), ensure_ascii=False, indent=2) + "\n"
