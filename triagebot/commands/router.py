@@ -26,6 +26,7 @@ class Entry:
 
     found: str
     document: str | None
+    handler: Handler
 
 
 # Every command declared by `add_command`, by its name after `triagebot` ("registry check"):
@@ -97,7 +98,7 @@ def add_command(
         **kwargs,
     )
     p.set_defaults(handler=handler)
-    CATALOG[p.prog.removeprefix("triagebot ")] = Entry(" ".join(found.split()), document)
+    CATALOG[p.prog.removeprefix("triagebot ")] = Entry(" ".join(found.split()), document, handler)
     if document is not None:
         p.add_argument(
             "--json",
