@@ -19,12 +19,12 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from standin import FaultyBugzilla
 
 from triagebot.commands.cli import build_parser, main
 from triagebot.commands.documents import json_schemas, schema_file
 from triagebot.commands.router import CATALOG
 from triagebot.demo import demo
-from triagebot.demo.devserver import FakeBugzilla
 from triagebot.state.store import Intent, Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @dataclass
 class Env:
     tmp: Path
-    fake: FakeBugzilla
+    fake: FaultyBugzilla
     config: Path
 
     def c(self, *argv: str) -> list[str]:
@@ -71,7 +71,7 @@ class Env:
 
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[Env]:
-    with FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as fake:
+    with FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as fake:
         demo.seed(fake, datetime.now(UTC).replace(microsecond=0), DATA)
         workdir = tmp_path / "bot"
         workdir.mkdir()
