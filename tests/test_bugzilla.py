@@ -503,7 +503,7 @@ def test_check_products_is_one_request(mocked, client):
         "component 'General' of product 'Participation Infrastructure' is inactive "
         "(closed for new bugs)",
         "unknown component 'Comunity IT' in product 'Participation Infrastructure' "
-        "(known: Community IT, General)",
+        "(did you mean 'Community IT'? known: Community IT, General)",
         "unknown product 'participation infrastructure', or not visible to this account "
         "(did you mean 'Participation Infrastructure'?)",
     ]

@@ -285,7 +285,7 @@ def test_once_dry_run_writes_nothing_and_exits_0(
     assert not WRITE_KINDS & set(fake.counts)
     assert "  1 skipped, 6 would comment\n" in out
     assert out.count("         | comment:") == 6
-    assert "      7  skipped            skipped" in out
+    assert "      7  skipped            not acted on: whiteboard has [triagebot-skip]" in out
     assert "rule community-it (dry run): 7 bugs changed since" in out
     assert all(len(line) <= 80 for line in out.splitlines())
     assert "\033[" not in out

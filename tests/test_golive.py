@@ -95,3 +95,84 @@ def test_a_reload_to_example_data_is_refused_while_live(
         "--dry-run"
     ]
     bot.store.close()
+
+
+# -- triagebot check: every blocker at once ----------------------------------------------------
+def test_check_reports_every_blocker_at_once_with_its_fix_and_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Four tries to learn four facts, before: now one run names the key, the bot's login,
+    the product, the example data, the placeholder link and the database, then exit 2."""
+    import json
+    from datetime import UTC, datetime
+
+    from triagebot.commands.cli import main
+    from triagebot.demo import demo
+    from triagebot.demo.devserver import FakeBugzilla
+
+    monkeypatch.delenv("TRIAGEBOT_API_KEY", raising=False)
+    monkeypatch.delenv("TRIAGEBOT_CONFIG", raising=False)
+    monkeypatch.setattr(golive, "is_test_server", lambda url: False)  # as if a real tracker
+    with FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as fake:
+        assert fake.url is not None
+        config = demo.write_config(tmp_path, fake.url, ROOT, datetime.now(UTC))
+        text = config.read_text(encoding="utf-8")
+        text = text.replace("api_key_file", "# api_key_file").replace("bot_login", "# bot_login")
+        text = text.replace(str(tmp_path / "triagebot.db"), str(tmp_path / "no" / "t.db"))
+        rules = tmp_path / "rules"
+        shutil.copytree(ROOT / "rules", rules)
+        rule = rules / "community-it.toml"
+        rule.write_text(
+            rule.read_text(encoding="utf-8").replace(
+                'product = "Participation Infrastructure"',
+                'product = "Participation Infrastructur"',
+            ),
+            encoding="utf-8",
+        )
+        config.write_text(text.replace(str(ROOT / "rules"), str(rules)), encoding="utf-8")
+        before = dict(fake.counts)
+        assert main(["--config", str(config), "check"]) == 2
+        out = capsys.readouterr().out
+        assert main(["--config", str(config), "check", "--json"]) == 2
+        document = json.loads(capsys.readouterr().out)
+        writes = {"update", "comment", "create"}
+        assert not writes & (set(fake.counts) - set(before))
+    lines = out.splitlines()
+    assert [line.split(":")[1].strip() for line in lines[:-1]] == [
+        "example data",
+        "example data",
+        "database",
+        "key",
+        "bot_login",
+        "product",
+    ]
+    assert "the registry holds only example.org people (fictional)" in lines[0]
+    assert "directory_url https://community.example.org/directory is a placeholder" in lines[1]
+    assert "create it or set [database] url" in lines[2]
+    assert "set $TRIAGEBOT_API_KEY or [bugzilla] api_key_file" in lines[3]
+    assert "set [bugzilla] bot_login" in lines[4]
+    assert "did you mean 'Participation Infrastructure'?" in lines[5]
+    assert lines[-1] == "go-live check: 6 blockers; fix each, then run it again"
+    assert document["ok"] is False
+    assert [b["what"] for b in document["blockers"]] == [
+        "example data", "example data", "database", "key", "bot_login", "product",
+    ]  # fmt: skip
+    assert not (tmp_path / "no").exists()  # the check created nothing
+
+
+def test_check_passes_on_the_demo_stand_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from datetime import UTC, datetime
+
+    from triagebot.commands.cli import main
+    from triagebot.demo import demo
+    from triagebot.demo.devserver import FakeBugzilla
+
+    monkeypatch.delenv("TRIAGEBOT_API_KEY", raising=False)
+    with FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as fake:
+        assert fake.url is not None
+        config = demo.write_config(tmp_path, fake.url, ROOT, datetime.now(UTC))
+        assert main(["--config", str(config), "check"]) == 0
+    assert capsys.readouterr().out == "go-live check: 0 blockers: `once --live` can run\n"
+    assert not (tmp_path / "triagebot.db").exists()

@@ -4,6 +4,7 @@ the stable keys the README lists; and `explain` on a handled bug shows what was 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,6 +109,8 @@ def test_status_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     assert code == 0 and list(doc) == keys and doc["state"] is True
     (poll,) = doc["polls"]
     assert (poll["bugs"], poll["acted"], poll["skipped"], poll["error"]) == (7, 6, 1, None)
+    for moment in (poll["started"], poll["finished"]):  # the README's format, no microseconds
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", moment), moment
     assert doc["outcomes"]["done/endorsed"] == 1
 
 

@@ -101,6 +101,8 @@ def test_poll_summary_is_one_line_for_logs() -> None:
         "rule community-it (live): 39 bugs changed since 2026-11-20 07:00:00Z: "
         "39 commented; 1 HTTP request"
     )
+    one = output.poll_summary(report(results[:1], requests=1))
+    assert one.startswith("rule community-it (live): 1 bug changed since ")  # not "1 bugs"
     empty = output.poll_summary(report([], requests=2))
     assert empty.endswith("since 2026-11-20 07:00:00Z; 2 HTTP requests")
 

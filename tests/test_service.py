@@ -303,7 +303,7 @@ def test_run_checks_edited_rules_against_bugzilla_before_using_them(
         assert problems.source == "rules"
         assert problems.problems == (
             f"{fake.url}: unknown component 'Comunity IT' in product 'Participation "
-            "Infrastructure' (known: Community IT, General)",
+            "Infrastructure' (did you mean 'Community IT'? known: Community IT, General)",
         )
         assert bot.rules.current()[0].components == ("Community IT",)  # the last good rules
         count = len(polls)

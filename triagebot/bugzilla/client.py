@@ -438,6 +438,7 @@ class Client:
         found = {p.get("name"): p for p in answer.get("products") or ()}
         known: list[str] | None = None  # the server's product names, asked for at most once
         problems: list[str] = []
+        known: list[str] | None = None
         for product, components in wanted.items():
             info = found.get(product)
             if info is None:
@@ -456,9 +457,12 @@ class Client:
             for component in dict.fromkeys(components):
                 comp = comps.get(component)
                 if comp is None:
-                    known = ", ".join(sorted(str(n) for n in comps)) or "none"
+                    names = sorted(str(n) for n in comps)
+                    close = _closest(component, names)
+                    hint = f"did you mean {close!r}? " if close else ""
                     problems.append(
-                        f"unknown component {component!r} in product {product!r} (known: {known})"
+                        f"unknown component {component!r} in product {product!r} "
+                        f"({hint}known: {', '.join(names) or 'none'})"
                     )
                 elif comp.get("is_active") is False:
                     problems.append(

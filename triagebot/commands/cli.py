@@ -166,16 +166,17 @@ def build_parser() -> argparse.ArgumentParser:
         "prints a ready config and a curl line that files a new bug.",
     )
     demo.add_argument("--serve", action="store_true", help="keep the loopback Bugzilla running")
-    demo.add_argument("--port", type=_port, default=0, help="port for --serve (default: free)")
+    demo.add_argument("--port", type=port, default=0, help="port for --serve (default: free)")
     demo.add_argument("--keep", metavar="DIR", help="keep the database and log in DIR")
     return parser
 
 
-def _port(text: str) -> int:
-    port = int(text)
-    if not 0 <= port <= 65535:
+def port(text: str) -> int:
+    """A TCP port number (argparse names the type after this function: "invalid port")."""
+    number = int(text)
+    if not 0 <= number <= 65535:
         raise ValueError(text)
-    return port
+    return number
 
 
 def _live_flags(p: argparse.ArgumentParser) -> None:

@@ -176,6 +176,9 @@ def bug_line(result: BugResult, color: bool = False) -> str:
     outcome = d.outcome if d else "-"
     community = (d.community or ("/".join(d.communities) if d.communities else "-")) if d else "-"
     action = ACTION_WORDS.get(result.action, result.action)
+    reason = getattr(d, "reason", None)
+    if result.action == "skipped" and reason:
+        action = f"not acted on: {reason}"  # why, rather than "skipped" twice
     kind = getattr(d, "kind", None)  # a follow-up: confirmation, reminder...
     if kind:
         action = f"{kind}, {action}"
@@ -257,8 +260,8 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
         counts["handled-before"] = report.handled_before
     mode = "live" if report.live else "dry run"
     head = (
-        f"rule {report.rule} ({mode}): {len(report.results) + report.handled_before} bugs "
-        "changed since "
+        f"rule {report.rule} ({mode}): "
+        f"{_count(len(report.results) + report.handled_before, 'bug')} changed since "
         f"{report.since:%Y-%m-%d %H:%M:%S}Z"
     )
     parts = []

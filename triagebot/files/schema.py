@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from triagebot.files import model
 from triagebot.files.policy import Policy
-from triagebot.files.problems import TomlJsonSchema
+from triagebot.files.problems import ProblemError, TomlJsonSchema
 
 FILES = {
     "people": "people.schema.json",
@@ -62,6 +62,8 @@ def schema_command(out: str | None) -> int:
     if out is None:
         sys.stdout.write(schema_text(json_schemas()))
         return 0
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ProblemError([f"--out {out}: not a directory"])
     for path in write_schemas(Path(out)):
         print(f"wrote {path}", file=sys.stderr)
     return 0
