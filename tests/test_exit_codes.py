@@ -46,6 +46,7 @@ class Env:
     tmp: Path
     fake: FaultyBugzilla
     config: Path
+    patch: pytest.MonkeyPatch
 
     def c(self, *argv: str) -> list[str]:
         return ["--config", str(self.config), *argv]
@@ -70,14 +71,15 @@ class Env:
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[Env]:
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
     with FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as fake:
         demo.seed(fake, datetime.now(UTC).replace(microsecond=0), DATA)
         workdir = tmp_path / "bot"
         workdir.mkdir()
         start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
         assert fake.url is not None
-        yield Env(tmp_path, fake, demo.write_config(workdir, fake.url, ROOT, start))
+        config = demo.write_config(workdir, fake.url, ROOT, start)
+        yield Env(tmp_path, fake, config, monkeypatch)
 
 
 def _gave_up(e: Env) -> list[str]:
@@ -89,6 +91,22 @@ def _gave_up(e: Env) -> list[str]:
             max_attempts=1,
         )  # fmt: skip
     return e.c("retry", "42")
+
+
+def _one_account(e: Env) -> list[str]:
+    """A registry of one person whose login is an account on the stand-in: they agree."""
+    data = e.tmp / "one"
+    (data / "communities").mkdir(parents=True)
+    (data / "people.toml").write_text(
+        f'[bot]\nname = "The bot"\nemails = ["{demo.BOT}"]\n', encoding="utf-8"
+    )
+    return e.c("registry", "sync", "--dir", str(data))
+
+
+def _run_once(e: Env) -> list[str]:
+    """`run` until stopped: here its loop returns at once, as after SIGTERM between polls."""
+    e.patch.setattr("triagebot.service.run.run_forever", lambda *a, **k: None)
+    return e.c("run")
 
 
 def _unreachable(e: Env) -> list[str]:
@@ -137,6 +155,7 @@ ROWS: dict[str, dict[int, Scenario]] = {
         2: lambda e: ["registry", "history", "nope", "--dir", str(e.tmp / "nowhere")],
     },
     "registry sync": {
+        0: _one_account,
         1: lambda e: e.c("registry", "sync", *D),
         2: lambda e: ["registry", "sync", *D],  # no API key
     },
@@ -150,6 +169,7 @@ ROWS: dict[str, dict[int, Scenario]] = {
         2: lambda e: [*e.bad_config(), "once"],
     },
     "run": {
+        0: _run_once,
         1: lambda e: (e.fake.stop(), e.c("run"))[1],
         2: lambda e: [*e.bad_config(), "run"],
     },
@@ -186,6 +206,7 @@ ROWS: dict[str, dict[int, Scenario]] = {
         2: lambda e: e.c("db", "upgrade"),  # no database: none is created
     },
     "demo": {
+        0: lambda e: ["demo"],
         2: lambda e: ["demo", "--keep", str(e.config.parent)],  # not the demo's directory
     },
 }
