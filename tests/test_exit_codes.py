@@ -318,3 +318,12 @@ def test_status_in_an_empty_directory_names_the_directories_without_line_numbers
     out = capsys.readouterr().out
     assert "  data: registry directory not found" in out.splitlines()
     assert "  rules: no such rules file or directory" in out.splitlines()
+
+
+@pytest.mark.parametrize("command", sorted(CATALOG))
+def test_v_after_every_command(command: str) -> None:
+    """`-v` is taken after every subcommand too, `db upgrade -v` included."""
+    needed = {"registry find": ["x"], "registry show": ["x"], "registry history": ["x"]}
+    needed |= {"explain": ["1"], "retry": ["1"]}
+    args = build_parser().parse_args([*command.split(), *needed.get(command, []), "-vv"])
+    assert args.verbose == 2
