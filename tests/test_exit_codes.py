@@ -194,6 +194,7 @@ ROWS: dict[str, dict[int, Scenario]] = {
     },
     "check": {
         0: lambda e: e.c("check"),
+        1: lambda e: (e.fake.stop(), e.c("check"))[1],
         2: lambda e: [*e.bad_config(), "check"],
     },
     "retry": {

@@ -23,14 +23,14 @@ def add_parsers(add_parser: AddParser) -> None:
         add_parser,
         "check",
         check_command,
-        found="never (a blocker is something to fix: exit 2)",
+        found="Bugzilla did not answer, and nothing else blocks (a blocker to fix: 2)",
         document="golive",
         help="can the bot go live? every blocker at once, each with its fix",
         description="Everything `once --live` would refuse, found in one run: the "
         "configuration, registry and rules files, example data and placeholder links, the "
         "API key, the bot's login, the rules' products and components on the server, and "
         "the database. Reads only: writes nothing to Bugzilla and creates no database. "
-        "Exit 0 when nothing blocks, 2 with one line per blocker.",
+        "One line per blocker.",
     )
     retry = add_command(
         add_parser,
@@ -57,7 +57,7 @@ def add_parsers(add_parser: AddParser) -> None:
 
 
 def check_command(args: argparse.Namespace) -> Reply:
-    from triagebot.service.golive import blockers
+    from triagebot.service.golive import UNREACHABLE, blockers
 
     config = command_config(args)
     found = blockers(config)
@@ -69,7 +69,13 @@ def check_command(args: argparse.Namespace) -> Reply:
     document = doc.GoLiveDocument(
         ok=not found, blockers=[doc.Blocker(what=b.what, problem=b.problem) for b in found]
     )
-    return Reply(code=Exit.FIX if found else Exit.DONE, text="\n".join(lines), document=document)
+    if not found:
+        code = Exit.DONE
+    elif all(b.what == UNREACHABLE for b in found):
+        code = Exit.FOUND  # worth trying again later
+    else:
+        code = Exit.FIX
+    return Reply(code=code, text="\n".join(lines), document=document)
 
 
 def retry_command(args: argparse.Namespace) -> Reply:

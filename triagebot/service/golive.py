@@ -86,11 +86,14 @@ def live_problems(
     return problems
 
 
+UNREACHABLE = "unreachable"  # the one blocker that a later try may clear by itself
+
+
 @dataclass(frozen=True)
 class Blocker:
     """One reason the bot cannot go live, and how to fix it (`problem` says both)."""
 
-    what: str  # configuration, registry, rules, key, bot_login, bugzilla, product, database
+    what: str  # registry, rules, example data, database, key, bot_login, bugzilla, product...
     problem: str
 
 
@@ -131,7 +134,10 @@ def blockers(config: Config) -> list[Blocker]:
     try:
         client.connect()
     except BugzillaError as exc:
-        found.append(Blocker("bugzilla", f"{public_url(config.bugzilla_url)}: {exc}"))
+        # No answer is worth trying again later (`check` exits 1 when nothing else blocks);
+        # an answer that is not a Bugzilla's is a URL to fix.
+        what = UNREACHABLE if exc.worth_a_retry else "bugzilla"
+        found.append(Blocker(what, f"{public_url(config.bugzilla_url)}: {exc}"))
         return found
     found += _account(config, client, key)
     if rules:
