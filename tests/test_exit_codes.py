@@ -93,12 +93,12 @@ def _gave_up(e: Env) -> list[str]:
     return e.c("retry", "42")
 
 
-def _one_account(e: Env) -> list[str]:
-    """A registry of one person whose login is an account on the stand-in: they agree."""
+def _one_person(e: Env, login: str) -> list[str]:
+    """`registry sync` of a registry of one person with this login."""
     data = e.tmp / "one"
     (data / "communities").mkdir(parents=True)
     (data / "people.toml").write_text(
-        f'[bot]\nname = "The bot"\nemails = ["{demo.BOT}"]\n', encoding="utf-8"
+        f'[someone]\nname = "Someone"\nemails = ["{login}"]\n', encoding="utf-8"
     )
     return e.c("registry", "sync", "--dir", str(data))
 
@@ -155,8 +155,8 @@ ROWS: dict[str, dict[int, Scenario]] = {
         2: lambda e: ["registry", "history", "nope", "--dir", str(e.tmp / "nowhere")],
     },
     "registry sync": {
-        0: _one_account,
-        1: lambda e: e.c("registry", "sync", *D),
+        0: lambda e: _one_person(e, demo.BOT),  # an account on the stand-in: they agree
+        1: lambda e: _one_person(e, "nobody-here@example.org"),  # no such account
         2: lambda e: ["registry", "sync", *D],  # no API key
     },
     "registry schema": {
