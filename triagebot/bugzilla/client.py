@@ -438,7 +438,6 @@ class Client:
         found = {p.get("name"): p for p in answer.get("products") or ()}
         known: list[str] | None = None  # the server's product names, asked for at most once
         problems: list[str] = []
-        known: list[str] | None = None
         for product, components in wanted.items():
             info = found.get(product)
             if info is None:
