@@ -280,8 +280,6 @@ def init_command(args: argparse.Namespace) -> Reply:
     from triagebot.tools import scaffold
 
     target = Path(args.dir)
-    if target.exists() and not target.is_dir():
-        raise usage(f"init {args.dir}: not a directory; give a new or empty directory")
     try:
         scaffold.init(target)
     except scaffold.InitError as exc:
