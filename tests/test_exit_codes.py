@@ -328,3 +328,41 @@ def test_v_after_every_command(command: str) -> None:
     needed |= {"explain": ["1"], "retry": ["1"]}
     args = build_parser().parse_args([*command.split(), *needed.get(command, []), "-vv"])
     assert args.verbose == 2
+
+
+# -- one way to say things ----------------------------------------------------------------------
+def test_a_registry_command_given_a_directory_prints_no_configuration_note(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    for argv in (["registry", "check", *D], ["registry", "show", "mozilla-tamil", *D]):
+        assert main(argv) == 0
+        assert capsys.readouterr().err == "", argv
+    assert main(["registry", "check", str(DATA)]) == 0  # the old spelling still works
+    assert capsys.readouterr().err == ""
+
+
+def test_commands_that_only_read_create_no_database(
+    env: Env, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for argv in (["db", "upgrade"], ["retry", "3"], ["status"], ["check"]):
+        main(env.c(*argv))
+    capsys.readouterr()
+    assert not (env.config.parent / "triagebot.db").exists()
+    assert main(["db", "upgrade"]) == 2  # no configuration, no ./triagebot.db: none made
+    assert "no database to upgrade" in capsys.readouterr().err
+    assert list(Path.cwd().iterdir()) == []
+
+
+def test_an_unknown_rule_gets_a_did_you_mean(env: Env, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(env.c("retry", "3", "--rule", "community-iy")) == 2
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert err == (
+        "error: --rule community-iy: no such rule; did you mean 'community-it'? "
+        "(rules: community-it)"
+    )
+
+
+def test_json_is_the_one_spelling(capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["queue", "--format", "json"], ["registry", "render", "--format", "json"]):
+        assert main(argv) == 2, argv
+        assert "invalid choice: 'json'" in capsys.readouterr().err
