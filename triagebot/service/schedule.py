@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 # Rounds asked for by pushes start at least this far apart: a bug filed, then commented on
-# and flagged in the next second is one poll, not three.
+# and flagged in the next second is one poll, not three. (A push right after a safety poll
+# waits for nothing.)
 PUSH_GAP = timedelta(seconds=1)
 
 
@@ -30,7 +31,8 @@ class Schedule:
         self._pending: set[str] = set()  # rules a push asked for, not polled since
         self._running = False  # a round is under way
         self._moved = False  # the job was moved up for a push and has not started
-        self._round_at = datetime.min.replace(tzinfo=UTC)  # when the last round started
+        # when the last round for a push started: the next one waits PUSH_GAP after it
+        self._pushed_at = datetime.min.replace(tzinfo=UTC)
         self._move: Callable[[datetime], None] = lambda _when: None
         self._stopped = False
 
@@ -57,7 +59,7 @@ class Schedule:
             self._pending |= rules
             if not self._running and not self._moved:  # else the round under way calls again
                 self._moved = True
-                self._move(max(self.clock(), self._round_at + PUSH_GAP))
+                self._move(max(self.clock(), self._pushed_at + PUSH_GAP))
             return True
 
     def busy(self) -> bool:
@@ -71,7 +73,9 @@ class Schedule:
         rules = list(rules)
         with self._lock:
             now = self.clock()
-            self._running, self._moved, self._round_at = True, False, now
+            self._running, self._moved = True, False
+            if self._pending:
+                self._pushed_at = now
             self._last = {r: t for r, t in self._last.items() if r in rules}
             due = [
                 r
@@ -88,7 +92,7 @@ class Schedule:
         during this one; else None, and the scheduler's next round is the next safety poll."""
         with self._lock:
             if self._pending:
-                return max(timedelta(0), self._round_at + PUSH_GAP - self.clock())
+                return max(timedelta(0), self._pushed_at + PUSH_GAP - self.clock())
             self._running = False
             if self._last:
                 self._move(min(self._last.values()) + self.interval)
