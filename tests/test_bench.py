@@ -29,3 +29,14 @@ def test_poll_bench_runs_and_the_bot_stays_at_the_request_floor(
     assert "baseline requests ÷ bot requests: " in summary
     assert "(version 1, search 1); goal 2 (python-bugzilla's GET /rest/version" in out
     assert "= 2 at start-up + 1.00 per idle poll; goal 1 per idle poll: ok" in out
+
+
+def test_latency_bench_runs_with_push(capsys: pytest.CaptureFixture[str]) -> None:
+    """A small run of bench/latency_bench.py; its figures come from running it by hand."""
+    import latency_bench
+
+    latency_bench.main(["--bugs", "3", "--spread", "1", "--modes", "push"])
+    out = capsys.readouterr().out
+    assert "| mode | safety poll | p50 | p95 | max | requests per idle hour |" in out
+    assert "| push | every 60 min | " in out
+    assert "push: 9 webhooks delivered; p95 " in out  # per bug: created, the bot's comment, tags

@@ -156,7 +156,8 @@ def test_demo_shows_every_outcome_once_offline(
     for bug_id in range(1, 9):
         posted = [c for c in server.comments_of(bug_id) if c["creator"] == demo.BOT]
         assert len(posted) == (bug_id in ACTED_ON) + (bug_id == 2)  # 2: the confirmation
-    assert server.counts["update"] == len(ACTED_ON) + 1  # the third poll wrote nothing
+    # the third poll wrote nothing; then the request filed for push
+    assert server.counts["update"] == len(ACTED_ON) + 2
     answer = out.split("A delegate answers on bug 2:")[1].split("Third poll")[0]
     assert re.search(r"\n +2  endorsed +mozilla-francophone: confirmation, commented\n", answer)
     assert (
@@ -171,6 +172,26 @@ def test_demo_shows_every_outcome_once_offline(
         third,
     )
     assert "comments by triagebot: 6, then 7 (the confirmation), then 7." in out
+
+    push = out.split("Push: `run` with its safety poll every 60 minutes:\n")[1]
+    assert re.match(
+        r"\$ triagebot --config triagebot-push.toml run --live\n"
+        r"  … listening on http://127\.0\.0\.1:\d+\n"
+        r"A webhook on the stand-in: Participation Infrastructure :: Community IT,\n"
+        r"  events create, change, comment; header X-Triagebot-Token\.\n"
+        r"lucia@example\.org files bug 9: Wiki space for Mozilla Hispano events\n"
+        r"annotated (within|in more than) a second \(\d+\.\d\d s\), by a poll the webhook "
+        r"moved up:\n\nBug 9: Wiki space for Mozilla Hispano events\n",
+        push,
+    )
+    assert "  whiteboard: [community:mozilla-hispano] [endorsed]" in push
+    assert "  comment #1 by triagebot@example.org:" in push
+    assert push.endswith("\nSIGTERM: `run` stopped, exit 0.\n")
+    assert [(d.routing_key, d.status) for d in server.webhooks.deliveries] == [
+        ("bug.create", 202),
+        ("comment.create", 202),  # the bot's own: ignored (202, no poll)
+        ("bug.modify:whiteboard", 202),
+    ]
 
     check_plain_80_columns(out)
     assert [value for value in private_contacts() if value in out] == []
@@ -227,20 +248,21 @@ def test_keep_keeps_database_config_and_log(
 
     with Store(f"sqlite:///{keep / 'triagebot.db'}") as store:
         assert store.outcome_counts() == {
-            "done/endorsed": 2,  # one by the delegate's /endorse
+            "done/endorsed": 3,  # one by the delegate's /endorse, one filed for push
             "done/former-delegate": 1,
             "done/needs-endorsement": 1,
             "done/unknown": 1,
             "done/ambiguous": 1,
             "seen/skipped": 1,
         }
-        assert len(store.recent_polls()) == 3
+        assert len(store.recent_polls()) == 5  # 3 by once, 2 by run: at start, pushed
     log = (keep / "triagebot.log").read_text(encoding="utf-8")
     assert log.count("demo: loopback Bugzilla at http://127.0.0.1:") == 1  # this run's only
     assert "demo: filed bug 6 (a look-alike email of a delegate (Cyrillic 'і' and 'а'))" in log
     assert "demo: first poll:" in log and "demo: second poll:" in log
     assert "demo: third poll:" in log
     assert "demo: requests served: {" in log
+    assert "demo: run: " in log and "demo: run exited 0" in log
     assert demo.DEMO_KEY not in log
 
     # the kept config works with the other commands (the loopback server is gone: status only)

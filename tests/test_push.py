@@ -24,7 +24,7 @@ from triagebot.core.bugs import Bug
 from triagebot.core.followup import FollowUp
 from triagebot.demo import demo
 from triagebot.demo.devserver import FakeBugzilla
-from triagebot.files.config import load_config
+from triagebot.files.config import ConfigError, load_config
 from triagebot.files.rules import Rule
 from triagebot.service.http import Listener, Request, Response
 from triagebot.service.poller import Action, BugResult, PollReport
@@ -668,6 +668,11 @@ def test_push_end_to_end_a_request_filed_is_annotated_without_waiting_for_the_in
     thread.start()
     try:
         wait_for(lambda: reports and service.listener is not None)  # the poll at start
+        assert service.listener is not None
+        listening = (
+            f"listening on http://{service.listener.address} "
+            "(/hooks/bugzilla /livez /metrics /readyz)"
+        )
         fake.add_webhook(
             url(service, "/hooks/bugzilla"),
             product="Participation Infrastructure",
@@ -696,4 +701,114 @@ def test_push_end_to_end_a_request_filed_is_annotated_without_waiting_for_the_in
         ("bug.modify:whiteboard", 202),
     ]
     assert len(reports) == 2  # at start, then the push
+    assert listening in [r.getMessage() for r in caplog.records]
     assert SECRET not in caplog.text
+
+
+# -- configuration: [http] and [push] ----------------------------------------------------------
+def write_toml(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "triagebot.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("listen", "address"),
+    [
+        ("127.0.0.1:9464", ("127.0.0.1", 9464)),
+        ("[::1]:0", ("::1", 0)),
+        ("0.0.0.0:80", ("0.0.0.0", 80)),
+    ],
+)
+def test_http_listen(tmp_path: Path, listen: str, address: tuple[str, int]) -> None:
+    config = load_config(write_toml(tmp_path, f'[http]\nlisten = "{listen}"\n'))
+    assert config.listen_address == address
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[http]\nlisten = "9464"\n', "2: http.listen: expected host:port like 127.0.0.1:9464"),
+        ('[http]\nlisten = "host:99999"\n', "2: http.listen: expected host:port like"),
+        ('[push]\nheader = "X Token"\n', "2: push.header: expected an HTTP header name"),
+    ],
+)
+def test_http_and_push_errors_name_file_line_and_key(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = write_toml(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert str(caught.value.problems[0]).startswith(f"{path}:{expected}")
+
+
+def test_push_secret_from_env_then_credential_then_owner_only_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret_file = tmp_path / "push-secret"
+    secret_file.write_text("from-file\n", encoding="utf-8")
+    secret_file.chmod(0o600)
+    path = write_toml(
+        tmp_path,
+        f'[push]\nheader = "{HEADER}"\nsecret_env = "MY_PUSH"\nsecret_file = "{secret_file}"\n',
+    )
+    monkeypatch.delenv("MY_PUSH", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    config = load_config(path)
+    assert config.push_secret() == "from-file"
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "push-secret").write_text("from-systemd\n", encoding="utf-8")
+    (credentials / "push-secret").chmod(0o400)
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    assert config.push_secret() == "from-systemd"
+    monkeypatch.setenv("MY_PUSH", "from-env")
+    assert config.push_secret() == "from-env"
+    assert "from-env" not in repr(config)
+
+    secret_file.chmod(0o644)
+    monkeypatch.delenv("MY_PUSH")
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY")
+    with pytest.raises(ConfigError) as caught:
+        config.push_secret()
+    assert [str(p) for p in caught.value.problems] == [
+        f"{secret_file}: the push secret file is readable by other users (mode 644); "
+        f"run: chmod 600 {secret_file}"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("sections", "expected"),
+    [
+        (
+            f'[push]\nheader = "{HEADER}"\nsecret_env = "MY_PUSH"\n',
+            "[push] needs [http] listen, the address webhooks are sent to",
+        ),
+        (
+            f'[http]\nlisten = "127.0.0.1:0"\n[push]\nheader = "{HEADER}"\n'
+            'secret_env = "TRIAGEBOT_TEST_UNSET"\n',
+            "[push] has no secret: set secret_env (and that variable), secret_file, or "
+            "systemd's credential push-secret",
+        ),
+    ],
+)
+def test_run_with_push_misconfigured_exits_2(
+    fake: FakeBugzilla,
+    base: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sections: str,
+    expected: str,
+) -> None:
+    from triagebot.commands.cli import main
+
+    monkeypatch.setenv("MY_PUSH", SECRET)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    workdir = tmp_path / "bot"
+    workdir.mkdir()
+    assert fake.url is not None
+    path = demo.write_config(workdir, fake.url, base, datetime.now(UTC))
+    path.write_text(path.read_text(encoding="utf-8") + sections, encoding="utf-8")
+    assert main(["--config", str(path), "run", "--live"]) == 2
+    assert f"error: {path}: {expected}" in capsys.readouterr().err

@@ -3,7 +3,9 @@
 It files a handful of realistic requests in the loopback server, then runs exactly what an
 operator runs — `triagebot --config FILE once --live` — and shows what a triager now sees in
 Bugzilla. Then a delegate answers `/endorse` on one bug: the second poll flips its tags
-and posts the confirmation, and a third shows that nothing is posted twice. Everything it
+and posts the confirmation, and a third shows that nothing is posted twice. Last, push:
+`triagebot run --live` with its safety poll at 60 minutes, the stand-in sending
+bugzilla.mozilla.org's webhooks, and a new request annotated within a second. Everything it
 writes stays in a temporary directory unless `--keep DIR` is given.
 """
 
@@ -13,11 +15,16 @@ import contextlib
 import io
 import json
 import logging
+import re
 import signal
+import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -111,6 +118,18 @@ DEMO_BUGS: tuple[DemoBug, ...] = (
     ),
 )
 
+
+# The push part: the header BMO's webhook form is given, and the value (not a secret here).
+PUSH_HEADER = "X-Triagebot-Token"
+PUSH_SECRET = "demo-push-token-not-secret"
+PUSH_CONFIG = "triagebot-push.toml"
+SAFETY_POLL_MINUTES = 60
+PUSHED = DemoBug(
+    "filed while `run` listens for webhooks",
+    "Wiki space for Mozilla Hispano events",
+    "Could Mozilla Hispano get a wiki space for its events?",
+    "lucia@example.org",
+)
 
 # After the first poll, a current delegate of Mozilla Francophone endorses the request that
 # named it only by its domain: the second poll flips its tags and posts the confirmation.
@@ -296,6 +315,8 @@ def run_demo(
             server.add_user_key(REPORTER_KEY, REPORTER)
             return serve_forever(server, config, filed, paint)
         code = show_demo(server, config, filed, paint, cli_main)
+        if not show_push(server, write_push_config(config), paint):
+            code = code or 1
         log.info("demo: requests served: %s", dict(sorted(server.counts.items())))
         if keep:
             print(f"kept the database, log and config in {workdir}:")
@@ -347,6 +368,107 @@ def show_demo(
     log.info("demo: comments by triagebot: %d, then %d, then %d", posted, confirmed, again)
     ok = code == code2 == code3 == 0
     return 0 if ok and confirmed == posted + 1 and again == confirmed else 1
+
+
+def write_push_config(config: Path) -> Path:
+    """The demo's config for `run` with push: its listener on a free port, the push header
+    and its value in an owner-only file, and the safety poll at 60 minutes."""
+    secret = config.parent / "push-secret"
+    secret.write_text(PUSH_SECRET + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    text = config.read_text(encoding="utf-8").replace(
+        "[poll]\n", f"[poll]\ninterval_minutes = {SAFETY_POLL_MINUTES}\n", 1
+    )
+    text += (
+        '\n[http]\nlisten = "127.0.0.1:0"\n'
+        f'\n[push]\nheader = "{PUSH_HEADER}"\nsecret_file = "{secret}"\n'
+    )
+    path = config.parent / PUSH_CONFIG
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def show_push(server: FakeBugzilla, config: Path, paint: Painter) -> bool:
+    """`triagebot run --live` with push, as a service runs it (a process of its own, stopped
+    with SIGTERM): the stand-in sends BMO's webhooks to it, and a new request is annotated
+    at once although the next poll is an hour away."""
+    print()
+    print(paint(f"Push: `run` with its safety poll every {SAFETY_POLL_MINUTES} minutes:", "1"))
+    print(f"$ triagebot --config {config.name} run --live")
+    command = [sys.executable, "-m", "triagebot", "--config", str(config), "run", "--live"]
+    bot = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=config.parent
+    )
+    lines: list[str] = []
+    annotated = False
+    try:
+        assert bot.stderr is not None
+        for line in bot.stderr:  # until the listener says where it is
+            lines.append(line)
+            log.info("demo: run: %s", line.rstrip("\n"))
+            found = re.search(r"listening on (http://\S+)", line)
+            if found:
+                break
+        else:
+            print(textwrap.indent("".join(lines), "  "))
+            return False
+        base = found.group(1)
+        print(f"  … listening on {base}")
+        threading.Thread(target=_log_lines, args=(bot.stderr,), daemon=True).start()
+        if not _wait(lambda: _status(f"{base}/readyz") == 200, 60):  # the poll at start
+            return False
+        server.add_webhook(
+            f"{base}/hooks/bugzilla",
+            name="triagebot",
+            product=PRODUCT,
+            component="Community IT",
+            api_key_header=PUSH_HEADER,
+            api_key_value=PUSH_SECRET,
+        )
+        print(f"A webhook on the stand-in: {PRODUCT} :: Community IT,")
+        print(f"  events create, change, comment; header {PUSH_HEADER}.")
+        filed_at = time.monotonic()
+        bug_id = server.add_bug(PUSHED.summary, PUSHED.description, PUSHED.creator)
+        print(f"{PUSHED.creator} files bug {bug_id}: {PUSHED.summary}")
+        annotated = _wait(lambda: len(server.comments_of(bug_id)) > 1, 30)
+        elapsed = time.monotonic() - filed_at
+        if annotated:
+            within = "within a second" if elapsed < 1 else "in more than a second"
+            print(f"annotated {within} ({elapsed:.2f} s), by a poll the webhook moved up:")
+        print()
+        print(show_bug(server, bug_id, PUSHED, paint))
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        code = bot.wait(timeout=60)
+        print(f"\nSIGTERM: `run` stopped, exit {code}.")
+        log.info("demo: run exited %d", code)
+    return annotated and code == 0
+
+
+def _log_lines(stream: io.TextIOBase) -> None:
+    for line in stream:
+        log.info("demo: run: %s", line.rstrip("\n"))
+
+
+def _status(url: str) -> int:
+    """The HTTP status of GET url, straight (no proxy from the environment: loopback)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=5) as answer:
+            return answer.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def _wait(condition: Callable[[], object], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def file_bug_command(url: str) -> str:

@@ -61,6 +61,26 @@ class Config:
     dry_run: bool = True
     max_actions_per_run: int = 50
     max_attempts: int = 5  # the same permanent error this many times: the bug is given up
+    # [http]: run's listener (health, metrics, push); off unless set
+    http_listen: str | None = None
+    # [push]: POST /hooks/bugzilla; on when `header` is set
+    push_header: str | None = None
+    push_secret_env: str | None = None
+    push_secret_file: Path | None = None
+
+    @property
+    def listen_address(self) -> tuple[str, int] | None:
+        return None if self.http_listen is None else parse_listen(self.http_listen)
+
+    def push_secret(self) -> str | None:
+        """The value BMO's webhook sends in `push_header`: from `$secret_env`, else systemd's
+        credential `push-secret`, else `secret_file` (owner-only). Never logged or printed."""
+        if self.push_secret_env:
+            value = os.environ.get(self.push_secret_env, "").strip()
+            if value:
+                return value
+        path = systemd_credential(PUSH_CREDENTIAL) or self.push_secret_file
+        return None if path is None else read_secret_file(path, "push secret")
 
     @property
     def key_in(self) -> str:
@@ -90,24 +110,37 @@ class Config:
         if value:
             return value
         path = self.api_key_path()
-        if path is None:
-            return None
-        try:
-            mode = path.stat().st_mode
-        except OSError as exc:
-            raise ConfigError([f"{path}: cannot read the API key file: {exc.strerror}"]) from None
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ConfigError(
-                [
-                    f"{path}: the API key file is readable by other users "
-                    f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
-                ]
-            )
-        return path.read_text(encoding="utf-8").strip() or None
+        return None if path is None else read_secret_file(path, "API key")
 
 
-# The name of the API key's systemd credential (LoadCredential=NAME:SOURCE in the unit).
+def read_secret_file(path: Path, what: str) -> str | None:
+    """A secret from a file only its owner may read; a file others can read is refused."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read the {what} file: {exc.strerror}"]) from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            [
+                f"{path}: the {what} file is readable by other users "
+                f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
+            ]
+        )
+    return path.read_text(encoding="utf-8").strip() or None
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets: `[::1]:9464`); port 0 picks a free one."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
+    return host, int(port)
+
+
+# The names of the systemd credentials (LoadCredential=NAME:SOURCE in the unit).
 API_KEY_CREDENTIAL = "bugzilla-api-key"
+PUSH_CREDENTIAL = "push-secret"
 
 
 def systemd_credential(name: str) -> Path | None:
@@ -148,6 +181,12 @@ SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
         "dry_run": ("dry_run", "bool"),
         "max_actions_per_run": ("max_actions_per_run", "positive_int"),
         "max_attempts": ("max_attempts", "positive_int"),
+    },
+    "http": {"listen": ("http_listen", "listen")},
+    "push": {
+        "header": ("push_header", "header"),
+        "secret_env": ("push_secret_env", "str"),
+        "secret_file": ("push_secret_file", "path"),
     },
 }
 
@@ -206,6 +245,14 @@ def _resolve(value: str, info: ValidationInfo) -> Path:
     return ((info.context or {}).get("base", Path.cwd()) / value).resolve()
 
 
+def _listen(value: str) -> str:
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    return value
+
+
 def _markdown(value: Any) -> str | bool:
     if value != "auto" and not isinstance(value, bool):
         raise invalid(f'expected "auto", true or false, got {describe(value)}')
@@ -228,6 +275,11 @@ KINDS: dict[str, Any] = {
     "str": Annotated[str, Field(pattern=r"\S"), Say("a non-empty string")],
     "url": Annotated[str, AfterValidator(_http_url), Say("an http(s) URL")],
     "key_in": Literal["auto", "header", "query"],
+    "listen": Annotated[str, AfterValidator(_listen), Say("host:port, like 127.0.0.1:9464")],
+    # an HTTP header name (RFC 9110 token)
+    "header": Annotated[
+        str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"), Say("an HTTP header name")
+    ],
     "path": Annotated[str, Field(min_length=1), AfterValidator(_resolve), Say("a path string")],
     "bool": bool,
     "markdown": Annotated[

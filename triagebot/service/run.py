@@ -26,6 +26,7 @@ from triagebot.files.validate import load_registry
 from triagebot.service import golive
 from triagebot.service.notify import Notifier
 from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.service.push import PushAuth
 from triagebot.service.serve import Service
 from triagebot.service.watch import Reloader, TryAgain
 from triagebot.state.store import Store
@@ -209,12 +210,33 @@ def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
 
 
 def service_for(bot: Bot) -> Service:
+    """`run`'s schedule, metrics and listener from `[http]` and `[push]`. Raises ConfigError
+    for push without a listener or without its secret."""
+    config = bot.config
+    push_auth = None
+    if config.push_header is not None:
+        where = config.path or "configuration"
+        if config.listen_address is None:
+            raise ConfigError(
+                [f"{where}: [push] needs [http] listen, the address webhooks are sent to"]
+            )
+        secret = config.push_secret()
+        if secret is None:
+            raise ConfigError(
+                [
+                    f"{where}: [push] has no secret: set secret_env (and that variable), "
+                    "secret_file, or systemd's credential push-secret"
+                ]
+            )
+        push_auth = PushAuth(config.push_header, secret)
     return Service(
-        interval=timedelta(minutes=bot.config.interval_minutes),
+        interval=timedelta(minutes=config.interval_minutes),
         rules=bot.rules.current,
         store=bot.store,
         session=bot.client.session,
         bot_login=lambda: bot.poller.settings.bot_login,
+        listen=config.listen_address,
+        push_auth=push_auth,
     )
 
 
