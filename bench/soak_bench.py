@@ -50,6 +50,11 @@ from triagebot.files.validate import load_registry  # noqa: E402
 API_KEY = "soak-bench-key-not-secret"
 BOT = "triagebot@example.org"
 WARM_UP = 200  # polls before the baseline sample
+# [poll] overlap_minutes: each poll reads again the bugs changed this long before the last
+# one it read (10 by default). Shortened like the interval, so that the bugs a poll reads
+# stop growing with the run: they are the traffic of the last minute, as in production
+# they are the traffic of the last 15 minutes.
+OVERLAP = 1
 GOAL_RSS_GROWTH_MB = 5.0
 # Requests filed in turn: (summary, reporter). A current delegate's (endorsed, no needinfo);
 # an unknown reporter's (needinfo the reporter); one naming a community by its domain
@@ -139,7 +144,10 @@ def main(argv: list[str] | None = None) -> int:
             max_actions_per_run=50,
         )
         text = config.read_text(encoding="utf-8")
-        text = text.replace("[poll]\n", f"[poll]\ninterval_minutes = {args.interval / 60}\n")
+        text = text.replace(
+            "[poll]\n",
+            f"[poll]\ninterval_minutes = {args.interval / 60}\noverlap_minutes = {OVERLAP}\n",
+        )
         days = args.history_seconds / 86400
         text = text.replace("[database]\n", f"[database]\npoll_history_days = {days}\n")
         config.write_text(text, encoding="utf-8")
