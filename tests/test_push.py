@@ -334,6 +334,8 @@ def test_unknown_path_404_wrong_method_405_large_body_413(service: Service) -> N
     assert answer.json() == {"error": "POST not allowed; use GET"}
     answer = requests.get(url(service, "/hooks/bugzilla"), timeout=10)
     assert (answer.status_code, answer.headers["Allow"]) == (405, "POST")
+    answer = requests.head(url(service, "/livez"), timeout=10)
+    assert (answer.status_code, answer.headers["Allow"], answer.content) == (405, "GET", b"")
 
     # 1 MiB + 1: refused from its Content-Length, before the body is read
     assert service.listener is not None

@@ -150,7 +150,8 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in response.headers:
                 self.send_header(name, value)
             self.end_headers()
-            self.wfile.write(response.body)
+            if self.command != "HEAD":  # a HEAD answer has the headers only
+                self.wfile.write(response.body)
         except (TimeoutError, ConnectionError):
             self.close_connection = True
 
