@@ -16,8 +16,13 @@ from conftest import Clock
 from standin import FaultyBugzilla
 
 from triagebot.bugzilla.client import Client
+from triagebot.commands import jsonout
+from triagebot.core.bugstate import STALE
 from triagebot.core.registry import Registry
+from triagebot.demo import devserver
+from triagebot.files.config import load_config
 from triagebot.files.rules import Rule, load_rules
+from triagebot.service import views
 from triagebot.service.poller import Poller, PollReport, PollSettings
 from triagebot.service.run import load_registry_strict
 from triagebot.state.store import Store
@@ -402,3 +407,37 @@ def test_a_follow_up_that_failed_is_written_next_poll(fake, bot, clock, tmp_path
     assert [(r.bug.id, r.action) for r in report.results] == [(bug, "commented")]
     assert last_put(fake, bug)["whiteboard"] == "[community:mozilla-francophone] [endorsed]"
     nothing_more(fake, bot, clock, tmp_path, registry, rules)
+
+
+def test_queue_calls_stale_exactly_the_bugs_the_sweep_tags(fake, bot, clock, tmp_path):
+    """One definition of stale, the age of the bot's ask: `queue --json` flags the bugs the
+    next sweep tags, not a bug filed long ago that the bot asked about again lately."""
+    tls = file(fake, TLS, "visitor@example.org", clock)
+    server = file(fake, "Need a server for our group", "newcomer@example.org", clock)
+    renamed = file(fake, "Need a server", "newcomer@example.org", clock)
+    bot.poll()
+    clock.advance(days=10)
+    answer(fake, clock, renamed, "newcomer@example.org", "We are Mozilla Hispano.")
+    bot.poll()  # the reporter named a community: the bot asks its delegates (a new ask)
+    clock.advance(days=5)  # 15 days after the first asks, 5 after the new one
+    assert fake.url is not None
+    config = load_config(
+        devserver.write_config(
+            tmp_path,
+            fake.url,
+            api_key="k" * 12,
+            bot_login=BOT,
+            data=ROOT / "data",
+            rules=ROOT / "rules",
+            start=START,
+        )
+    )
+    # what `queue --json` prints, at the bot's clock
+    document = jsonout.queue_document(views.queue(config, clock())).model_dump(mode="json")
+    rows = document["bugs"]
+    flagged = {row["bug"] for row in rows if row["stale"]}
+    before = len(fake.puts)
+    bot.poll()  # the day's sweep
+    tagged = {bug for bug, body in list(fake.puts)[before:] if STALE in body.get("whiteboard", "")}
+    assert flagged == tagged == {tls, server}
+    assert {row["bug"] for row in rows} == {tls, server, renamed}

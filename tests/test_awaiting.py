@@ -11,7 +11,8 @@ import pytest
 
 from triagebot.commands.cli import main
 from triagebot.core import awaiting
-from triagebot.core.bugs import Bug, Flag
+from triagebot.core.bugs import Bug, Comment, Flag
+from triagebot.core.footer import footer_line
 from triagebot.core.registry import Community, Delegation, Governance, Person, Registry
 from triagebot.demo import demo
 from triagebot.demo.devserver import FakeBugzilla
@@ -63,18 +64,49 @@ BUGS = [
 ]
 
 
+def asking(bug_id: int, days: int, kind: str = "") -> Comment:
+    """The bot's comment asking for an answer on `bug_id`, `days` ago."""
+    footer = footer_line(RULE.name, f"R{bug_id}", kind or None)
+    return Comment(
+        bug_id * 10 + days,
+        bug_id,
+        BOT,
+        f"Which community?\n\n{footer}",
+        1,
+        NOW - timedelta(days=days),
+    )
+
+
+# The comments `queue` reads: those of the bugs old enough to have turned stale.
+COMMENTS = {4: [asking(4, 20)]}
+
+
 def test_entries_per_bug() -> None:
-    rows = awaiting.entries(BUGS, REGISTRY, RULE, NOW, BOT, "https://bugzilla.example.org/")
+    rows = awaiting.entries(
+        BUGS, COMMENTS, REGISTRY, RULE, NOW, BOT, "https://bugzilla.example.org/"
+    )
     assert [(r.bug_id, r.community, r.age_days, r.asked, r.stale) for r in rows] == [
-        (4, None, 20, ("the reporter",), True),  # older than stale_after_days (14)
+        (4, None, 20, ("the reporter",), True),  # asked longer ago than stale_after_days (14)
         (5, None, 3, (), True),  # tagged stale
         (3, "mozilla-hispano", 2, ("Luis García",), False),  # only the bot's request
     ]
     assert rows[2].url == "https://bugzilla.example.org/show_bug.cgi?id=3"
 
 
+def test_stale_is_the_age_of_the_bots_ask_not_of_the_bug() -> None:
+    """An old bug the bot asked about again recently (a re-triage) is not stale: the sweep
+    would not tag it either."""
+    old = bug(8, 30, "[endorsement-needed]")
+    comments = {8: [asking(8, 30), asking(8, 3, "retriage")]}
+    (row,) = awaiting.entries([old], comments, REGISTRY, RULE, NOW, BOT, "https://bz.example.org")
+    assert (row.age_days, row.stale) == (30, False)
+    comments = {8: [asking(8, 30)]}
+    (row,) = awaiting.entries([old], comments, REGISTRY, RULE, NOW, BOT, "https://bz.example.org")
+    assert row.stale
+
+
 def test_text_and_markdown() -> None:
-    rows = awaiting.entries(BUGS, REGISTRY, RULE, NOW, BOT, "https://bz.example.org")
+    rows = awaiting.entries(BUGS, COMMENTS, REGISTRY, RULE, NOW, BOT, "https://bz.example.org")
     assert awaiting.render_text(rows) == (
         "3 bugs await endorsement (2 stale)\n"
         "\n"
@@ -129,6 +161,7 @@ def test_queue_after_a_poll(
     path, server = config
     assert main(["--config", str(path), "queue", "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == {"version": 1, "ok": True, "bugs": []}
+    assert not list(path.parent.glob("triagebot.db*"))  # queue creates no database
     assert main(["--config", str(path), "once", "--live"]) == 0
     capsys.readouterr()
     before = server.counts.copy()

@@ -155,7 +155,6 @@ def test_search_parses_flags(mocked, client):
         client.search_changed(PRODUCT, ["Community IT"], datetime(2026, 1, 1, tzinfo=UTC))
     )
     assert page[0].flags == (Flag("needinfo", "?", "bob@example.org", "triagebot@example.org", 4),)
-    assert page[0].open_needinfo_requestees() == {"bob@example.org"}
 
 
 def test_bad_date_is_error_56(mocked, client):

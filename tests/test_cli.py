@@ -516,7 +516,7 @@ def test_status_shows_polls_outcomes_and_unfinished_writes(
         "  done/unknown: 1",
     ]
     assert "  seen/skipped: 1" in lines
-    assert "awaiting endorsement: 5 (0 stale); `triagebot queue` lists them from Bugzilla" in lines
+    assert "awaiting endorsement: 5; `triagebot queue` lists them and says which are stale" in lines
     assert "writes not confirmed (checked against Bugzilla next poll): 1" in lines
     assert any(
         line.startswith("  bug 42 rule community-it ref abcdef0123456789 since ") for line in lines

@@ -46,7 +46,7 @@ from sqlalchemy.util import LRUCache
 from standin import DROP, FaultyBugzilla, RequestInfo
 
 from triagebot.bugzilla.client import Client
-from triagebot.core.bugs import SKIP_TAG
+from triagebot.core.bugstate import SKIP as SKIP_TAG
 from triagebot.core.registry import Registry
 from triagebot.demo import devserver
 from triagebot.files.config import load_config

@@ -10,13 +10,8 @@ from typing import Any
 import pytest
 
 from triagebot.core.bugs import Bug, Comment, Flag
-from triagebot.core.followup import (
-    Command,
-    FollowUp,
-    edit_whiteboard,
-    follow_up,
-    parse_command,
-)
+from triagebot.core.bugstate import edit_whiteboard
+from triagebot.core.followup import Command, FollowUp, follow_up, parse_command
 from triagebot.core.registry import Community, Contact, Delegation, Governance, Person, Registry
 from triagebot.core.triage import decide
 from triagebot.files.rules import load_rules

@@ -4,7 +4,8 @@ when the database knows nothing of it."""
 from __future__ import annotations
 
 from triagebot.core.bugs import Comment
-from triagebot.core.footer import Footer, footer_line, own_comment, parse_footer
+from triagebot.core.bugstate import own_comment
+from triagebot.core.footer import Footer, footer_line, parse_footer
 
 BOT = "triagebot@example.org"
 

@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from standin import FaultyBugzilla, RequestInfo
 
 from triagebot.commands import cli
-from triagebot.core.bugs import SKIP_TAG, Bug
+from triagebot.core.bugs import Bug
+from triagebot.core.bugstate import SKIP as SKIP_TAG
 from triagebot.core.registry import (
     COMMUNITY_STATUSES,
     Community,

@@ -133,10 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
         found="Bugzilla did not answer",
         document="queue",
         help="bugs awaiting endorsement, per community",
-        description="Ask Bugzilla (one search per page and rule) for the bugs tagged "
-        "[endorsement-needed]: per community, each bug's age, who the bot asked and whether "
-        "it is stale. --format markdown for a weekly triage post, --json for scripts. "
-        "Never writes.",
+        description="Ask Bugzilla (one search per page and rule, and the comments of the "
+        "bugs old enough to be stale) for the bugs tagged [endorsement-needed]: per "
+        "community, each bug's age, who the bot asked and whether it is stale (as the bot's "
+        "sweep tags it). --format markdown for a weekly triage post, --json for scripts. "
+        "Never writes, creates no database.",
     )
     queue.add_argument("--format", choices=["text", "markdown"], default="text")
     init = add_command(
@@ -447,19 +448,11 @@ def _posted(comments: list, record: object) -> object:
 
 
 def queue_command(args: argparse.Namespace) -> Reply:
-    """Reads only: one search per page and rule."""
+    """Reads only, from Bugzilla; creates no database."""
     from triagebot.core import awaiting
-    from triagebot.core.followup import AWAITING
-    from triagebot.service.run import build_bot
+    from triagebot.service.views import queue
 
-    config = command_config(args)
-    bot = build_bot(config, live=False)
-    now, rows = datetime.now(UTC), []
-    for rule in bot.rules.current():
-        pages = bot.client.search_tagged(rule.product, list(rule.components), AWAITING)
-        bugs = [bug for page in pages for bug in page]
-        login = bot.poller.settings.bot_login
-        rows += awaiting.entries(bugs, bot.registry.current(), rule, now, login, bot.client.url)
+    rows = queue(command_config(args))
     render = awaiting.render_markdown if args.format == "markdown" else awaiting.render_text
     return Reply(text=render(rows), document=jsonout.queue_document(rows))
 
@@ -470,21 +463,19 @@ def status_command(args: argparse.Namespace) -> Reply:
 
     config = command_config(args)
     problems: list[str] = []
-    stale_days: dict[str, int] = {}
     try:
         load_registry_strict(config.registry_path)
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
     try:
-        rules = rules_loader(config.rules_path)()
-        stale_days = {r.name: r.followup.stale_after_days for r in rules if r.followup}
+        rules_loader(config.rules_path)()
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
     if not maintenance.has_state(config.database_url):
         text, document = output.status(None, problems), jsonout.status_document(None, problems)
     else:
         with Store(config.database_url) as store:
-            text = output.status(store, problems, stale_days)
+            text = output.status(store, problems)
             document = jsonout.status_document(store, problems)
             problems.extend(p for r in store.reload_problems() for p in r.problems)
     return Reply(code=Exit.FOUND if problems else Exit.DONE, text=text, document=document)

@@ -9,7 +9,7 @@ import difflib
 import os
 import textwrap
 import unicodedata
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
 
@@ -440,12 +440,7 @@ def _last_failure(polls: list[Any]) -> str | None:
     return _bounded(f"FAILED: {failed[0].error}")
 
 
-def status(
-    store: Any,
-    problems: list[str],
-    stale_days: dict[str, int] | None = None,
-    now: datetime | None = None,
-) -> str:
+def status(store: Any, problems: list[str]) -> str:
     """What `status` prints; `store` None when there is no database yet (none is created)."""
     if store is None:
         return "\n".join([NO_STATE, *_file_problems(problems)])
@@ -462,7 +457,10 @@ def status(
     lines.extend(f"  {k}: {v}" for k, v in sorted(counts.items()))
     if not counts:
         lines.append("  none yet")
-    lines.extend(_awaiting_lines(store, stale_days or {}, now or datetime.now(UTC)))
+    lines.append(
+        f"awaiting endorsement: {len(store.awaiting())}; `triagebot queue` lists them and "
+        "says which are stale"
+    )
     pending = store.pending_intents()
     lines.append(f"writes not confirmed (checked against Bugzilla next poll): {len(pending)}")
     lines.extend(
@@ -500,21 +498,6 @@ def status(
             lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
     lines.extend(_file_problems(problems))
     return "\n".join(lines)
-
-
-def _awaiting_lines(store: Any, stale_days: dict[str, int], now: datetime) -> list[str]:
-    """How many bugs await endorsement as the database last saw them, and how many of those
-    were asked longer ago than their rule's stale_after_days (default 14)."""
-    records = store.awaiting()
-    stale = sum(
-        1
-        for r in records
-        if r.done_at is not None and now - r.done_at >= timedelta(days=stale_days.get(r.rule, 14))
-    )
-    return [
-        f"awaiting endorsement: {len(records)} ({stale} stale); `triagebot queue` lists them "
-        "from Bugzilla"
-    ]
 
 
 def _file_problems(problems: list[str]) -> list[str]:

@@ -1,9 +1,11 @@
 """The triagers' queue: bugs awaiting endorsement, per community, read from Bugzilla.
 
 `triagebot queue` asks Bugzilla (one search per page: the rule's components, whiteboard
-`[endorsement-needed]`), not the database: the tags are the record, and a bug a human
-re-tagged or untagged shows as it is. Pure from here on: `entries` turns bugs into rows,
-`render_text` and `render_markdown` show them (`--json`: triagebot.commands.jsonout).
+`[endorsement-needed]`; and one batched comments request for the bugs old enough to have
+turned stale), not the database: the tags and the bot's comments are the record, and a bug a
+human re-tagged or untagged shows as it is. Stale is what the bot's sweep tags. Pure from
+here on: `entries` turns bugs into rows, `render_text` and `render_markdown` show them
+(`--json`: triagebot.commands.jsonout).
 
 Who was asked is the open needinfo requests the bot set, by registry name ("the reporter"
 for the reporter); a login is shown only for someone the registry does not know, as
@@ -12,14 +14,14 @@ Bugzilla itself shows it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from triagebot.core.bugs import SKIP_TAG, Bug
-from triagebot.core.followup import AWAITING, STALE, community_tag
-from triagebot.core.registry import Registry, normalize_email
-from triagebot.core.rule import DEFAULT_STALE_AFTER_DAYS, Rule
+from triagebot.core.bugs import Bug, Comment
+from triagebot.core.bugstate import asked, asked_names, awaiting, community_tag, stale
+from triagebot.core.registry import Registry
+from triagebot.core.rule import Rule
 from triagebot.core.triage import sanitize
 
 NO_COMMUNITY = "no community yet"
@@ -40,25 +42,25 @@ class Entry:
 
 def entries(
     bugs: Iterable[Bug],
+    comments: Mapping[int, Sequence[Comment]],
     registry: Registry,
     rule: Rule,
     now: datetime,
     bot_login: str | None,
     base_url: str,
 ) -> list[Entry]:
-    """The bugs that await endorsement under `rule`, oldest first."""
-    stale_after = timedelta(
-        days=rule.followup.stale_after_days if rule.followup else DEFAULT_STALE_AFTER_DAYS
-    )
+    """The bugs that await endorsement under `rule`, oldest first. `comments`: those of the
+    bugs that may have turned stale (`bugstate.may_turn_stale`); stale is what the bot's
+    sweep tags (`bugstate.stale`)."""
     found: list[Entry] = []
     for bug in bugs:
-        board = bug.whiteboard.casefold()
-        if AWAITING.casefold() not in board or SKIP_TAG.casefold() in board:
+        if not awaiting(bug):
             continue
         slug = community_tag(bug.whiteboard, rule)
         community = registry.communities.get(slug) if slug else None
         name = community.name if community is not None else slug or NO_COMMUNITY
-        age = now - bug.creation_time
+        read = comments.get(bug.id)
+        state = asked(bug, read, rule, bot_login) if read is not None else None
         found.append(
             Entry(
                 bug.id,
@@ -67,31 +69,13 @@ def entries(
                 rule.name,
                 slug,
                 name,
-                max(age.days, 0),
-                _asked(bug, registry, bot_login),
-                STALE.casefold() in board or age >= stale_after,
+                max((now - bug.creation_time).days, 0),
+                asked_names(bug, registry, bot_login),
+                stale(bug, state, rule, now),
             )
         )
     found.sort(key=lambda e: (-e.age_days, e.bug_id))
     return found
-
-
-def _asked(bug: Bug, registry: Registry, bot_login: str | None) -> tuple[str, ...]:
-    me = normalize_email(bot_login) if bot_login else None
-    names: list[str] = []
-    for flag in bug.flags:
-        if flag.name != "needinfo" or flag.status != "?" or not flag.requestee:
-            continue
-        if me is not None and (not flag.setter or normalize_email(flag.setter) != me):
-            continue
-        person = registry.person_by_email(flag.requestee)
-        if person is not None:
-            names.append(person.name)
-        elif normalize_email(flag.requestee) == normalize_email(bug.creator):
-            names.append("the reporter")
-        else:
-            names.append(flag.requestee)
-    return tuple(dict.fromkeys(names))
 
 
 def _groups(rows: Sequence[Entry]) -> dict[str, list[Entry]]:

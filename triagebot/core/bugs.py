@@ -24,7 +24,6 @@ class Outcome(StrEnum):
 
 
 OUTCOMES = tuple(Outcome)
-SKIP_TAG = "[triagebot-skip]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,14 +72,6 @@ class Bug:
     flags: tuple[Flag, ...] = ()
     # The first comment (count 0); a 5.0 search cannot return it, so it is filled in later.
     description: str = ""
-
-    def open_needinfo_requestees(self) -> set[str]:
-        return {
-            f.requestee.lower()
-            for f in self.flags
-            if f.name == "needinfo" and f.status == "?"
-            if f.requestee
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,22 +22,30 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from triagebot.core import markup, triage
-from triagebot.core.bugs import SKIP_TAG, Bug, Comment
-from triagebot.core.footer import footer_line, parse_footer
+from triagebot.core.bugs import Bug, Comment, Flag
+from triagebot.core.bugstate import (
+    AWAITING,
+    DECLINED,
+    ENDORSED,
+    STALE,
+    Asked,
+    asked,
+    asked_names,
+    awaits,
+    bot_needinfo,
+    community_tag_for,
+    edit_whiteboard,
+    turns_stale,
+)
+from triagebot.core.bugstate import KINDS as KINDS  # the templates a rule loads, by kind
+from triagebot.core.footer import footer_line
 from triagebot.core.registry import Community, Delegation, Person, Registry, normalize_email
 from triagebot.core.rule import COMMANDS, Rule
 
-AWAITING = "[endorsement-needed]"
-ENDORSED = "[endorsed]"
-DECLINED = "[endorsement-declined]"
-STALE = "[endorsement-stale]"
-# Comment kinds, named in the footer: `-- triagebot (rule R; KIND; ref X)`.
-KINDS = ("confirmation", "decline", "who-can-endorse", "retriage", "reminder")
-ASKS = (None, "retriage")  # the first comment (no kind) and a re-triage ask for an answer
 REASON_LIMIT = 300  # characters of a decline reason quoted back
 
 _COMMAND = re.compile(r"/(endorse|decline)(?:\s+(.*))?", re.IGNORECASE)
@@ -72,32 +80,6 @@ def parse_command(text: str) -> Command | None:
 def unquoted(text: str) -> str:
     """A comment without its quoted lines: what its author wrote, not what they reply to."""
     return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(">"))
-
-
-# -- the bot's own comments -----------------------------------------------------------------------
-def footer_of(text: str) -> tuple[str, str | None] | None:
-    """(rule, kind) of the bot footer in `text`, or None."""
-    found = parse_footer(text)
-    return None if found is None else (found.rule, found.kind)
-
-
-def is_bot(comment: Comment, bot_login: str | None) -> bool:
-    """A comment by the bot's account; without a known login, one ending in a bot footer."""
-    if bot_login:
-        return normalize_email(comment.creator) == normalize_email(bot_login)
-    return footer_of(comment.text) is not None
-
-
-def own_kind(comment: Comment, bot_login: str | None, rule: str) -> tuple[bool, str | None]:
-    """(is this the bot's comment under `rule`, its kind). A comment by the bot's login with
-    no footer counts as a first comment: the author is enough to go by."""
-    if not is_bot(comment, bot_login):
-        return False, None
-    footer = footer_of(comment.text)
-    if footer is None:
-        return bot_login is not None, None
-    kind = footer[1] if footer[1] in KINDS else None
-    return footer[0] == rule, kind
 
 
 # -- the decision ---------------------------------------------------------------------------------
@@ -135,16 +117,6 @@ class FollowUp:
         return (self.community,) if self.community else ()
 
 
-@dataclass(frozen=True, slots=True)
-class _State:
-    """What the bug says about the bot's follow-up, read from its tags and comments."""
-
-    ask: Comment  # the bot's last asking comment
-    since: tuple[Comment, ...]  # comments after it, not the bot's
-    kinds: frozenset[str | None]  # kinds of the bot's comments seen
-    community: Community | None  # from the [community:SLUG] tag
-
-
 def follow_up(
     bug: Bug,
     comments: Sequence[Comment],
@@ -178,22 +150,23 @@ def _follow_up(
     complete: bool,
 ) -> FollowUp | None:
     settings = rule.followup
-    if settings is None or _has(bug.whiteboard, SKIP_TAG) or not _has(bug.whiteboard, AWAITING):
+    if settings is None or not awaits(bug, rule):
         return None
-    state = _read_state(bug, comments, registry, rule, bot_login, complete)
+    state = asked(bug, comments, rule, bot_login, complete=complete)
     if state is None:
         return None
+    community = registry.communities.get(state.community) if state.community else None
     day = now.date()
     refused: Comment | None = None
     for comment in state.since:
         command = parse_command(comment.text)
         if command is None or command.verb not in settings.commands:
             continue
-        decider = _decider(registry, comment, state.community, day)
+        decider = _decider(registry, comment, community, day)
         if decider is not None:
-            return _decided(bug, rule, state, command, comment, decider, day, bot_login)
+            return _decided(bug, rule, community, command, comment, decider, day, bot_login)
         refused = refused or comment
-    if settings.retriage and state.community is None:
+    if settings.retriage and community is None:
         for comment in state.since:
             if _same_person(registry, bug, comment.creator):
                 found = _retriage(bug, comment, registry, rule, day, bot_login)
@@ -202,40 +175,8 @@ def _follow_up(
     if refused is not None and "who-can-endorse" not in state.kinds:
         if not complete:
             return FollowUp(bug.id, rule.name, "read-history", "a refused command: read all")
-        return _who_can_endorse(bug, rule, registry, state, refused, day)
-    return _stale(bug, rule, registry, state, now, bot_login, complete)
-
-
-def _read_state(
-    bug: Bug,
-    comments: Sequence[Comment],
-    registry: Registry,
-    rule: Rule,
-    bot_login: str | None,
-    complete: bool,
-) -> _State | None:
-    ask: Comment | None = None
-    after: list[Comment] = []
-    kinds: set[str | None] = set()
-    for comment in comments:
-        own, kind = own_kind(comment, bot_login, rule.name)
-        if own:
-            kinds.add(kind)
-            if kind in ASKS:
-                ask, after = comment, []
-            continue
-        if not is_bot(comment, bot_login):
-            after.append(comment)
-    if kinds & {"confirmation", "decline"}:
-        return None  # decided once, whatever the tags say now
-    if ask is None:
-        if complete:
-            return None  # the bot never asked on this bug under this rule
-        # Only new comments given: the ask is older than all of them (the tag says it exists).
-        ask = Comment(0, bug.id, bot_login or "", "", creation_time=None)
-    slug = community_tag(bug.whiteboard, rule)
-    community = registry.communities.get(slug) if slug else None
-    return _State(ask, tuple(after), frozenset(kinds), community)
+        return _who_can_endorse(bug, rule, registry, community, refused, day)
+    return _stale(bug, rule, registry, state, community, now, bot_login, complete)
 
 
 def _decider(
@@ -264,24 +205,10 @@ def _same_person(registry: Registry, bug: Bug, login: str) -> bool:
     return reporter is not None and registry.person_by_email(login) is reporter
 
 
-def _bot_needinfo(bug: Bug, bot_login: str | None, requestee: str | None = None) -> list[int]:
-    """Ids of the open needinfo requests the bot set (optionally: on `requestee`)."""
-    if not bot_login:
-        return []
-    me = normalize_email(bot_login)
-    return [
-        f.id
-        for f in bug.flags
-        if f.name == "needinfo" and f.status == "?" and f.id is not None
-        if f.setter and normalize_email(f.setter) == me
-        if requestee is None or (f.requestee and normalize_email(f.requestee) == requestee)
-    ]
-
-
 def _decided(
     bug: Bug,
     rule: Rule,
-    state: _State,
+    asked_about: Community | None,
     command: Command,
     comment: Comment,
     decider: tuple[Person, Delegation, Community],
@@ -292,7 +219,7 @@ def _decided(
     endorse = command.verb == "endorse"
     kind, tag = ("confirmation", ENDORSED) if endorse else ("decline", DECLINED)
     add = [tag]
-    if state.community is None:
+    if asked_about is None:
         add.insert(0, community_tag_for(rule, community.slug))
     reason = triage.sanitize(command.reason, REASON_LIMIT) or None
     context = {
@@ -312,21 +239,26 @@ def _decided(
         outcome="endorsed" if endorse else "declined",
         comment=rule.render_followup(kind, context),
         whiteboard=edit_whiteboard(bug.whiteboard, add=add, remove=(AWAITING, STALE)),
-        clear_flags=tuple(_bot_needinfo(bug, bot_login)),
+        clear_flags=_flag_ids(bot_needinfo(bug, bot_login)),
     )
 
 
 def _who_can_endorse(
-    bug: Bug, rule: Rule, registry: Registry, state: _State, refused: Comment, day: date
+    bug: Bug,
+    rule: Rule,
+    registry: Registry,
+    community: Community | None,
+    refused: Comment,
+    day: date,
 ) -> FollowUp:
     command = parse_command(refused.text)
     assert command is not None
     context = {
-        **_base_context(rule, state.community, day, registry),
+        **_base_context(rule, community, day, registry),
         "verb": command.verb,
         "answer": refused.count,
     }
-    slug = state.community.slug if state.community else None
+    slug = community.slug if community else None
     return FollowUp(
         bug.id,
         rule.name,
@@ -378,7 +310,7 @@ def _retriage(
         comment=rule.render_followup("retriage", context),
         whiteboard=edit_whiteboard(bug.whiteboard, add=tags, remove=remove),
         needinfo=needinfo,
-        clear_flags=tuple(_bot_needinfo(bug, bot_login, reporter_login)),
+        clear_flags=_flag_ids(bot_needinfo(bug, bot_login, reporter_login)),
     )
 
 
@@ -386,47 +318,38 @@ def _stale(
     bug: Bug,
     rule: Rule,
     registry: Registry,
-    state: _State,
+    state: Asked,
+    community: Community | None,
     now: datetime,
     bot_login: str | None,
     complete: bool,
 ) -> FollowUp | None:
     settings = rule.followup
     assert settings is not None
-    asked_at = state.ask.creation_time
-    if asked_at is None or _has(bug.whiteboard, STALE):
+    if not turns_stale(bug, state, rule, now):
         return None
-    age = now - asked_at
-    if age < timedelta(days=settings.stale_after_days):
-        return None
+    assert state.ask.creation_time is not None
+    age = now - state.ask.creation_time
     whiteboard = edit_whiteboard(bug.whiteboard, add=(STALE,))
     reason = f"awaiting an answer for {age.days} days"
-    slug = state.community.slug if state.community else None
+    slug = community.slug if community else None
     if settings.remind and not complete and "reminder" not in state.kinds:
         return FollowUp(bug.id, rule.name, "read-history", "stale: was a reminder posted?")
     if not settings.remind or "reminder" in state.kinds:
         return FollowUp(bug.id, rule.name, "stale", reason, slug, "awaiting", None, whiteboard)
     # Whom the bot is still waiting for: its open needinfo requests, by name. Nobody is asked
     # again: a request still open needs no second one, and one cleared must not come back.
-    waiting = []
-    me = normalize_email(bot_login) if bot_login else None
-    for flag in bug.flags:
-        if flag.name != "needinfo" or flag.status != "?" or not flag.requestee:
-            continue
-        if me is None or not flag.setter or normalize_email(flag.setter) != me:
-            continue
-        person = registry.person_by_email(flag.requestee)
-        if person is not None:
-            waiting.append(person.name)
-        elif _same_person(registry, bug, flag.requestee):
-            waiting.append("the reporter")
     context = {
-        **_base_context(rule, state.community, now.date(), registry),
+        **_base_context(rule, community, now.date(), registry),
         "days": age.days,
-        "waiting": tuple(dict.fromkeys(waiting)),
+        "waiting": asked_names(bug, registry, bot_login),
     }
     comment = rule.render_followup("reminder", context)
     return FollowUp(bug.id, rule.name, "reminder", reason, slug, "awaiting", comment, whiteboard)
+
+
+def _flag_ids(flags: Sequence[Flag]) -> tuple[int, ...]:
+    return tuple(f.id for f in flags if f.id is not None)
 
 
 def _base_context(
@@ -445,46 +368,6 @@ def _base_context(
         "community": shown,
         "commands": tuple(settings.commands),
     }
-
-
-# -- tags -----------------------------------------------------------------------------------------
-def _has(whiteboard: str, tag: str) -> bool:
-    return tag.casefold() in whiteboard.casefold()
-
-
-def community_tag_for(rule: Rule, slug: str) -> str:
-    """The rule's community tag (`[community:{community}]` in the shipped rule) for `slug`."""
-    return _community_template(rule).format(community=slug)
-
-
-def _community_template(rule: Rule) -> str:
-    for outcome in ("needs-endorsement", "endorsed", "former-delegate"):
-        action = rule.outcomes.get(outcome)
-        for tag in action.whiteboard if action else ():
-            if "{community}" in tag:
-                return tag
-    return "[community:{community}]"
-
-
-def community_tag(whiteboard: str, rule: Rule) -> str | None:
-    """The slug in the bug's community tag, if it has one."""
-    before, _, after = _community_template(rule).partition("{community}")
-    pattern = re.escape(before) + r"([a-z0-9][a-z0-9-]*)" + re.escape(after)
-    found = re.search(pattern, whiteboard, re.IGNORECASE)
-    return found.group(1).lower() if found else None
-
-
-def edit_whiteboard(current: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> str:
-    """The whiteboard without the `remove` tags (case aside) and with the `add` tags that are
-    missing appended; the rest of what humans wrote is kept as it was."""
-    text = current
-    for tag in remove:
-        text = re.sub(re.escape(tag), " ", text, flags=re.IGNORECASE)
-    text = " ".join(text.split())
-    for tag in add:
-        if not _has(text, tag):
-            text = f"{text} {tag}" if text else tag
-    return text
 
 
 # -- samples, for checking templates when rules load ----------------------------------------------

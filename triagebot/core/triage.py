@@ -32,7 +32,8 @@ from sys import intern
 from typing import Any
 
 from triagebot.core import lookalike, markup
-from triagebot.core.bugs import SKIP_TAG, Bug, Decision
+from triagebot.core.bugs import Bug, Decision
+from triagebot.core.bugstate import SKIP, open_requestees, skipped
 from triagebot.core.registry import (
     Community,
     Contact,
@@ -70,8 +71,8 @@ def decide(
 ) -> Decision:
     """What to do with `bug` under `rule`, as of `now` (the caller's clock). The comment is
     Markdown for a server that renders it (`markdown`), else plain text (see markup.py)."""
-    if SKIP_TAG.casefold() in bug.whiteboard.casefold():
-        return Decision(bug.id, rule.name, "skipped", f"whiteboard has {SKIP_TAG}")
+    if skipped(bug):
+        return Decision(bug.id, rule.name, "skipped", f"whiteboard has {SKIP}")
     verdict = analyse(bug, registry, now.astimezone(UTC).date())  # the UTC day, like the CLI
     action = rule.outcomes[verdict.outcome]
     needinfo, asked = plan_needinfo(bug, registry, verdict, action.needinfo, rule.needinfo_cap)
@@ -342,15 +343,15 @@ def plan_needinfo(
 
     Never anyone with an open needinfo on the bug already (under any of their logins), never
     the reporter when asking delegates, and at most `cap` new requests."""
-    already = bug.open_needinfo_requestees()
+    already = open_requestees(bug)
     asks: list[tuple[str, str]] = []
     if mode == "reporter":
-        if bug.creator and bug.creator.lower() not in already:
+        if bug.creator and normalize_email(bug.creator) not in already:
             name = verdict.reporter.name if verdict.reporter else "the reporter"
             asks.append((bug.creator, name))
     elif mode == "delegates" and verdict.community is not None:
         for person in _delegates_to_ask(bug, registry, verdict):
-            if not any(email.lower() in already for email in person.emails):
+            if not any(normalize_email(email) in already for email in person.emails):
                 asks.append((person.emails[0], person.name))
     asks = asks[: max(cap, 0)]
     return tuple(login for login, _ in asks), tuple(name for _, name in asks)

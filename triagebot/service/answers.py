@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from triagebot.bugzilla.client import Client
-from triagebot.core.bugs import SKIP_TAG, Bug, Comment
-from triagebot.core.followup import AWAITING, STALE, FollowUp, follow_up
+from triagebot.core.bugs import Bug, Comment
+from triagebot.core.bugstate import AWAITING, may_turn_stale
+from triagebot.core.followup import FollowUp, follow_up
 from triagebot.core.registry import Registry
 from triagebot.files.rules import Rule
 from triagebot.state.store import Followed, Store
@@ -34,15 +35,6 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY = timedelta(hours=20)  # about daily, whatever the poll interval
 RECORDED = ("confirmation", "decline", "retriage")  # follow-ups that change the outcome
-
-
-def awaits(bug: Bug, rule: Rule) -> bool:
-    """Might this bug hold an answer to read? The rule follows up, the bug still carries the
-    awaiting tag and no skip tag. (The bot's own comment is checked with the comments.)"""
-    if rule.followup is None:
-        return False
-    board = bug.whiteboard.casefold()
-    return AWAITING.casefold() in board and SKIP_TAG.casefold() not in board
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,22 +119,14 @@ class Answers:
     def sweep(
         self, rule: Rule, registry: Registry, skip: Iterable[int], page_size: int
     ) -> list[Planned]:
-        """Awaiting bugs nobody touched: those filed long enough ago to be stale, read whole."""
-        assert rule.followup is not None
-        cutoff = self.clock() - timedelta(days=rule.followup.stale_after_days)
+        """Awaiting bugs nobody touched that may have turned stale, read whole."""
+        now = self.clock()
         already = set(skip)
         planned: list[Planned] = []
         for page in self.client.search_tagged(
             rule.product, list(rule.components), AWAITING, page_size=page_size
         ):
-            old = [
-                b
-                for b in page
-                if b.id not in already
-                and awaits(b, rule)
-                and STALE.casefold() not in b.whiteboard.casefold()
-                and b.creation_time <= cutoff
-            ]
+            old = [b for b in page if b.id not in already and may_turn_stale(b, rule, now)]
             if old:
                 whole = self.client.comments([b.id for b in old])
                 planned += self.decide(rule, registry, old, whole, complete=True)

@@ -32,13 +32,13 @@ from enum import StrEnum
 
 from triagebot.bugzilla.client import INTERNAL_ERRORS_FROM, BugzillaError, Client
 from triagebot.core.bugs import Bug, Comment, Decision
+from triagebot.core.bugstate import awaits, own_comment
 from triagebot.core.followup import FollowUp
-from triagebot.core.footer import own_comment
 from triagebot.core.registry import Registry
 from triagebot.core.triage import decide
 from triagebot.files.rules import Rule
 from triagebot.service import logs
-from triagebot.service.answers import Answers, Planned, awaits
+from triagebot.service.answers import Answers, Planned
 from triagebot.state.store import (
     BugRecord,
     Intent,

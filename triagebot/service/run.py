@@ -73,6 +73,17 @@ def rules_loader(path: Path) -> Callable[[], list[Rule]]:
     return load
 
 
+def make_client(config: Config) -> Client:
+    """The Bugzilla client as the configuration describes it (no request yet)."""
+    return Client(
+        config.bugzilla_url,
+        config.api_key(),
+        key_in=config.key_in,
+        timeout=config.timeout_seconds,
+        requests_per_minute=config.requests_per_minute,
+    )
+
+
 def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     """Everything validated up front: config, registry, rules, the API key when live, and the
     rules' products on the server. Raises ConfigError with every problem found."""
@@ -109,13 +120,7 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     # time (a tenth of a big poll's CPU). Refcounting still frees a registry replaced by a
     # reload; only cycles among these objects would outlive it, and they hold none.
     gc.freeze()
-    client = Client(
-        config.bugzilla_url,
-        api_key,
-        key_in=config.key_in,
-        timeout=config.timeout_seconds,
-        requests_per_minute=config.requests_per_minute,
-    )
+    client = make_client(config)
     store = Store(config.database_url, poll_history=timedelta(days=config.poll_history_days))
     settings = PollSettings(
         live=live,
