@@ -53,8 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     def decide_all(bug: Bug) -> None:
         for rule in rules:
             decision = triage.decide(bug, registry, rule, NOW)
-            if decision.acts:
-                decision.comment_text("0123abcdef")
+            if decision.write is not None:
+                decision.write.text("0123abcdef", markdown=False)
 
     big = "lorem ipsum dolor " * 60_000  # ~1 MB
     one_mb = [

@@ -25,6 +25,7 @@ from triagebot.files.rules import Rule, load_rules
 from triagebot.service import views
 from triagebot.service.poller import Poller, PollReport, PollSettings
 from triagebot.service.run import load_registry_strict
+from triagebot.service.writer import BugzillaWriter
 from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,12 +77,10 @@ class Bot:
         fake.mount(client.session)
         # Markdown, as on bugzilla.mozilla.org; test_plain_text shows the other format.
         settings = PollSettings(
-            live=True,
             max_actions=None,
             start=START,
             overlap=timedelta(minutes=1),
             bot_login=BOT,
-            markdown=markdown,
         )
         refs = (f"F{n}" for n in itertools.count(1))
         self.poller = Poller(
@@ -90,6 +89,7 @@ class Bot:
             lambda: registry,
             lambda: rules,
             settings,
+            BugzillaWriter(client, markdown),
             clock=clock,
             new_ref=lambda: next(refs),
         )

@@ -289,7 +289,11 @@ def test_once_dry_run_writes_nothing_and_exits_0(
     assert "rule community-it (dry run): 7 bugs changed since" in out
     assert all(len(line) <= 80 for line in out.splitlines())
     assert "\033[" not in out
-    assert Store(f"sqlite:///{config.parent / 'triagebot.db'}").recent_polls() == []
+    # only the poll itself is kept, for `status`, with the counts it printed
+    (poll,) = Store(f"sqlite:///{config.parent / 'triagebot.db'}").recent_polls()
+    assert (poll.dry_run, poll.searched, poll.acted, poll.skipped) == (True, 7, 6, 1)
+    code, out, err = run(capsys, "--config", str(config), "status")
+    assert "community-it (dry run, " in out and "7 bugs, 6 acted on, 0 failed, 1 skipped" in out
 
 
 def test_once_action_cap_exits_1_and_writes_nothing(

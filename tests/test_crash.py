@@ -53,6 +53,7 @@ from triagebot.files.config import load_config
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import Poller, PollReport, PollSettings
 from triagebot.service.run import build_bot, check_products, load_registry_strict
+from triagebot.service.writer import BugzillaWriter
 from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -273,7 +274,6 @@ class Scenario:
 
     def settings(self) -> PollSettings:
         return PollSettings(
-            live=True,
             max_actions=None,
             start=self.start,
             overlap=OVERLAP,
@@ -349,12 +349,14 @@ def run_poll(
     # Every restart is a new engine with a cold SQL compilation cache; sharing one keeps a
     # thousand restarts fast and changes no statement.
     store.engine._compiled_cache = SQL_CACHE  # type: ignore[attr-defined]
+    killable = KillableClient(client, killer)
     poller = Poller(
-        KillableClient(client, killer),  # type: ignore[arg-type]
+        killable,  # type: ignore[arg-type]
         KillableStore(store, killer),  # type: ignore[arg-type]
         lambda: registry,
         lambda: rules,
         scenario.settings(),
+        BugzillaWriter(killable, markdown=False),  # type: ignore[arg-type]
         clock=clock,
     )
     try:
@@ -547,12 +549,14 @@ def test_a_crash_around_a_follow_up_write_never_posts_it_twice(
         client.session.trust_env = False
         store = Store(f"sqlite:///{db}", now=clock)
         store.engine._compiled_cache = SQL_CACHE  # type: ignore[attr-defined]
+        killable = KillableClient(client, killer)
         poller = Poller(
-            KillableClient(client, killer),  # type: ignore[arg-type]
+            killable,  # type: ignore[arg-type]
             KillableStore(store, killer),  # type: ignore[arg-type]
             lambda: registry,
             lambda: rules,
             scenario.settings(),
+            BugzillaWriter(killable, markdown=False),  # type: ignore[arg-type]
             clock=clock,
         )
         try:

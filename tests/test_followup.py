@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from triagebot.core.bugs import Bug, Comment, Flag
+from triagebot.core.bugs import Bug, Comment, Decision, Flag, Write
 from triagebot.core.bugstate import edit_whiteboard
-from triagebot.core.followup import Command, FollowUp, follow_up, parse_command
+from triagebot.core.followup import Command, ReadHistory, follow_up, parse_command
 from triagebot.core.registry import Community, Contact, Delegation, Governance, Person, Registry
 from triagebot.core.triage import decide
 from triagebot.files.rules import load_rules
@@ -77,7 +77,7 @@ def first_comment(bug: Bug) -> tuple[Bug, Comment]:
         Flag("needinfo", "?", login, BOT, id=40 + i) for i, login in enumerate(decision.needinfo)
     )
     asked = replace(bug, whiteboard=decision.whiteboard, flags=bug.flags + flags)
-    return asked, Comment(11, bug.id, BOT, decision.comment_text("r1"), 1, ASKED)
+    return asked, Comment(11, bug.id, BOT, decision.write.text("r1", markdown=True), 1, ASKED)
 
 
 def hispano_bug(**kw: Any) -> tuple[Bug, list[Comment]]:
@@ -98,8 +98,8 @@ def said(login: str, text: str, count: int = 2, hours: int = 1) -> Comment:
 
 
 def run(bug: Bug, comments: list[Comment], rule: Any = RULE, now: datetime = NOW, **kw: Any):
-    """In Markdown (bugzilla.mozilla.org); `test_plain_text` shows the other format."""
-    return follow_up(bug, comments, REGISTRY, rule, now, BOT, **{"markdown": True, **kw})
+    """Comments in Markdown; `test_plain_text` shows how a server without it gets them."""
+    return follow_up(bug, comments, REGISTRY, rule, now, BOT, **kw)
 
 
 # -- parsing commands ---------------------------------------------------------------------------
@@ -140,19 +140,23 @@ def test_endorse_by_a_current_delegate() -> None:
     other = Flag("needinfo", "?", "someone@example.org", "triager@example.org", id=90)
     bug = replace(bug, flags=(*bug.flags, other))
     got = run(bug, [*comments, said("luis@example.org", "Yes, we want it.\n/endorse")])
-    assert got == FollowUp(
+    assert got == Decision(
         7,
         "community-it",
-        "confirmation",
+        "endorsed",
         "luis, Coordinador of mozilla-hispano, endorsed in comment 2",
-        community="mozilla-hispano",
-        outcome="endorsed",
-        comment="**Endorsed** by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 "
-        "(comment 2).",
-        whiteboard="[community:mozilla-hispano] [endorsed]",
-        clear_flags=(40,),  # the bot's request to Luis; the triager's stays
+        "mozilla-hispano",
+        ("mozilla-hispano",),
+        Write(
+            "community-it",
+            "confirmation",
+            comment="**Endorsed** by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 "
+            "(comment 2).",
+            whiteboard="[community:mozilla-hispano] [endorsed]",
+            clear_flags=(40,),  # the bot's request to Luis; the triager's stays
+        ),
     )
-    assert got.comment_text("f1").endswith(
+    assert got.write.text("f1", markdown=True).endswith(
         "\n\n-- triagebot (rule community-it; confirmation; ref f1)"
     )
 
@@ -230,7 +234,9 @@ def test_a_command_from_anyone_else_changes_nothing_and_is_answered_once(
         "\n"
         "Community contacts: mailing-list: https://lists.example.org/mozilla-hispano"
     )
-    answered = Comment(300, 7, BOT, got.comment_text("f2"), 3, ASKED + timedelta(hours=2))
+    answered = Comment(
+        300, 7, BOT, got.write.text("f2", markdown=True), 3, ASKED + timedelta(hours=2)
+    )
     again = said(login, "/endorse", count=4, hours=3)
     assert run(bug, [*comments, answered, again]) is None
 
@@ -262,7 +268,6 @@ def test_a_delegate_of_two_communities_cannot_pick_for_an_unknown_bug() -> None:
         RULE,
         NOW,
         BOT,
-        markdown=True,
     )
     assert got is not None and got.kind == "who-can-endorse"
     assert got.comment == (
@@ -292,7 +297,7 @@ def test_a_confirmation_on_the_bug_ends_the_follow_up() -> None:
     comments = [*comments, said("luis@example.org", "/endorse")]
     got = run(bug, comments)
     assert got is not None
-    posted = Comment(500, 7, BOT, got.comment_text("f1"), 3, NOW)
+    posted = Comment(500, 7, BOT, got.write.text("f1", markdown=True), 3, NOW)
     # Even if a human puts [endorsement-needed] back, the bug was decided once.
     assert run(bug, [*comments, posted, said("luis@example.org", "/decline", 4)]) is None
 
@@ -324,7 +329,7 @@ def test_only_new_comments_given() -> None:
     got = run(bug, [said("luis@example.org", "/endorse")], complete=False)
     assert got is not None and got.kind == "confirmation"
     got = run(bug, [said("zed@example.net", "/endorse")], complete=False)
-    assert got is not None and (got.kind, got.acts) == ("read-history", False)
+    assert isinstance(got, ReadHistory)
 
 
 # -- the reporter's answer ------------------------------------------------------------------------
@@ -360,7 +365,7 @@ def test_the_reporter_naming_a_community_retriages() -> None:
         "`/decline` with a reason on a line of its own."
     )
     # Once re-triaged (the community tag is there), the same answer re-triages nothing.
-    posted = Comment(600, 8, BOT, got.comment_text("f3"), 3, NOW)
+    posted = Comment(600, 8, BOT, got.write.text("f3", markdown=True), 3, NOW)
     after = replace(bug, whiteboard=got.whiteboard)
     assert run(after, [*comments, answer, posted]) is None
 
@@ -372,9 +377,9 @@ def test_the_reporter_who_is_a_delegate_is_endorsed_on_retriage() -> None:
     decision = decide(bug, registry, RULE, ASKED)
     assert decision.outcome == "ambiguous" and decision.whiteboard is not None
     asked = replace(bug, whiteboard=decision.whiteboard)
-    ask = Comment(11, 8, BOT, decision.comment_text("r1"), 1, ASKED)
+    ask = Comment(11, 8, BOT, decision.write.text("r1", markdown=True), 1, ASKED)
     answer = said("luis@example.org", "This is for MOZILLA HISPANO")
-    got = follow_up(asked, [ask, answer], registry, RULE, NOW, BOT, markdown=True)
+    got = follow_up(asked, [ask, answer], registry, RULE, NOW, BOT)
     assert got is not None
     assert (got.outcome, got.whiteboard, got.needinfo) == (
         "endorsed",
@@ -430,7 +435,7 @@ def test_stale_with_reminder() -> None:
     )
     # Read back: the stale tag is there; and if a human removes it, the reminder is there.
     assert run(replace(bug, whiteboard=got.whiteboard), comments, now=STALE_AT) is None
-    posted = Comment(700, 7, BOT, got.comment_text("f4"), 2, STALE_AT)
+    posted = Comment(700, 7, BOT, got.write.text("f4", markdown=True), 2, STALE_AT)
     again = run(bug, [*comments, posted], now=STALE_AT + timedelta(days=30))
     assert again is not None and (again.kind, again.comment) == ("stale", None)
 
@@ -438,15 +443,18 @@ def test_stale_with_reminder() -> None:
 def test_stale_without_reminder_is_a_tag() -> None:
     bug, comments = hispano_bug()
     got = run(bug, comments, NO_REMIND, now=STALE_AT)
-    assert got == FollowUp(
+    assert got == Decision(
         7,
         "community-it",
-        "stale",
+        "awaiting",
         "awaiting an answer for 14 days",
         "mozilla-hispano",
-        "awaiting",
-        None,
-        "[community:mozilla-hispano] [endorsement-needed] [endorsement-stale]",
+        ("mozilla-hispano",),
+        Write(
+            "community-it",
+            "stale",
+            whiteboard="[community:mozilla-hispano] [endorsement-needed] [endorsement-stale]",
+        ),
     )
     assert got.acts
 
@@ -467,7 +475,7 @@ def test_a_retriage_is_a_new_ask_for_staleness() -> None:
     answer = said("zed@example.net", "For Mozilla Hispano", hours=24 * 13)
     got = run(bug, [*comments, answer], now=STALE_AT)
     assert got is not None and got.kind == "retriage"
-    posted = Comment(800, 8, BOT, got.comment_text("f5"), 3, STALE_AT)
+    posted = Comment(800, 8, BOT, got.write.text("f5", markdown=True), 3, STALE_AT)
     after = replace(bug, whiteboard=got.whiteboard, flags=())
     assert run(after, [*comments, answer, posted], now=STALE_AT + timedelta(days=13)) is None
     late = run(after, [*comments, answer, posted], now=STALE_AT + timedelta(days=14))
@@ -477,7 +485,7 @@ def test_a_retriage_is_a_new_ask_for_staleness() -> None:
 def test_stale_with_only_new_comments_reads_the_history_first() -> None:
     bug, comments = hispano_bug()
     got = run(bug, comments[1:], now=STALE_AT, complete=False)
-    assert got is not None and got.kind == "read-history"
+    assert isinstance(got, ReadHistory)
     assert run(bug, [], now=STALE_AT, complete=False) is None  # when it asked is not known
 
 
@@ -485,11 +493,11 @@ def test_plain_text_for_a_server_that_does_not_render_markdown() -> None:
     bug, comments = hispano_bug()
     answer = said("luis@example.org", "/decline `rm -rf` **no**")
     got = follow_up(bug, [*comments, answer], REGISTRY, RULE, NOW, BOT)
-    assert got is not None
-    assert got.comment == (
+    assert isinstance(got, Decision) and got.write is not None
+    assert got.write.text("f9", markdown=False) == (
         "Declined by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 (comment 2).\n"
         "Reason given: `rm -rf` no"  # markup.plain_text: strong markers go, even in code
+        "\n\n-- triagebot (rule community-it; decline; ref f9)"
     )
-    marked = follow_up(bug, [*comments, answer], REGISTRY, RULE, NOW, BOT, markdown=True)
-    assert marked is not None and marked.comment is not None
-    assert marked.comment.endswith("Reason given: `` `rm -rf` **no** ``")
+    assert got.comment is not None
+    assert got.comment.endswith("Reason given: `` `rm -rf` **no** ``")

@@ -165,8 +165,8 @@ def comments_for(bug: Bug, registry: Registry, rules: list[Rule]) -> list[str]:
     texts = []
     for rule in rules:
         decision = decide(bug, registry, rule, NOW)
-        if decision.acts:
-            texts.append(decision.comment_text("0123abcdef"))
+        if decision.write is not None:
+            texts.append(decision.write.text("0123abcdef", markdown=False) or "")
     return texts
 
 
@@ -208,8 +208,9 @@ def test_bug_text_is_scanned_never_evaluated(
     for rule in rules:
         decision = decide(bug, registry, rule, NOW)
         assert len(decision.reason) <= 400
-        if decision.acts:
-            assert_safe_comment(decision.comment_text("0123abcdef"), echo=rule.name == "echo")
+        if decision.write is not None:
+            text = decision.write.text("0123abcdef", markdown=False) or ""
+            assert_safe_comment(text, echo=rule.name == "echo")
 
 
 @settings(SETTINGS, max_examples=10)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from triagebot.commands import output
-from triagebot.core.bugs import Bug, Decision
+from triagebot.core.bugs import Bug, Decision, Write
 from triagebot.files.validate import load_registry
 from triagebot.service.poller import BugResult, PollReport
 from triagebot.state.store import Followed, Intent, Seen, Store
@@ -25,20 +25,27 @@ def bug(bug_id: int = 12, **kw: object) -> Bug:
     return Bug(bug_id, **fields)
 
 
+LONG = "Hello.\n\nA much longer line " + "that goes on " * 10 + "and ends."
+
+
 def decision(
-    outcome: str = "endorsed", community: str | None = "mozilla-hispano", **kw
+    outcome: str = "endorsed",
+    community: str | None = "mozilla-hispano",
+    *,
+    comment: str | None = LONG,
+    whiteboard: str | None = "[community:mozilla-hispano] [endorsed]",
+    needinfo: tuple[str, ...] = (),
 ) -> Decision:
-    fields: dict = {
-        "bug_id": 12,
-        "rule": "community-it",
-        "outcome": outcome,
-        "reason": "because",
-        "community": community,
-        "comment": "Hello.\n\nA much longer line " + "that goes on " * 10 + "and ends.",
-        "whiteboard": "[community:mozilla-hispano] [endorsed]",
-    }
-    fields.update(kw)
-    return Decision(**fields)
+    write = None
+    if comment is not None:
+        write = Write("community-it", comment=comment, whiteboard=whiteboard, needinfo=needinfo)
+    return Decision(12, "community-it", outcome, "because", community, write=write)
+
+
+def sent(b: Bug, d: Decision, action: str, ref: str = "R1") -> BugResult:
+    """The result of a write that went out (or was recorded), with its PUT."""
+    assert d.write is not None
+    return BugResult(b, d, action, put=d.write.put(b.id, ref, markdown=True))  # type: ignore[arg-type]
 
 
 def report(results: list[BugResult], **kw: object) -> PollReport:
@@ -58,7 +65,7 @@ def test_long_bug_lines_wrap_under_80_columns() -> None:
         "needs-endorsement",
         needinfo=("camille.berthelot@mozfr.example.org", "nadia.benslimane@example.org"),
     )
-    result = BugResult(bug(), d, "commented", needinfo=d.needinfo)
+    result = sent(bug(), d, "commented")
     text = output.bug_line(result)
     lines = text.splitlines()
     assert len(lines) > 1
@@ -71,7 +78,7 @@ def test_long_bug_lines_wrap_under_80_columns() -> None:
 
 def test_long_line_without_community_has_no_dash_line() -> None:
     d = decision("unknown", None, needinfo=("a.long.reporter.address@example.org",))
-    result = BugResult(bug(), d, "would-comment", needinfo=d.needinfo)
+    result = sent(bug(), d, "would-comment")
     lines = output.bug_line(result).splitlines()
     assert lines[0].startswith("     12  unknown            would comment, needinfo")
     assert all(line.strip() != "-" for line in lines)
@@ -81,7 +88,7 @@ def test_long_line_without_community_has_no_dash_line() -> None:
 def test_poll_lines_fit_80_columns_with_dry_run_blocks_and_summary() -> None:
     d = decision(needinfo=("lucia@example.org",))
     results = [
-        BugResult(bug(3), d, "would-comment", ref="dry-run"),
+        sent(bug(3), d, "would-comment", "dry-run"),
         BugResult(bug(4), None, "failed", "comments not readable (bug not visible?)"),
         BugResult(bug(5), decision("skipped", None, comment=None), "skipped"),
     ]
@@ -274,7 +281,7 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
 
 def test_dry_run_folds_a_long_comment_line_visibly_and_keeps_its_text() -> None:
     d = decision()
-    text = output.poll_lines(report([BugResult(bug(3), d, "would-comment", ref="dry-run")]))
+    text = output.poll_lines(report([sent(bug(3), d, "would-comment", "dry-run")]))
     lines = text.splitlines()
     start = lines.index("         | comment:") + 1
     block = lines[start : lines.index("         | -- triagebot (rule community-it; ref dry-run)")]
@@ -294,7 +301,7 @@ def test_dry_run_folds_a_long_comment_line_visibly_and_keeps_its_text() -> None:
 def test_a_dry_run_service_logs_the_comments_it_would_post() -> None:
     d = decision()
     results = [
-        BugResult(bug(12), d, "would-comment", None, "dry-run", d.needinfo),
+        sent(bug(12), d, "would-comment", "dry-run"),
         BugResult(bug(13), None, "skipped"),
     ]
     lines = output.would_post_lines(report(results, live=False))

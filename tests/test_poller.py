@@ -38,6 +38,7 @@ from triagebot.core.registry import (
 )
 from triagebot.files.rules import load_rules
 from triagebot.service.poller import Poller, PollReport, PollSettings
+from triagebot.service.writer import BugzillaWriter, Recorder
 from triagebot.state.store import Intent, Store
 
 BASE = "https://bugzilla.example.test"
@@ -358,8 +359,9 @@ def client() -> Client:
 @pytest.fixture
 def make_poller(client: Client, store: Store, clock: Clock) -> Callable[..., Poller]:
     def make(**settings: Any) -> Poller:
+        live = settings.pop("live", True)
+        markdown = settings.pop("markdown", False)
         values: dict[str, Any] = {
-            "live": True,
             "max_actions": None,
             "start": START,
             "overlap": timedelta(minutes=10),
@@ -373,8 +375,9 @@ def make_poller(client: Client, store: Store, clock: Clock) -> Callable[..., Pol
             lambda: REGISTRY,
             lambda: [RULE],
             PollSettings(**values),
+            BugzillaWriter(client, markdown) if live else Recorder(markdown),
             clock=clock,
-            new_ref=Refs(),
+            new_ref=Refs() if live else None,
         )
 
     return make
@@ -1053,7 +1056,7 @@ def test_as_many_bugs_as_the_cap_are_written(tracker, make_poller):
 
 
 # -- 10. dry run -------------------------------------------------------------------------------
-def test_dry_run_sends_no_write_and_stores_nothing(rsps, clock, make_poller, store):
+def test_dry_run_sends_no_write_and_stores_only_its_poll(rsps, clock, make_poller, store):
     tracker = Tracker(rsps, clock, writes=False)  # a PUT would find no route and fail loudly
     bug = tracker.add_bug("A wiki for Mozilla Hispano", "alice@example.org")
     tracker.add_bug("MozFr", "camille@example.org", whiteboard="[triagebot-skip]")
@@ -1070,4 +1073,7 @@ def test_dry_run_sends_no_write_and_stores_nothing(rsps, clock, make_poller, sto
     assert report.ok and not report.live
     assert store.get_cursor(RULE.name) is None
     assert store.records(RULE.name, list(tracker.bugs)) == {}
-    assert store.recent_polls() == []
+    # only the poll itself, for `status`, with the counts it printed
+    ((poll),) = store.recent_polls()
+    counts = (poll.dry_run, poll.searched, poll.acted, poll.skipped, poll.failed)
+    assert counts == (True, 2, 1, 1, 0)

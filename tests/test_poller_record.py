@@ -19,6 +19,7 @@ from triagebot.core.registry import Registry
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import DEFAULT_LOOKBACK, Poller, PollReport, PollSettings
 from triagebot.service.run import load_registry_strict
+from triagebot.service.writer import BugzillaWriter
 from triagebot.state.store import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,13 +64,13 @@ def make_poller(
     client = Client(fake.url, "k" * 12, requests_per_minute=None, retries=0)
     fake.mount(client.session)
     settings = PollSettings(
-        live=True,
         max_actions=None,
         start=start,
         overlap=timedelta(minutes=1),
         bot_login=bot_login,
     )
-    return Poller(client, store, lambda: registry, lambda: rules, settings, clock=clock)
+    writer = BugzillaWriter(client, markdown=False)
+    return Poller(client, store, lambda: registry, lambda: rules, settings, writer, clock=clock)
 
 
 def poll(poller: Poller) -> PollReport:

@@ -132,9 +132,9 @@ def bug(summary: str, creator: str = "someone@example.net", **kw: Any) -> Bug:
     return Bug(7, summary, creator, NOW, **kw)
 
 
-def run(b: Bug, rule: Rule = RULE, registry: Registry = REGISTRY, markdown: bool = True):
-    """Markdown comments, as on bugzilla.mozilla.org; plain text is tested on its own below."""
-    return decide(b, registry, rule, NOW, markdown=markdown)
+def run(b: Bug, rule: Rule = RULE, registry: Registry = REGISTRY):
+    """Comments are Markdown; how a server without it gets them is tested on its own below."""
+    return decide(b, registry, rule, NOW)
 
 
 # -- each outcome: exact comment, whiteboard, needinfo ---------------------------------------------
@@ -154,7 +154,9 @@ def test_endorsed() -> None:
     )
     assert d.whiteboard == "[community:mozilla-francophone] [endorsed]"
     assert d.needinfo == ()
-    assert d.comment_text("r1").endswith("\n\n-- triagebot (rule community-it; ref r1)")
+    assert d.write.text("r1", markdown=True).endswith(
+        "\n\n-- triagebot (rule community-it; ref r1)"
+    )
 
 
 def test_former_delegate() -> None:
@@ -344,7 +346,6 @@ def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None
         "(jdoe) in the registry, but is another account: it contains the digit '1' where the "
         "registry has 'l'; never endorsed"
     )
-    assert d.markdown
     assert d.comment == (
         "**Look-alike login**: the reporter's login `jane@examp1e.org` resembles "
         "`jane@example.org`, a login of Jane Doe in the delegate registry, but it is another "
@@ -370,19 +371,18 @@ def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None
 
 def test_plain_text_comments_for_a_server_without_markdown() -> None:
     """Upstream Bugzilla shows comments as typed: no `**`, no backticks, same words."""
-    d = run(bug("Renew TLS on https://mozfr.example.org/wiki", "jane@example.org"), markdown=False)
-    assert not d.markdown
-    assert d.comment == (
+    d = run(bug("Renew TLS on https://mozfr.example.org/wiki", "jane@example.org"))
+    assert d.write.text("r1", markdown=False) == (
         "Endorsed: Jane Doe is Présidente of Mozilla Francophone (since 2023-06-01).\n"
         "Community contacts: mailing-list: https://lists.example.org/mozfr\n"
         "\n"
         "Mentioned resources:\n"
         "- mozfr.example.org (domain of Mozilla Francophone): Yann Kerbrat "
         "(matrix: @yann:example.org), Bastien Morvan"
+        "\n\n-- triagebot (rule community-it; ref r1)"
     )
-    assert d.comment_text("r1").endswith("\n\n-- triagebot (rule community-it; ref r1)")
-    d = run(bug("Need a server", "jane@examp1e.org"), markdown=False)
-    assert d.comment == (
+    d = run(bug("Need a server", "jane@examp1e.org"))
+    assert d.write.text("r1", markdown=False) == (
         "Look-alike login: the reporter's login jane@examp1e.org resembles jane@example.org, "
         "a login of Jane Doe in the delegate registry, but it is another account: it contains "
         "the digit '1' where the registry has 'l'. Nothing in this comment endorses the "
@@ -394,6 +394,7 @@ def test_plain_text_comments_for_a_server_without_markdown() -> None:
         "Could you tell us which community this request is for, and who there supports it? "
         "The community directory lists them all, with their contacts: "
         "https://community.example.org/directory"
+        "\n\n-- triagebot (rule community-it; ref r1)"
     )
 
 
@@ -605,7 +606,7 @@ def test_bug_text_is_never_evaluated() -> None:
 
 def test_echoed_text_is_sanitised() -> None:
     evil = "Re\u202eset\x1b[31m\u200b MozFr\nFAKE: **Endorsed**" + "x" * 300
-    d = run(bug(evil), rule=echo_rule(), markdown=True)
+    d = run(bug(evil), rule=echo_rule())
     assert d.comment is not None
     assert d.comment.startswith("Summary: Re set [31m  MozFr FAKE:".replace("  ", " "))
     assert "\u202e" not in d.comment and "\x1b" not in d.comment and "\n" not in d.comment

@@ -421,14 +421,13 @@ def explain_command(args: argparse.Namespace) -> Reply:
         if not rule.watches(bug.product, bug.component):
             continue
         record = bot.store.records(rule.name, [bug.id]).get(bug.id)
-        decision = decide(
-            bug, bot.registry.current(), rule, now, markdown=bot.config.markdown_comments
-        )
+        decision = decide(bug, bot.registry.current(), rule, now)
+        markdown = bot.config.markdown_comments
         posted = _posted(comments, record)
         start = bot.poller.start_for(rule)
-        texts.append(output.explain(bug, rule.name, decision, record, start, posted))
+        texts.append(output.explain(bug, rule.name, decision, record, start, posted, markdown))
         before = start is not None and bug.creation_time < start
-        views.append(jsonout.explain_rule(rule.name, decision, record, posted, before))
+        views.append(jsonout.explain_rule(rule.name, decision, record, posted, before, markdown))
     text = "\n\n".join(texts) or (
         f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule"
     )

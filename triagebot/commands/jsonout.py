@@ -64,7 +64,12 @@ def explain_document(bug: Bug, rules: list[doc.ExplainRule]) -> doc.ExplainDocum
 
 
 def explain_rule(
-    rule: str, decision: Decision, record: Any, posted: Comment | None, before_start: bool
+    rule: str,
+    decision: Decision,
+    record: Any,
+    posted: Comment | None,
+    before_start: bool,
+    markdown: bool = False,
 ) -> doc.ExplainRule:
     """One watching rule's view of a bug: the decision, the store's record and, for a bug
     already handled, what the bot posted (read back from Bugzilla)."""
@@ -77,11 +82,11 @@ def explain_rule(
         before_start=before_start,
         state=str(record.state) if record is not None else None,
         would_write=None
-        if not decision.acts
+        if decision.write is None
         else doc.WouldWrite(
             whiteboard=decision.whiteboard,
             needinfo=list(decision.needinfo),
-            comment=decision.comment_text("…"),
+            comment=decision.write.text("…", markdown) or "",
         ),
         posted=None
         if posted is None

@@ -315,6 +315,7 @@ def explain(
     record: Any,
     start: datetime | None = None,
     posted: Any = None,
+    markdown: bool = False,
 ) -> str:
     """What `explain` prints for one rule, within 80 columns. For a bug the bot handled,
     `posted` is its comment as read back from Bugzilla (the record of what was done)."""
@@ -349,12 +350,12 @@ def explain(
     if record is not None and record.state == "seen":
         out.append("  the bot writes nothing on this bug")
         return "\n".join(out)
-    if decision.acts:
+    if decision.write is not None:
         whiteboard = decision.whiteboard if decision.whiteboard is not None else "(unchanged)"
         out.append(_fit(f"  whiteboard: {whiteboard}"))
         out.append(_fit(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}"))
         out.append("  comment:")
-        out.extend(_folded(decision.comment_text("…")))
+        out.extend(_folded(decision.write.text("…", markdown) or ""))
     else:
         out.append("  no write")
     return "\n".join(out)

@@ -1,7 +1,8 @@
 """What the bot knows of a bug and what it decides to do with it: plain data.
 
 These types are the seam between the imperative shell (`bugzilla`, `store`, `poller`) and
-the functional core (`triage`): the shell fills `Bug`, the core returns `Decision`.
+the functional core (`triage`, `followup`): the shell fills `Bug`, the core returns a
+`Decision` holding at most one `Write`, and the shell sends it as one `Put`.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from triagebot.core.footer import footer_line
+from triagebot.core.markup import plain_text
 
 
 class Outcome(StrEnum):
@@ -75,27 +77,88 @@ class Bug:
 
 
 @dataclass(frozen=True, slots=True)
+class Write:
+    """What the bot writes to a bug, in one PUT, whether triage or a follow-up decided it:
+    the new whiteboard (tags added and removed), needinfo requested and cleared, one comment
+    and its footer. How the comment is sent (Markdown or plain text) is the server's
+    business: `put` applies it, at the edge."""
+
+    rule: str
+    kind: str | None = None  # a follow-up's kind, named in the footer; None: the first comment
+    comment: str | None = None  # the body, in Markdown, without the footer; None: no comment
+    whiteboard: str | None = None  # the new whiteboard; None: left as it is
+    needinfo: tuple[str, ...] = ()  # Bugzilla logins to ask
+    clear_flags: tuple[int, ...] = ()  # the bot's needinfo requests to clear (status X), by id
+
+    def text(self, ref: str, markdown: bool) -> str | None:
+        """The comment as posted: the body (as plain text for a server that shows Markdown
+        as typed, see markup.py) and a footer naming the bot, the rule, a follow-up's kind
+        and the write's unique ref, by which the bot recognises its own comment later."""
+        if self.comment is None:
+            return None  # a tag-only change posts no comment
+        body = self.comment if markdown else plain_text(self.comment)
+        return f"{body.rstrip()}\n\n{footer_line(self.rule, ref, self.kind)}"
+
+    def put(self, bug_id: int, ref: str, markdown: bool) -> Put:
+        text = self.text(ref, markdown)
+        return Put(
+            bug_id,
+            ref,
+            text,
+            markdown and text is not None,
+            self.whiteboard,
+            self.needinfo,
+            self.clear_flags,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Put:
+    """One PUT as sent: what a dry run and `explain` show is exactly what a live poll sends."""
+
+    bug_id: int
+    ref: str
+    comment: str | None
+    markdown: bool  # sent with `is_markdown: true`
+    whiteboard: str | None
+    needinfo: tuple[str, ...]
+    clear_flags: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
-    """What to do with one bug under one rule. `comment is None` means: write nothing."""
+    """What the bot decided about one bug under one rule and why; `write` None: nothing to
+    write. Triage and follow-up both decide one."""
 
     bug_id: int
     rule: str
-    outcome: str  # one of OUTCOMES, or "skipped"
+    outcome: str  # one of OUTCOMES, "skipped", or an endorsement state after a follow-up
     reason: str
     community: str | None = None  # slug of the community the request is about
     communities: tuple[str, ...] = ()  # every community matched (several when ambiguous)
-    comment: str | None = None  # body, without the footer (see `comment_text`)
-    whiteboard: str | None = None  # the full new whiteboard, or None to leave it alone
-    needinfo: tuple[str, ...] = ()  # Bugzilla logins to ask
+    write: Write | None = None
     lookalike: str | None = None  # the reporter's login resembles a registry login: why
-    markdown: bool = False  # the comment is Markdown, sent with is_markdown (markup.py)
 
     @property
     def acts(self) -> bool:
-        return self.comment is not None
+        return self.write is not None
 
-    def comment_text(self, ref: str) -> str:
-        """The comment as posted: the body and a footer naming the bot, the rule and the
-        write's unique ref, by which the bot recognises its own comment after a crash."""
-        assert self.comment is not None
-        return f"{self.comment.rstrip()}\n\n{footer_line(self.rule, ref)}"
+    @property
+    def kind(self) -> str | None:
+        return self.write.kind if self.write is not None else None
+
+    @property
+    def comment(self) -> str | None:
+        return self.write.comment if self.write is not None else None
+
+    @property
+    def whiteboard(self) -> str | None:
+        return self.write.whiteboard if self.write is not None else None
+
+    @property
+    def needinfo(self) -> tuple[str, ...]:
+        return self.write.needinfo if self.write is not None else ()
+
+    @property
+    def clear_flags(self) -> tuple[int, ...]:
+        return self.write.clear_flags if self.write is not None else ()

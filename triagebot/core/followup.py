@@ -1,8 +1,9 @@
 """The follow-up core: after the bot's first comment, what to do with a bug's answers.
 
 `follow_up` is pure, like `triage.decide`: from (bug, its comments, registry, rule, now, the
-bot's login) to at most one `FollowUp` — one PUT carrying the new whiteboard, the needinfo
-flags to clear (by id, status X), new needinfo requests and one comment.
+bot's login) to at most one `Decision` whose `Write` is one PUT, as a first comment's is: the
+new whiteboard, the needinfo flags to clear (by id, status X), new needinfo requests and one
+comment.
 
 Everything is read back from the bug, never from the database, so a lost database posts no
 second confirmation, reminder or re-triage:
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from triagebot.core import markup, triage
-from triagebot.core.bugs import Bug, Comment, Flag
+from triagebot.core import triage
+from triagebot.core.bugs import Bug, Comment, Decision, Flag, Write
 from triagebot.core.bugstate import (
     AWAITING,
     DECLINED,
@@ -42,7 +43,6 @@ from triagebot.core.bugstate import (
     turns_stale,
 )
 from triagebot.core.bugstate import KINDS as KINDS  # the templates a rule loads, by kind
-from triagebot.core.footer import footer_line
 from triagebot.core.registry import Community, Delegation, Person, Registry, normalize_email
 from triagebot.core.rule import COMMANDS, Rule
 
@@ -84,37 +84,30 @@ def unquoted(text: str) -> str:
 
 # -- the decision ---------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
-class FollowUp:
-    """One follow-up write: the same shape of PUT as a first comment, plus flags to clear.
-    `comment is None` with a whiteboard: a tag-only change (stale, no reminder). `kind`
-    `read-history`: nothing to write yet; the caller must read all of the bug's comments
-    (it gave only the new ones) and decide again."""
+class ReadHistory:
+    """Nothing to write yet: the decision needs all of the bug's comments (the caller gave
+    only the new ones) and must be made again with them."""
 
-    bug_id: int
-    rule: str
-    kind: str  # one of KINDS, "stale" or "read-history"
     reason: str
-    community: str | None = None
-    outcome: str = "awaiting"  # the endorsement state after the write (endorsed, declined...)
-    comment: str | None = None
-    whiteboard: str | None = None
-    needinfo: tuple[str, ...] = ()
-    clear_flags: tuple[int, ...] = ()  # needinfo flag ids to clear (status X)
 
-    @property
-    def acts(self) -> bool:
-        return self.comment is not None or self.whiteboard is not None or bool(self.clear_flags)
 
-    def comment_text(self, ref: str) -> str:
-        """The comment as posted, with a footer naming its kind (how the next poll knows it
-        was posted, from Bugzilla alone)."""
-        if self.comment is None:
-            return ""  # a tag-only change posts no comment
-        return f"{self.comment.rstrip()}\n\n{footer_line(self.rule, ref, self.kind)}"
-
-    @property
-    def communities(self) -> tuple[str, ...]:
-        return (self.community,) if self.community else ()
+def _followup(
+    bug_id: int,
+    rule: str,
+    kind: str,
+    reason: str,
+    community: str | None = None,
+    outcome: str = "awaiting",
+    comment: str | None = None,
+    whiteboard: str | None = None,
+    needinfo: tuple[str, ...] = (),
+    clear_flags: tuple[int, ...] = (),
+) -> Decision:
+    """A follow-up's decision: `outcome` is the endorsement state after its write; `kind`
+    (one of KINDS, or "stale" for a tag-only change) goes in the comment's footer."""
+    write = Write(rule, kind, comment, whiteboard, needinfo, clear_flags)
+    communities = (community,) if community else ()
+    return Decision(bug_id, rule, outcome, reason, community, communities, write)
 
 
 def follow_up(
@@ -126,29 +119,12 @@ def follow_up(
     bot_login: str | None,
     *,
     complete: bool = True,
-    markdown: bool = False,
-) -> FollowUp | None:
+) -> Decision | ReadHistory | None:
     """What to do about the answers to the bot's question on `bug`, or None.
 
     `comments`: the bug's comments in order; all of them (`complete`), or only those since
     some time (Bugzilla's `new_since`), in which case an ask not among them is older than all
-    of them, and a decision that needs the whole history asks for it (`read-history`).
-    `markdown`: the comment as Markdown, else as plain text (see `markup`)."""
-    found = _follow_up(bug, comments, registry, rule, now, bot_login, complete)
-    if found is None or found.comment is None or markdown:
-        return found
-    return replace(found, comment=markup.plain_text(found.comment))
-
-
-def _follow_up(
-    bug: Bug,
-    comments: Sequence[Comment],
-    registry: Registry,
-    rule: Rule,
-    now: datetime,
-    bot_login: str | None,
-    complete: bool,
-) -> FollowUp | None:
+    of them, and a decision that needs the whole history asks for it (`ReadHistory`)."""
     settings = rule.followup
     if settings is None or not awaits(bug, rule):
         return None
@@ -174,7 +150,7 @@ def _follow_up(
                     return found
     if refused is not None and "who-can-endorse" not in state.kinds:
         if not complete:
-            return FollowUp(bug.id, rule.name, "read-history", "a refused command: read all")
+            return ReadHistory("a refused command: read all")
         return _who_can_endorse(bug, rule, registry, community, refused, day)
     return _stale(bug, rule, registry, state, community, now, bot_login, complete)
 
@@ -214,7 +190,7 @@ def _decided(
     decider: tuple[Person, Delegation, Community],
     day: date,
     bot_login: str | None,
-) -> FollowUp:
+) -> Decision:
     person, term, community = decider
     endorse = command.verb == "endorse"
     kind, tag = ("confirmation", ENDORSED) if endorse else ("decline", DECLINED)
@@ -230,7 +206,7 @@ def _decided(
         "answer": comment.count,
     }
     verb = "endorsed" if endorse else "declined"
-    return FollowUp(
+    return _followup(
         bug.id,
         rule.name,
         kind,
@@ -250,7 +226,7 @@ def _who_can_endorse(
     community: Community | None,
     refused: Comment,
     day: date,
-) -> FollowUp:
+) -> Decision:
     command = parse_command(refused.text)
     assert command is not None
     context = {
@@ -259,7 +235,7 @@ def _who_can_endorse(
         "answer": refused.count,
     }
     slug = community.slug if community else None
-    return FollowUp(
+    return _followup(
         bug.id,
         rule.name,
         "who-can-endorse",
@@ -273,7 +249,7 @@ def _who_can_endorse(
 
 def _retriage(
     bug: Bug, answer: Comment, registry: Registry, rule: Rule, day: date, bot_login: str | None
-) -> FollowUp | None:
+) -> Decision | None:
     """The reporter's answer names exactly one community: decide the bug again with it."""
     mentions = triage.text_index(registry).find(unquoted(answer.text)[: triage.SCAN_LIMIT])
     if len(mentions.communities) != 1:
@@ -300,7 +276,7 @@ def _retriage(
         "answer": answer.count,
     }
     reporter_login = normalize_email(bug.creator)
-    return FollowUp(
+    return _followup(
         bug.id,
         rule.name,
         "retriage",
@@ -323,7 +299,7 @@ def _stale(
     now: datetime,
     bot_login: str | None,
     complete: bool,
-) -> FollowUp | None:
+) -> Decision | ReadHistory | None:
     settings = rule.followup
     assert settings is not None
     if not turns_stale(bug, state, rule, now):
@@ -334,9 +310,9 @@ def _stale(
     reason = f"awaiting an answer for {age.days} days"
     slug = community.slug if community else None
     if settings.remind and not complete and "reminder" not in state.kinds:
-        return FollowUp(bug.id, rule.name, "read-history", "stale: was a reminder posted?")
+        return ReadHistory("stale: was a reminder posted?")
     if not settings.remind or "reminder" in state.kinds:
-        return FollowUp(bug.id, rule.name, "stale", reason, slug, "awaiting", None, whiteboard)
+        return _followup(bug.id, rule.name, "stale", reason, slug, "awaiting", None, whiteboard)
     # Whom the bot is still waiting for: its open needinfo requests, by name. Nobody is asked
     # again: a request still open needs no second one, and one cleared must not come back.
     context = {
@@ -345,7 +321,7 @@ def _stale(
         "waiting": asked_names(bug, registry, bot_login),
     }
     comment = rule.render_followup("reminder", context)
-    return FollowUp(bug.id, rule.name, "reminder", reason, slug, "awaiting", comment, whiteboard)
+    return _followup(bug.id, rule.name, "reminder", reason, slug, "awaiting", comment, whiteboard)
 
 
 def _flag_ids(flags: Sequence[Flag]) -> tuple[int, ...]:

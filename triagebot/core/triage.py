@@ -31,8 +31,8 @@ from functools import cache
 from sys import intern
 from typing import Any
 
-from triagebot.core import lookalike, markup
-from triagebot.core.bugs import Bug, Decision
+from triagebot.core import lookalike
+from triagebot.core.bugs import Bug, Decision, Write
 from triagebot.core.bugstate import SKIP, open_requestees, skipped
 from triagebot.core.registry import (
     Community,
@@ -66,11 +66,8 @@ _UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 # -- the entry point ----------------------------------------------------------------------------
-def decide(
-    bug: Bug, registry: Registry, rule: Rule, now: datetime, *, markdown: bool = False
-) -> Decision:
-    """What to do with `bug` under `rule`, as of `now` (the caller's clock). The comment is
-    Markdown for a server that renders it (`markdown`), else plain text (see markup.py)."""
+def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
+    """What to do with `bug` under `rule`, as of `now` (the caller's clock)."""
     if skipped(bug):
         return Decision(bug.id, rule.name, "skipped", f"whiteboard has {SKIP}")
     verdict = analyse(bug, registry, now.astimezone(UTC).date())  # the UTC day, like the CLI
@@ -83,6 +80,12 @@ def decide(
     note = identity_note(verdict)
     if note is not None:  # a triager must see that the login itself is not in the registry
         comment = f"{comment.rstrip()}\n\nNote: {note}."
+    write = Write(
+        rule.name,
+        comment=comment,
+        whiteboard=new_whiteboard(bug.whiteboard, action.whiteboard, slug),
+        needinfo=needinfo,
+    )
     return Decision(
         bug_id=bug.id,
         rule=rule.name,
@@ -90,11 +93,8 @@ def decide(
         reason=reason(verdict, bug),
         community=slug,
         communities=tuple(c.slug for c in verdict.matched),
-        comment=comment if markdown else markup.plain_text(comment),
-        whiteboard=new_whiteboard(bug.whiteboard, action.whiteboard, slug),
-        needinfo=needinfo,
+        write=write,
         lookalike=lookalike_sentence(verdict.lookalike),
-        markdown=markdown,
     )
 
 

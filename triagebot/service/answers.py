@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from triagebot.bugzilla.client import Client
-from triagebot.core.bugs import Bug, Comment
+from triagebot.core.bugs import Bug, Comment, Decision
 from triagebot.core.bugstate import AWAITING, may_turn_stale
-from triagebot.core.followup import FollowUp, follow_up
+from triagebot.core.followup import ReadHistory, follow_up
 from triagebot.core.registry import Registry
 from triagebot.files.rules import Rule
 from triagebot.state.store import Followed, Store
@@ -40,7 +40,7 @@ RECORDED = ("confirmation", "decline", "retriage")  # follow-ups that change the
 @dataclass(frozen=True, slots=True)
 class Planned:
     bug: Bug
-    followup: FollowUp
+    decision: Decision  # a follow-up's, with its write
 
 
 class Answers:
@@ -52,19 +52,11 @@ class Answers:
         store: Store,
         clock: Callable[[], datetime],
         bot_login: Callable[[], str | None],
-        live: Callable[[], bool],
-        markdown: Callable[[], bool] = lambda: False,
     ) -> None:
         self.client = client
-        self.store = store
+        self.store = store  # a dry run's keeps nothing (writer.DryRunStore)
         self.clock = clock
         self.bot_login = bot_login
-        self.is_live = live
-        self.markdown = markdown
-
-    @property
-    def live(self) -> bool:
-        return self.is_live()
 
     # -- deciding --------------------------------------------------------------------------
     def decide(
@@ -84,21 +76,10 @@ class Answers:
         for bug in bugs:
             if bug.id not in comments:
                 continue  # not readable: nothing to decide from
-            found = follow_up(
-                bug,
-                comments[bug.id],
-                registry,
-                rule,
-                now,
-                login,
-                complete=complete,
-                markdown=self.markdown(),
-            )
-            if found is None:
-                continue
-            if found.kind == "read-history":
+            found = follow_up(bug, comments[bug.id], registry, rule, now, login, complete=complete)
+            if isinstance(found, ReadHistory):
                 history.append(bug)
-            elif found.acts:
+            elif found is not None and found.acts:
                 planned.append(Planned(bug, found))
         if history:
             whole = self.client.comments([b.id for b in history])
@@ -111,8 +92,7 @@ class Answers:
             return False
         last = self.store.check_passed_since(_sweep_key(rule))
         if last is None:  # a new database starts the clock: the first poll stays its search
-            if self.live:
-                self.store.record_check_passed(_sweep_key(rule))
+            self.store.record_check_passed(_sweep_key(rule))
             return False
         return self.clock() - last >= SWEEP_EVERY
 
@@ -130,19 +110,17 @@ class Answers:
             if old:
                 whole = self.client.comments([b.id for b in old])
                 planned += self.decide(rule, registry, old, whole, complete=True)
-        if self.live:
-            self.store.record_check_passed(_sweep_key(rule))
+        self.store.record_check_passed(_sweep_key(rule))
         return planned
 
     # -- recording -------------------------------------------------------------------------
     def landed(self, rule: Rule, item: Planned) -> None:
         """A follow-up PUT landed: a changed outcome goes in the database (for `status`), and
         the time, so the next poll does not read the bug again for the bot's own change."""
-        fu = item.followup
-        if self.live:
-            outcome = fu.outcome if fu.kind in RECORDED else None
-            followed = Followed(item.bug.id, outcome, fu.community, f"followup:{fu.kind}")
-            self.store.record_followups(rule.name, [followed])
+        decision = item.decision
+        outcome = decision.outcome if decision.kind in RECORDED else None
+        followed = Followed(item.bug.id, outcome, decision.community, f"followup:{decision.kind}")
+        self.store.record_followups(rule.name, [followed])
 
 
 def _sweep_key(rule: Rule) -> str:

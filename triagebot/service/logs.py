@@ -20,7 +20,6 @@ from pythonjsonlogger.json import JsonFormatter
 
 from triagebot.bugzilla.redaction import install_redaction, redact
 from triagebot.core.bugs import Decision
-from triagebot.core.followup import FollowUp
 
 log = logging.getLogger("triagebot.writes")
 
@@ -109,6 +108,7 @@ def say(level: int, text: str, prefix: str = "error: ") -> None:
 # -- what a write says --------------------------------------------------------------------------
 OUTCOME_WORDS = {
     "commented": "commented",
+    "would-comment": "would comment (dry run)",
     "failed": "FAILED, retried next poll",
     "gave-up": "GAVE UP after the same error each time (`triagebot retry {bug}` puts it back)",
 }
@@ -118,23 +118,24 @@ def write_line(
     rule: str,
     bug: int,
     outcome: str,
-    change: Decision | FollowUp,
+    change: Decision,
     needinfo: Sequence[str] = (),
     error: str | None = None,
     ref: str | None = None,
 ) -> None:
     """One line for one write: the rule, the bug, what was written (the kind of comment,
     the decision, tags and flags) and how it went."""
-    kind = change.kind if isinstance(change, FollowUp) else "triage"
+    kind = change.kind or "triage"
     wrote: dict[str, str] = {}  # what the PUT carried: field -> in words
-    if change.comment is not None:
+    write = change.write
+    if write is not None and write.comment is not None:
         wrote["comment"] = "comment"
-    if change.whiteboard is not None:
+    if write is not None and write.whiteboard is not None:
         wrote["whiteboard"] = "whiteboard"
     if needinfo:
         wrote["needinfo"] = "needinfo " + ", ".join(needinfo)
-    if isinstance(change, FollowUp) and change.clear_flags:
-        wrote["clear_needinfo"] = f"{len(change.clear_flags)} needinfo cleared"
+    if write is not None and write.clear_flags:
+        wrote["clear_needinfo"] = f"{len(write.clear_flags)} needinfo cleared"
     community = f" ({change.community})" if change.community else ""
     words = OUTCOME_WORDS.get(outcome, outcome).format(bug=bug)
     text = f"rule {rule}: bug {bug}: {words}: {kind} {change.outcome}{community}"
@@ -153,4 +154,5 @@ def write_line(
         "ref": ref,
         "error": error,
     }
-    log.log(logging.INFO if outcome == "commented" else logging.ERROR, text, extra=fields)
+    done = outcome in ("commented", "would-comment")
+    log.log(logging.INFO if done else logging.ERROR, text, extra=fields)

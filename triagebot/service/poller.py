@@ -24,21 +24,20 @@ poll looks for in the bug's comments before writing again: never a second commen
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from triagebot.bugzilla.client import INTERNAL_ERRORS_FROM, BugzillaError, Client
-from triagebot.core.bugs import Bug, Comment, Decision
+from triagebot.core.bugs import Bug, Comment, Decision, Put, Write
 from triagebot.core.bugstate import awaits, own_comment
-from triagebot.core.followup import FollowUp
 from triagebot.core.registry import Registry
 from triagebot.core.triage import decide
 from triagebot.files.rules import Rule
 from triagebot.service import logs
 from triagebot.service.answers import Answers, Planned
+from triagebot.service.writer import DryRunStore, Writer
 from triagebot.state.store import (
     BugRecord,
     Intent,
@@ -97,20 +96,24 @@ class BugResult:
     """What happened to one bug in one poll, for the per-bug output line."""
 
     bug: Bug
-    decision: Decision | FollowUp | None
+    decision: Decision | None
     action: Action
     error: str | None = None
-    ref: str | None = None  # of the write: with the decision, it gives the exact comment
-    needinfo: tuple[str, ...] = ()
+    put: Put | None = None  # the PUT sent (or recorded, or tried): the exact comment
     comment_id: int | None = None  # when known (found again by reconciliation)
 
     @property
+    def ref(self) -> str | None:
+        return self.put.ref if self.put is not None else None
+
+    @property
+    def needinfo(self) -> tuple[str, ...]:
+        """Who was asked: without those Bugzilla refused."""
+        return self.put.needinfo if self.put is not None else ()
+
+    @property
     def comment(self) -> str | None:
-        """The exact text posted (or that would be posted). Computed, not kept: a poll holds
-        every result until it reports, and a backlog's comments would be held twice."""
-        if self.ref is None or self.decision is None or not self.decision.acts:
-            return None
-        return self.decision.comment_text(self.ref)
+        return self.put.comment if self.put is not None else None
 
 
 @dataclass
@@ -142,6 +145,17 @@ class PollReport:
     def ok(self) -> bool:
         return self.error is None and self.capped is None and not self.failed
 
+    @property
+    def bugs(self) -> int:
+        """Every bug the poll found, those handled before included: as its summary says."""
+        return len(self.results) + self.handled_before
+
+    @property
+    def acted(self) -> int:
+        """Bugs written on (or, in a dry run, that would be)."""
+        sent = Action.COMMENTED if self.live else Action.WOULD_COMMENT
+        return sum(r.action == sent for r in self.results)
+
     def log_fields(self) -> dict[str, object]:
         """The poll's summary line as fields, for JSON logs: `outcome` is ok, busy (another
         process polls the rule), error (the poll failed), capped, stopped, or failed (some
@@ -157,13 +171,12 @@ class PollReport:
             outcome = "stopped"
         elif self.failed:
             outcome = "failed"
-        acted = sum(r.action == Action.COMMENTED for r in self.results)
         return {
             "rule": self.rule,
             "outcome": outcome,
             "live": self.live,
-            "bugs": len(self.results) + self.handled_before,
-            "acted": acted,
+            "bugs": self.bugs,
+            "acted": self.acted,
             "failed": [r.bug.id for r in self.failed],
             "requests": self.requests,
             "error": self.error,
@@ -172,14 +185,12 @@ class PollReport:
 
 @dataclass
 class PollSettings:
-    live: bool
     max_actions: int | None  # None: no cap
     start: datetime | None  # None: DEFAULT_LOOKBACK before the first poll, stored then
     overlap: timedelta
     page_size: int = 500
     intent_grace: timedelta = timedelta(seconds=60)  # a write may still land this long after
     bot_login: str | None = None
-    markdown: bool = False  # comments in Markdown, sent with is_markdown (markup.py)
     max_attempts: int = 5  # the same permanent error this many times: the bug is given up
     lease_ttl: timedelta = timedelta(minutes=5)  # a dead poller's rule is free after this
 
@@ -197,7 +208,9 @@ class _Page:
 
 
 class Poller:
-    """Runs polls for every rule against one client, store and (reloadable) registry."""
+    """Runs polls for every rule against one client, store and (reloadable) registry. Its
+    writer sends each write to Bugzilla, or records it: a dry run, which also keeps the
+    state as it was (`writer.DryRunStore`)."""
 
     def __init__(
         self,
@@ -206,16 +219,20 @@ class Poller:
         registry: Callable[[], Registry],
         rules: Callable[[], list[Rule]],
         settings: PollSettings,
+        writer: Writer,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        new_ref: Callable[[], str] = lambda: uuid.uuid4().hex[:16],
+        new_ref: Callable[[], str] | None = None,
     ) -> None:
         self.client = client
-        self.store = store
+        self.writer = writer
+        self.store = store if writer.live else DryRunStore(store)
         self.registry = registry
         self.rules = rules
         self.settings = settings
         self.clock = clock
-        self.new_ref = new_ref
+        self.new_ref = new_ref or writer.new_ref
+        # What a write that went out counts as: done, or shown.
+        self.sent = Action.COMMENTED if writer.live else Action.WOULD_COMMENT
         self.owner = Owner.this_process()
         self._blocked: BugzillaError | None = None  # a 429 in this poll's writes
         # The reports of the poll under way, filled as it goes: a Ctrl-C still has them.
@@ -223,51 +240,40 @@ class Poller:
         # Told (done, total) after each write of a poll: the terminal's progress line.
         self.progress: Callable[[int, int], None] | None = None
         self._written = 0
-        self._lease: Lease | None = None  # of the rule being polled (live polls only)
+        self._lease: Lease | None = None  # of the rule being polled
         # Set (to a signal's name) from another thread or a signal handler: the poll under way
         # ends after the write in flight, and no other rule is polled. A plain attribute, not
         # an Event: a signal handler must take no lock.
         self.stop_requested: str | None = None
         self._renewed = datetime.min.replace(tzinfo=UTC)
-        self.answers = Answers(
-            client,
-            store,
-            clock,
-            lambda: self.settings.bot_login,
-            lambda: self.settings.live,
-            lambda: self.settings.markdown,
-        )
+        self.answers = Answers(client, self.store, clock, lambda: self.settings.bot_login)
 
     def poll(self) -> list[PollReport]:
         self.reports = []
         return [self.poll_rule(rule) for rule in self.rules()]
 
-    def start_for(self, rule: Rule, *, store: bool = False) -> datetime:
+    def start_for(self, rule: Rule) -> datetime:
         """`[poll] start`, else the stored default start of this rule: DEFAULT_LOOKBACK before
-        its first live poll, stored then (`store=True`), so a restart does not move it and a
-        bug that failed before stays in reach."""
+        its first live poll, stored then, so a restart does not move it and a bug that failed
+        before stays in reach."""
         if self.settings.start is not None:
             return self.settings.start
-        proposed = self.clock() - DEFAULT_LOOKBACK
-        if store:
-            return self.store.default_start(rule.name, proposed)
-        return self.store.get_default_start(rule.name) or proposed
+        return self.store.default_start(rule.name, self.clock() - DEFAULT_LOOKBACK)
 
     def poll_rule(self, rule: Rule) -> PollReport:
         """One poll of one rule. A live poll first takes the rule's lease, so that of any
         number of processes sharing the database one polls a rule at a time; finding it held
         is no failure (the report is `busy`, and `once` exits 0). Told to stop, it reads
         nothing: the report says `stopped`."""
-        live = self.settings.live
         if self.stop_requested is not None:
-            report = PollReport(rule.name, self.clock(), live, stopped=self.stop_requested)
+            report = PollReport(
+                rule.name, self.clock(), self.writer.live, stopped=self.stop_requested
+            )
             self.reports.append(report)
             return report
-        if not live:
-            return self._poll_rule(rule)
         lease = self.store.acquire_lease(rule.name, self.owner, self.settings.lease_ttl)
         if isinstance(lease, LeaseHeld):
-            report = PollReport(rule.name, self.clock(), live, busy=lease.message())
+            report = PollReport(rule.name, self.clock(), self.writer.live, busy=lease.message())
             self.reports.append(report)
             log.info("%s", report.busy)
             return report
@@ -282,22 +288,21 @@ class Poller:
                 log.exception("rule %s: could not release the poll lease", rule.name)
 
     def _poll_rule(self, rule: Rule) -> PollReport:
-        live = self.settings.live
-        start = self.start_for(rule, store=live)
+        start = self.start_for(rule)
         cursor = self.store.get_cursor(rule.name)
         since = start
         if cursor is not None:
             since = max(since, cursor - self.settings.overlap)
-        report = PollReport(rule.name, since, live)
+        report = PollReport(rule.name, since, self.writer.live)
         self.reports.append(report)  # what an interrupted poll had done, for its message
         before = sum(self.client.requests_made.values())
-        poll_id = self.store.start_poll(rule.name, dry_run=not live) if live else None
+        poll_id = self.store.start_poll(rule.name, dry_run=not self.writer.live)
         try:
             todo, followups = self._gather(rule, start, since, report)
             self._act(rule, todo, report, followups)
             if self.stop_requested is not None:
                 report.stopped = self.stop_requested  # some bugs unread or unwritten
-            elif live and report.capped is None and report.error is None:
+            elif report.capped is None and report.error is None:
                 self._advance_cursor(rule, report)
         except BugzillaError as exc:
             report.error = str(exc)
@@ -309,15 +314,15 @@ class Poller:
         except _Stopped:
             report.stopped = self.stop_requested
         report.requests = sum(self.client.requests_made.values()) - before
-        if poll_id is not None:
-            self.store.finish_poll(
-                poll_id,
-                searched=len(report.results),
-                acted=sum(r.action == Action.COMMENTED for r in report.results),
-                failed=len(report.failed),
-                skipped=sum(r.action == Action.SKIPPED for r in report.results),
-                error=report.error or (f"action cap: {report.capped}" if report.capped else None),
-            )
+        # The counts the poll printed: `status` shows them as they were.
+        self.store.finish_poll(
+            poll_id,
+            searched=report.bugs,
+            acted=report.acted,
+            failed=len(report.failed),
+            skipped=sum(r.action == Action.SKIPPED for r in report.results),
+            error=report.error or (f"action cap: {report.capped}" if report.capped else None),
+        )
         return report
 
     def _check_stop(self) -> None:
@@ -416,8 +421,6 @@ class Poller:
         yield from self.client.search_changed(
             rule.product, list(rule.components), since, page_size=self.settings.page_size
         )
-        if not self.settings.live:
-            return
         waiting = [r.bug_id for r in self.store.failed(rule.name) if r.bug_id not in found]
         if not waiting:
             return
@@ -494,22 +497,14 @@ class Poller:
         self, rule: Rule, registry: Registry, bug: Bug, comments: list[Comment]
     ) -> tuple[BugResult, Decision | None]:
         description = next((c.text for c in comments if c.count == 0), "")
-        decision = decide(
-            replace(bug, description=description),
-            registry,
-            rule,
-            self.clock(),
-            markdown=self.settings.markdown,
-        )
+        decision = decide(replace(bug, description=description), registry, rule, self.clock())
         action = Action.WOULD_COMMENT if decision.acts else Action.SKIPPED
         # Decided: nothing later reads the description, and a poll holds every bug it found
         # until it has acted (the action cap counts them first), so do not hold their text.
         return BugResult(bug, decision, action), decision
 
     def _record(self, rule: Rule, page: _Page) -> None:
-        """What a page taught, in one statement per kind (live only)."""
-        if not self.settings.live:
-            return
+        """What a page taught, in one statement per kind."""
         if page.seen:
             self.store.mark_seen(rule.name, page.seen)
         if page.closed:
@@ -532,26 +527,14 @@ class Poller:
                 acting,
                 cap,
             )
-            if self.settings.live:
+            # A dry run still shows every comment: it is what the operator reads before
+            # deciding on --no-limit. The report says a live run would refuse.
+            if self.writer.live:
                 for item in todo:
                     report.results.append(BugResult(item.bug, item.decision, Action.CAPPED))
                 for planned in followups:
-                    report.results.append(BugResult(planned.bug, planned.followup, Action.CAPPED))
+                    report.results.append(BugResult(planned.bug, planned.decision, Action.CAPPED))
                 return
-            # A dry run still shows every comment: it is what the operator reads before
-            # deciding on --no-limit. The report says a live run would refuse.
-        if not self.settings.live:
-            for item in todo:
-                d = item.decision
-                report.results.append(
-                    BugResult(item.bug, d, Action.WOULD_COMMENT, None, "dry-run", d.needinfo)
-                )
-            for planned in followups:
-                fu = planned.followup
-                report.results.append(
-                    BugResult(planned.bug, fu, Action.WOULD_COMMENT, None, "dry-run", fu.needinfo)
-                )
-            return
         self._blocked = None
         self._written = 0
         for start in range(0, len(todo), WRITE_CHUNK):
@@ -562,48 +545,55 @@ class Poller:
             self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report, todo)
         for planned in followups:
             if self.stop_requested is not None:  # the bug's own state brings it back
-                report.results.append(self._stopped(planned.bug, planned.followup))
+                report.results.append(self._stopped(planned.bug, planned.decision))
                 continue
             result = self._write_followup(rule, planned)
             logs.write_line(
-                rule.name, planned.bug.id, result.action, planned.followup, *_told(result)
+                rule.name, planned.bug.id, result.action, planned.decision, *_told(result)
             )
             report.results.append(result)
+
+    def _put(self, bug: Bug, write: Write, ref: str) -> tuple[Put, BugzillaError | None]:
+        """The one PUT of a write, and the error that refused it. When Bugzilla rejects a
+        needinfo requestee it rejects the whole PUT, comment included (nothing landed): the
+        write is sent again once without the flags rather than not at all, and logged."""
+        put = write.put(bug.id, ref, self.writer.markdown)
+        while True:
+            try:
+                self.writer.send(put)
+                return put, None
+            except BugzillaError as exc:
+                if not _requestee_rejected(exc, put.needinfo):
+                    return put, exc
+                log.warning(
+                    "bug %d: Bugzilla rejected the needinfo for %s (%s); posting without needinfo",
+                    bug.id,
+                    ", ".join(put.needinfo),
+                    exc,
+                )
+                put = replace(put, needinfo=())
 
     def _write_followup(self, rule: Rule, planned: Planned) -> BugResult:
         """One PUT: tags, needinfo flags cleared (by id) and set, one comment. No intent
         first: the bug's own state says what is left to do (see `answers`)."""
-        bug, fu = planned.bug, planned.followup
+        bug, decision = planned.bug, planned.decision
+        assert decision.write is not None
         ref = self.new_ref()
         if self._blocked is not None:
             error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
-            return BugResult(bug, fu, Action.FAILED, error, ref)
-        text = fu.comment_text(ref) or None
-        needinfo = list(fu.needinfo)
+            put = decision.write.put(bug.id, ref, self.writer.markdown)
+            return BugResult(bug, decision, Action.FAILED, error, put)
         if self._lease is not None:  # fenced: a poller whose rule was taken over writes nothing
             self._lease = self.store.renew_lease(self._lease, self.settings.lease_ttl)
             self._renewed = self.clock()
-        while True:
-            try:
-                self.client.update(
-                    bug.id,
-                    comment=text,
-                    whiteboard=fu.whiteboard,
-                    needinfo=needinfo,
-                    clear_flags=fu.clear_flags,
-                    markdown=self.settings.markdown and text is not None,
-                )
-            except BugzillaError as exc:
-                if _requestee_rejected(exc, needinfo):
-                    log.warning("bug %d: needinfo refused (%s); following up without", bug.id, exc)
-                    needinfo = []
-                    continue
-                self.store.note_followup_error(rule.name, bug.id, str(exc))
-                if exc.http_status == 429:
-                    self._blocked = exc
-                return BugResult(bug, fu, Action.FAILED, str(exc), ref)
-            self.answers.landed(rule, planned)
-            return BugResult(bug, fu, Action.COMMENTED, None, ref, tuple(needinfo))
+        put, exc = self._put(bug, decision.write, ref)
+        if exc is not None:
+            self.store.note_followup_error(rule.name, bug.id, str(exc))
+            if exc.http_status == 429:
+                self._blocked = exc
+            return BugResult(bug, decision, Action.FAILED, str(exc), put)
+        self.answers.landed(rule, planned)
+        return BugResult(bug, decision, self.sent, None, put)
 
     def _write_chunk(
         self, rule: Rule, chunk: list[ToDo], report: PollReport, todo: list[ToDo]
@@ -641,7 +631,7 @@ class Poller:
                 self._written += 1
                 if self.progress is not None:
                     self.progress(self._written, len(todo))
-                if result.action == Action.COMMENTED:
+                if result.action == self.sent:
                     done.append(bug.id)
                     if result.needinfo != decision.needinfo:  # refused by Bugzilla
                         not_asked[bug.id] = tuple(
@@ -652,65 +642,44 @@ class Poller:
                 self.store.finish_writes(rule.name, done, not_asked=not_asked)
 
     def _write_one(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
-        text = decision.comment_text(ref)
-        needinfo = list(decision.needinfo)
-        while True:
-            try:
-                self.client.update(
-                    bug.id,
-                    comment=text,
-                    whiteboard=decision.whiteboard,
-                    needinfo=needinfo,
-                    markdown=decision.markdown,
-                )
-                return BugResult(bug, decision, Action.COMMENTED, None, ref, tuple(needinfo))
-            except BugzillaError as exc:
-                if _requestee_rejected(exc, needinfo):
-                    # The whole PUT was rejected, comment included: nothing landed. Annotate
-                    # without the flags rather than not at all, and say so.
-                    log.warning(
-                        "bug %d: Bugzilla rejected the needinfo for %s (%s); "
-                        "posting without needinfo",
-                        bug.id,
-                        ", ".join(needinfo),
-                        exc,
-                    )
-                    needinfo = []
-                    continue
-                landed = _may_have_landed(exc)
-                state = self.store.mark_failed(
-                    rule.name,
-                    bug.id,
-                    str(exc),
-                    write_may_have_landed=landed,
-                    permanent=not landed and exc.http_status != 429,
-                    max_attempts=self.settings.max_attempts,
-                )
-                if state == RecordState.GAVE_UP:
-                    return BugResult(bug, decision, Action.GAVE_UP, str(exc), ref)
-                if exc.http_status == 429:
-                    # bugzilla.mozilla.org's block: every request restarts it, so the other
-                    # writes wait for the next poll instead of extending it.
-                    self._blocked = exc
-                    log.error("Bugzilla answered 429: no more writes in this poll")
-                return BugResult(bug, decision, Action.FAILED, str(exc), ref)
+        assert decision.write is not None
+        put, exc = self._put(bug, decision.write, ref)
+        if exc is None:
+            return BugResult(bug, decision, self.sent, None, put)
+        landed = _may_have_landed(exc)
+        state = self.store.mark_failed(
+            rule.name,
+            bug.id,
+            str(exc),
+            write_may_have_landed=landed,
+            permanent=not landed and exc.http_status != 429,
+            max_attempts=self.settings.max_attempts,
+        )
+        if state == RecordState.GAVE_UP:
+            return BugResult(bug, decision, Action.GAVE_UP, str(exc), put)
+        if exc.http_status == 429:
+            # bugzilla.mozilla.org's block: every request restarts it, so the other
+            # writes wait for the next poll instead of extending it.
+            self._blocked = exc
+            log.error("Bugzilla answered 429: no more writes in this poll")
+        return BugResult(bug, decision, Action.FAILED, str(exc), put)
 
     def _not_sent(self, rule: Rule, bug: Bug, decision: Decision, ref: str) -> BugResult:
         """A claimed write skipped after a 429 or when told to stop: nothing was sent, so the
         intent is withdrawn and the next poll writes it afresh, at once."""
+        assert decision.write is not None
+        put = decision.write.put(bug.id, ref, self.writer.markdown)
         if self._blocked is None:
-            result = self._stopped(bug, decision, ref)
+            result = self._stopped(bug, decision, put)
             error = f"not sent: stopped on {self.stop_requested}"
         else:
             error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
-            result = BugResult(bug, decision, Action.FAILED, error, ref)
+            result = BugResult(bug, decision, Action.FAILED, error, put)
         self.store.mark_failed(rule.name, bug.id, error, write_may_have_landed=False)
         return result
 
-    def _stopped(
-        self, bug: Bug, decision: Decision | FollowUp, ref: str | None = None
-    ) -> BugResult:
-        return BugResult(bug, decision, Action.STOPPED, None, ref)
+    def _stopped(self, bug: Bug, decision: Decision, put: Put | None = None) -> BugResult:
+        return BugResult(bug, decision, Action.STOPPED, None, put)
 
     def _advance_cursor(self, rule: Rule, report: PollReport) -> None:
         """The next poll starts at the newest change read (Bugzilla's database clock: the
@@ -732,7 +701,7 @@ class _Stopped(Exception):
     """Raised between two reads when the poll was told to stop."""
 
 
-def _requestee_rejected(exc: BugzillaError, needinfo: list[str]) -> bool:
+def _requestee_rejected(exc: BugzillaError, needinfo: Sequence[str]) -> bool:
     """Did Bugzilla reject the PUT because of a needinfo requestee? A 32000 counts only when
     its message names one of them (Bugzilla's requestee errors show the requestee's login)."""
     if not needinfo:

@@ -29,6 +29,7 @@ from triagebot.service.poller import Poller, PollReport, PollSettings
 from triagebot.service.push import PushAuth
 from triagebot.service.serve import Service
 from triagebot.service.watch import Reloader, TryAgain
+from triagebot.service.writer import BugzillaWriter, Recorder
 from triagebot.state.store import Store
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,6 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     client = make_client(config)
     store = Store(config.database_url, poll_history=timedelta(days=config.poll_history_days))
     settings = PollSettings(
-        live=live,
         max_actions=None if no_limit else config.max_actions_per_run,
         start=config.start,
         overlap=timedelta(minutes=config.overlap_minutes),
@@ -136,10 +136,12 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
             timedelta(minutes=config.interval_minutes), timedelta(seconds=2 * client.write_window)
         ),
         bot_login=config.bot_login,
-        markdown=config.markdown_comments,
         max_attempts=config.max_attempts,
     )
-    poller = Poller(client, store, registry.current, rules.current, settings)
+    # A dry run is the same poll with a writer that records instead of sending.
+    markdown = config.markdown_comments
+    writer = BugzillaWriter(client, markdown) if live else Recorder(markdown)
+    poller = Poller(client, store, registry.current, rules.current, settings, writer)
     bot = Bot(config, client, store, registry, rules, poller)
 
     def accept_rules(new: list[Rule]) -> None:
