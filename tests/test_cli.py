@@ -293,7 +293,9 @@ def test_once_dry_run_writes_nothing_and_exits_0(
     (poll,) = Store(f"sqlite:///{config.parent / 'triagebot.db'}").recent_polls()
     assert (poll.dry_run, poll.searched, poll.acted, poll.skipped) == (True, 7, 6, 1)
     code, out, err = run(capsys, "--config", str(config), "status")
-    assert "community-it (dry run, " in out and "7 bugs, 6 acted on, 0 failed, 1 skipped" in out
+    assert (
+        "community-it (dry run, " in out and "7 bugs, 6 would comment, 0 failed, 1 skipped" in out
+    )
 
 
 def test_once_action_cap_exits_1_and_writes_nothing(
@@ -443,15 +445,15 @@ def test_explain_prints_decision_and_exact_comment_and_writes_nothing(
     capsys.readouterr()
     posted = [c["text"] for c in fake.comments_of(2) if c["creator"] == demo.BOT]
     assert len(posted) == 1
-    assert re.sub(r"ref [0-9a-f]+\)$", "ref …)", posted[0]) == explained
+    assert re.sub(r"ref [0-9a-f]+\)$", "ref dry-run)", posted[0]) == explained
 
     # afterwards explain shows the record, still without writing
     updates = fake.counts["update"]
     code, out, _ = run(capsys, "--config", str(config), "explain", "2")
     assert code == 0
     assert "  state: done: comment+whiteboard+needinfo(2) at " in out
-    assert "the bot writes nothing more on this bug; it posted:" in out
-    assert f"  comment #1 by {demo.BOT} at " in out
+    assert "  the next poll writes nothing on this bug\n" in out
+    assert f"  the bot posted comment #1 by {demo.BOT} at " in out
     assert fake.counts["update"] == updates
 
 
@@ -488,7 +490,8 @@ def test_explain_missing_invisible_and_unwatched_bugs(
     assert out == "bug 8 (Participation Infrastructure :: General) is watched by no rule\n"
     code, out, _ = run(capsys, "--config", str(config), "explain", "7")
     assert code == 0
-    assert "  rule community-it: skipped — " in out and "  no write" in out
+    assert "  rule community-it: skipped — " in out
+    assert "  the next poll writes nothing on this bug" in out
     assert not WRITE_KINDS & set(fake.counts)
 
 

@@ -327,7 +327,7 @@ def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
         assert "1 skipped, 6 would comment" in out
         assert main(["--config", str(config), "status"]) == 0
         status = capsys.readouterr().out  # the dry run's poll, as it printed it
-        assert "community-it (dry run, " in status and "7 bugs, 6 acted on" in status
+        assert "community-it (dry run, " in status and "7 bugs, 6 would comment" in status
 
         # the stand-in's accounts are the registry's: sync finds nobody to decide about
         assert main(["--config", str(config), "registry", "sync"]) == 0

@@ -72,7 +72,7 @@ REGISTRY = _registry()
 def first_comment(bug: Bug) -> tuple[Bug, Comment]:
     """The bug as the bot left it after its first comment, and that comment."""
     decision = decide(bug, REGISTRY, RULE, ASKED)
-    assert decision.comment is not None and decision.whiteboard is not None
+    assert decision.write.comment is not None and decision.whiteboard is not None
     flags = tuple(
         Flag("needinfo", "?", login, BOT, id=40 + i) for i, login in enumerate(decision.needinfo)
     )
@@ -167,19 +167,19 @@ def test_decline_with_reason() -> None:
     got = run(bug, [*comments, answer])
     assert got is not None
     assert (got.kind, got.outcome) == ("decline", "declined")
-    assert got.comment == (
+    assert got.write.comment == (
         "**Declined** by Luis García, Coordinador of Mozilla Hispano, on 2026-07-03 (comment 2).\n"
         "Reason given: `We already run one. !`"
     )
     assert got.whiteboard == "[community:mozilla-hispano] [endorsement-declined]"
-    assert got.clear_flags == (40,)
+    assert got.write.clear_flags == (40,)
 
 
 def test_decline_without_reason() -> None:
     bug, comments = hispano_bug()
     got = run(bug, [*comments, said("luis@example.org", "/decline")])
-    assert got is not None and got.comment is not None
-    assert got.comment.endswith("(comment 2).")
+    assert got is not None and got.write.comment is not None
+    assert got.write.comment.endswith("(comment 2).")
 
 
 def test_a_command_turned_off_is_an_ordinary_comment() -> None:
@@ -194,12 +194,12 @@ def test_a_delegate_of_one_community_decides_an_unknown_bug() -> None:
     assert bug.flags == (Flag("needinfo", "?", "zed@example.net", BOT, id=40),)
     got = run(bug, [*comments, said("camille@example.org", "/endorse")])
     assert got is not None
-    assert got.comment == (
+    assert got.write.comment == (
         "**Endorsed** by Camille Berthelot, Présidente of Mozilla Francophone, on 2026-07-03 "
         "(comment 2)."
     )
     assert got.whiteboard == "[community:mozilla-francophone] [endorsed]"
-    assert got.clear_flags == (40,)
+    assert got.write.clear_flags == (40,)
 
 
 @pytest.mark.parametrize(
@@ -219,13 +219,13 @@ def test_a_command_from_anyone_else_changes_nothing_and_is_answered_once(
     comments = [*comments, said(login, "/endorse")]
     got = run(bug, comments)
     assert got is not None, why
-    assert (got.kind, got.whiteboard, got.clear_flags, got.needinfo) == (
+    assert (got.kind, got.whiteboard, got.write.clear_flags, got.needinfo) == (
         "who-can-endorse",
         None,
         (),
         (),
     )
-    assert got.comment == (
+    assert got.write.comment == (
         "The `/endorse` in comment 2 does not count: only a current delegate of Mozilla Hispano "
         "can endorse this request.\n"
         "\n"
@@ -245,10 +245,10 @@ def test_the_refusal_names_public_contacts_only() -> None:
     bug = Bug(9, "Mozilla Francophone wiki", "zed@example.net", ASKED)
     asked, ask = first_comment(bug)
     got = run(asked, [ask, said("bastien@example.org", "/endorse")])
-    assert got is not None and got.comment is not None
-    assert "@camille:example.org" in got.comment
-    assert "+1-555-0101" not in got.comment
-    assert "Bastien" not in got.comment
+    assert got is not None and got.write.comment is not None
+    assert "@camille:example.org" in got.write.comment
+    assert "+1-555-0101" not in got.write.comment
+    assert "Bastien" not in got.write.comment
 
 
 def two_hats() -> Registry:
@@ -270,7 +270,7 @@ def test_a_delegate_of_two_communities_cannot_pick_for_an_unknown_bug() -> None:
         BOT,
     )
     assert got is not None and got.kind == "who-can-endorse"
-    assert got.comment == (
+    assert got.write.comment == (
         "The `/endorse` in comment 2 does not count: only a current delegate of the community "
         "this request is for can endorse it, and this request names no community yet. The "
         "community directory lists their delegates: https://community.example.org/directory"
@@ -348,8 +348,8 @@ def test_the_reporter_naming_a_community_retriages() -> None:
     )
     assert got.whiteboard == "[endorsement-needed] [community:mozilla-hispano]"
     assert got.needinfo == ("luis@example.org",)
-    assert got.clear_flags == (40,)
-    assert got.comment == (
+    assert got.write.clear_flags == (40,)
+    assert got.write.comment == (
         "**Re-triaged** after the reporter's answer in comment 2.\n"
         "\n"
         "**Endorsement needed**: this request is about Mozilla Hispano, and the reporter is not "
@@ -386,7 +386,7 @@ def test_the_reporter_who_is_a_delegate_is_endorsed_on_retriage() -> None:
         "[community:mozilla-hispano] [endorsed]",
         (),
     )
-    assert got.comment == (
+    assert got.write.comment == (
         "**Re-triaged** after the reporter's answer in comment 2.\n"
         "\n"
         "**Endorsed**: Luis García is Coordinador of Mozilla Hispano (since 2022-01-01).\n"
@@ -420,9 +420,9 @@ def test_stale_with_reminder() -> None:
     bug, comments = hispano_bug()
     got = run(bug, comments, now=STALE_AT)
     assert got is not None
-    assert (got.kind, got.needinfo, got.clear_flags) == ("reminder", (), ())
+    assert (got.kind, got.needinfo, got.write.clear_flags) == ("reminder", (), ())
     assert got.whiteboard == "[community:mozilla-hispano] [endorsement-needed] [endorsement-stale]"
-    assert got.comment == (
+    assert got.write.comment == (
         "**Still waiting** for an answer after 14 days from Luis García.\n"
         "\n"
         "Current delegates of Mozilla Hispano:\n"
@@ -437,7 +437,7 @@ def test_stale_with_reminder() -> None:
     assert run(replace(bug, whiteboard=got.whiteboard), comments, now=STALE_AT) is None
     posted = Comment(700, 7, BOT, got.write.text("f4", markdown=True), 2, STALE_AT)
     again = run(bug, [*comments, posted], now=STALE_AT + timedelta(days=30))
-    assert again is not None and (again.kind, again.comment) == ("stale", None)
+    assert again is not None and (again.kind, again.write.comment) == ("stale", None)
 
 
 def test_stale_without_reminder_is_a_tag() -> None:
@@ -466,8 +466,8 @@ def test_the_reminder_never_asks_again_who_cleared_the_request() -> None:
     cleared = replace(bug, flags=())
     got = run(cleared, comments, now=STALE_AT)
     assert got is not None and got.needinfo == ()
-    assert got.comment is not None
-    assert got.comment.startswith("**Still waiting** for an answer after 14 days.\n")
+    assert got.write.comment is not None
+    assert got.write.comment.startswith("**Still waiting** for an answer after 14 days.\n")
 
 
 def test_a_retriage_is_a_new_ask_for_staleness() -> None:
@@ -499,5 +499,5 @@ def test_plain_text_for_a_server_that_does_not_render_markdown() -> None:
         "Reason given: `rm -rf` no"  # markup.plain_text: strong markers go, even in code
         "\n\n-- triagebot (rule community-it; decline; ref f9)"
     )
-    assert got.comment is not None
-    assert got.comment.endswith("Reason given: `` `rm -rf` **no** ``")
+    assert got.write.comment is not None
+    assert got.write.comment.endswith("Reason given: `` `rm -rf` **no** ``")

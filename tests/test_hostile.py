@@ -332,7 +332,7 @@ def test_a_lookalike_of_a_delegate_is_never_endorsed(registry, rules, data):
         decision = decide(bug, registry, rule, NOW)
         assert decision.outcome not in ("endorsed", "former-delegate"), (fake, decision.reason)
         assert decision.outcome == "needs-endorsement" and decision.community == community.slug
-        assert "Endorsed" not in (decision.comment or "")
+        assert "Endorsed" not in (decision.write.comment or "")
 
 
 # -- private contacts, generated registries -------------------------------------------------------

@@ -74,10 +74,10 @@ def test_explain_of_a_handled_bug_shows_what_was_posted(
     assert main(["--config", str(config), "explain", "1"]) == 0
     out = capsys.readouterr().out
     assert "were it new" not in out
-    assert "  the bot writes nothing more on this bug; it posted:\n" in out
-    assert f"  comment #1 by {demo.BOT} at " in out
-    assert "    -- triagebot (rule community-it; ref " in out  # the real ref, not "…"
-    assert "ref …)" not in out
+    assert "  the next poll writes nothing on this bug\n" in out
+    assert f"  the bot posted comment #1 by {demo.BOT} at " in out
+    assert "    -- triagebot (rule community-it; ref " in out  # the real ref
+    assert "ref dry-run)" not in out
 
     code, doc = run_json(capsys, "--config", str(config), "explain", "1", "--json")
     assert code == 0
@@ -103,6 +103,7 @@ def test_status_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     ]  # fmt: skip
     code, doc = run_json(capsys, "--config", str(config), "status", "--json")
     assert code == 0 and list(doc) == keys and doc["state"] is False
+    assert not list(config.parent.glob("triagebot.db*"))  # status creates no database
     assert main(["--config", str(config), "once", "--live"]) == 0
     capsys.readouterr()
     code, doc = run_json(capsys, "--config", str(config), "status", "--json")
@@ -112,6 +113,30 @@ def test_status_json(capsys: pytest.CaptureFixture[str], config: Path) -> None:
     for moment in (poll["started"], poll["finished"]):  # the README's format, no microseconds
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", moment), moment
     assert doc["outcomes"]["done/endorsed"] == 1
+
+
+def test_status_shows_the_counts_once_printed(
+    capsys: pytest.CaptureFixture[str], config: Path
+) -> None:
+    """`status --json` after each `once --json`: the poll as it printed itself, a poll that
+    found every bug handled before (7 bugs, none acted on) and a dry run included."""
+    for mode in ("--live", "--live", "--dry-run"):
+        code, once = run_json(capsys, "--config", str(config), "once", mode, "--json")
+        assert code == 0
+        (printed,) = once["polls"]
+        actions = [b["action"] for b in printed["bugs"]]
+        code, status = run_json(capsys, "--config", str(config), "status", "--json")
+        latest = status["polls"][0]
+        assert {k: latest[k] for k in ("rule", "live", "bugs", "acted", "failed", "skipped")} == {
+            "rule": printed["rule"],
+            "live": printed["live"],
+            "bugs": len(printed["bugs"]) + printed["handled_before"],
+            "acted": actions.count("commented" if printed["live"] else "would-comment"),
+            "failed": actions.count("failed") + actions.count("pending"),
+            "skipped": actions.count("skipped"),
+        }
+    polls = [(p["live"], p["bugs"], p["acted"]) for p in status["polls"]]
+    assert polls[1:] == [(True, 7, 0), (True, 7, 6)] and polls[0][0] is False
 
 
 def test_registry_find_and_show_json(capsys: pytest.CaptureFixture[str]) -> None:

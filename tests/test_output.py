@@ -12,7 +12,8 @@ from triagebot.commands import output
 from triagebot.core.bugs import Bug, Decision, Write
 from triagebot.files.validate import load_registry
 from triagebot.service.poller import BugResult, PollReport
-from triagebot.state.store import Followed, Intent, Seen, Store
+from triagebot.service.views import RuleExplained, Status
+from triagebot.state.store import BugRecord, Followed, Intent, Seen, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -160,16 +161,31 @@ def test_unknown_community_suggests_close_names() -> None:
     assert "known: mozilla-campus-club-coimbra, " in message
 
 
+def explained(
+    d: Decision,
+    record: BugRecord | None = None,
+    start: datetime = T0,
+    *,
+    before_start: bool = False,
+    writes: bool = True,
+) -> RuleExplained:
+    """`explain`'s view of bug 12 under one rule: the next poll writes `d`'s write, or not."""
+    put = d.write.put(12, "dry-run", markdown=True) if writes and d.write else None
+    action = "would-comment" if put else None
+    return RuleExplained("community-it", d, record, start, before_start, action, put, None)
+
+
 def test_explain_says_when_a_bug_is_older_than_poll_start() -> None:
     d = decision()
-    text = output.explain(bug(), "community-it", d, None, T0 + timedelta(days=1))
+    later = T0 + timedelta(days=1)
+    text = output.explain(bug(), explained(d, start=later, before_start=True))
     assert (
         "before the poll start 2026-11-21 08:00:00Z: the bot acts on it only if it moved in "
         "after that" in " ".join(text.split())
     )
     assert all(len(line) <= 80 for line in text.splitlines())
-    assert "before [poll] start" not in output.explain(bug(), "community-it", d, None, T0)
-    assert "    -- triagebot (rule community-it; ref …)" in text
+    assert "before the poll start" not in output.explain(bug(), explained(d))
+    assert "    -- triagebot (rule community-it; ref dry-run)" in text
 
 
 def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
@@ -189,7 +205,7 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
         store.finish_writes("community-it", [bug_id])
     store.record_followups("community-it", [Followed(12, "endorsed", "c", "followup:confirmation")])
     store.set_reload_problems("registry", ["data/people.toml:3: bad"])
-    text = output.status(store, ["rules/x.toml:1: worse"])
+    text = output.status(Status.read(store, ["rules/x.toml:1: worse"]))
     assert text.splitlines() == [
         "last polls:",
         "  2026-11-20 08:00:00Z community-it (live, 1.0 s)",
@@ -213,7 +229,7 @@ def test_status_shows_polls_outcomes_unfinished_writes_and_problems() -> None:
     ]
     assert max(len(line) for line in text.splitlines()) <= 80
     store.set_reload_problems("registry", [])
-    text = output.status(store, [])
+    text = output.status(Status.read(store, []))
     assert "RUNNING BOT" not in text
     assert text.endswith("registry and rules files: OK")
 
@@ -224,7 +240,7 @@ def test_status_puts_the_latest_failed_poll_first_within_80_columns() -> None:
     poll = store.start_poll("community-it", dry_run=False)
     error = "cannot reach Bugzilla at http://127.0.0.1:8089: connection refused (4 tries over 7 s)"
     store.finish_poll(poll, searched=0, acted=0, failed=0, skipped=0, error=error)
-    lines = output.status(store, []).splitlines()
+    lines = output.status(Status.read(store, [])).splitlines()
     assert lines[:4] == [
         "FAILED: cannot reach Bugzilla at http://127.0.0.1:8089: connection refused (4 t…",
         "last polls:",
@@ -234,11 +250,11 @@ def test_status_puts_the_latest_failed_poll_first_within_80_columns() -> None:
     assert all(len(line) <= 80 for line in lines)
     later = store.start_poll("community-it", dry_run=False)
     store.finish_poll(later, searched=1, acted=1, failed=0, skipped=0)
-    assert output.status(store, []).splitlines()[0] == "last polls:"  # it recovered
+    assert output.status(Status.read(store, [])).splitlines()[0] == "last polls:"  # it recovered
 
 
 def test_status_without_a_database_says_no_state_yet() -> None:
-    assert output.status(None, []).splitlines() == [
+    assert output.status(Status.read(None, [])).splitlines() == [
         "no state yet: no poll has run with this database",
         "registry and rules files: OK",
     ]
@@ -255,27 +271,29 @@ def test_explain_says_what_the_store_knows_in_words() -> None:
     records = store.records("r", [1, 2, 3, 4])
 
     def state_lines(bug_id: int) -> list[str]:
-        text = output.explain(bug(bug_id), "r", decision(), records[bug_id])
+        record = records[bug_id]
+        text = output.explain(bug(bug_id), explained(decision(), record, writes=bug_id == 4))
         assert all(len(line) <= 80 for line in text.splitlines())
         text = text.replace("\n    ", " ")  # a wrapped line goes on 4 spaces in
         return [
             line
             for line in text.splitlines()
-            if line.startswith("  state: ") or "the bot writes" in line
+            if line.startswith("  state: ") or "the next poll writes" in line
         ]
 
     assert state_lines(1) == [
         "  state: a write (ref ref1) started at 2026-11-20 08:00:00Z is not confirmed; the next "
-        "poll looks for it in the bug's comments before writing"
+        "poll looks for it in the bug's comments before writing",
+        "  the next poll writes nothing on this bug",
     ]
     assert state_lines(2) == [
         "  state: done: comment at 2026-11-20 08:00:02Z, comment 77",
-        "  the bot writes nothing more on this bug; it posted: (its comment was not found "
-        "among the bug's comments)",  # no comments given: Bugzilla lost it, or it was hidden
+        "  the next poll writes nothing on this bug",
     ]
     assert state_lines(3)[0] == "  state: seen at 2026-11-20 08:00:03Z: nothing to write"
     assert state_lines(4) == [
-        "  state: failed at 2026-11-20 08:00:04Z: HTTP 400: invalid whiteboard; retried next poll"
+        "  state: failed at 2026-11-20 08:00:04Z: HTTP 400: invalid whiteboard; retried next poll",
+        "  the next poll writes:",
     ]
 
 
@@ -293,7 +311,7 @@ def test_dry_run_folds_a_long_comment_line_visibly_and_keeps_its_text() -> None:
             rebuilt[-1] += " " + line[11:]
         else:
             rebuilt.append(line[11:])
-    assert rebuilt == [*d.comment.splitlines(), ""]
+    assert rebuilt == [*LONG.splitlines(), ""]
     assert any(line.startswith("         ┆ ") for line in block)
     assert all(len(line) <= 80 for line in lines)
 

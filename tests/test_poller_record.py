@@ -19,6 +19,7 @@ from triagebot.core.registry import Registry
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import DEFAULT_LOOKBACK, Poller, PollReport, PollSettings
 from triagebot.service.run import load_registry_strict
+from triagebot.service.views import Status
 from triagebot.service.writer import BugzillaWriter
 from triagebot.state.store import Store
 
@@ -302,7 +303,7 @@ def test_a_poison_bug_gives_up_frees_the_cursor_shows_in_status_and_retry_revive
         quiet = poll(poller)
         assert {r.bug.id: r.action for r in quiet.results} == {later: "commented"}
         assert store.get_cursor(rule) == filed  # given up, it no longer holds the cursor back
-        status = output.status(store, [])
+        status = output.status(Status.read(store, []))
         shown = " ".join(line.strip() for line in status.splitlines())
         assert (
             f"bug {poison} rule {rule}, 3 times: You tried to change the Whiteboard field but "

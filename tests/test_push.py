@@ -20,8 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from test_service import stand_in_bot, wait_for
 
 from triagebot import __version__
-from triagebot.core.bugs import Bug
-from triagebot.core.followup import FollowUp
+from triagebot.core.bugs import Bug, Decision, Write
 from triagebot.demo import demo
 from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.config import ConfigError, load_config
@@ -229,15 +228,19 @@ def page(service: Service) -> dict[str, dict[tuple[tuple[str, str], ...], float]
 
 def test_metrics_names_label_sets_and_values(service: Service, clock: Clock) -> None:
     bug = Bug(5, "Hosting", "lucia@example.org", clock.now)
-    triage_decision = object()  # any first decision counts as triage
-    endorse = FollowUp(5, "community-it", "confirmation", "endorsed by a delegate")
-    refused = FollowUp(6, "community-it", "who-can-endorse", "refused command")
+
+    def decided(kind: str | None) -> Decision:
+        """A first decision (kind None: triage) or a follow-up's, with its write."""
+        return Decision(5, "community-it", "x", "why", write=Write("community-it", kind))
+
+    triage_decision = decided(None)
+    endorse, refused = decided("confirmation"), decided("who-can-endorse")
     results = [
-        BugResult(bug, triage_decision, Action.COMMENTED),  # type: ignore[arg-type]
+        BugResult(bug, triage_decision, Action.COMMENTED),
         BugResult(bug, endorse, Action.COMMENTED),
         BugResult(bug, refused, Action.COMMENTED),
-        BugResult(bug, triage_decision, Action.FAILED, "HTTP 500"),  # type: ignore[arg-type]
-        BugResult(bug, triage_decision, Action.SKIPPED),  # type: ignore[arg-type]
+        BugResult(bug, triage_decision, Action.FAILED, "HTTP 500"),
+        BugResult(bug, triage_decision, Action.SKIPPED),
     ]
     service.observe(report(results=results), 0.3)
     service.observe(report(error="down"), 0.2)

@@ -144,7 +144,7 @@ def test_endorsed() -> None:
     assert d.community == "mozilla-francophone"
     assert d.communities == ("mozilla-francophone",)
     assert d.reason == "reporter jdoe is Présidente of mozilla-francophone since 2023-06-01"
-    assert d.comment == (
+    assert d.write.comment == (
         "**Endorsed**: Jane Doe is Présidente of Mozilla Francophone (since 2023-06-01).\n"
         "Community contacts: mailing-list: https://lists.example.org/mozfr\n"
         "\n"
@@ -163,7 +163,7 @@ def test_former_delegate() -> None:
     d = run(bug("Mailing list for MozFr", "bastien@example.org"))
     assert d.outcome == "former-delegate"
     assert d.reason == "reporter bastien was Président of mozilla-francophone until 2023-06-01"
-    assert d.comment == (
+    assert d.write.comment == (
         "**Former delegate**: Bastien Morvan was Président of Mozilla Francophone until "
         "2023-06-01, so this request is not endorsed yet.\n"
         "\n"
@@ -193,7 +193,7 @@ def test_needs_endorsement() -> None:
         "bug names mozilla-hispano; reporter someone@example.net is not one of its current "
         "delegates"
     )
-    assert d.comment == (
+    assert d.write.comment == (
         "**Endorsement needed**: this request is about Mozilla Hispano, and the reporter is not "
         "one of its current delegates.\n"
         "\n"
@@ -214,7 +214,7 @@ def test_needs_endorsement() -> None:
 def test_needs_endorsement_of_a_community_without_delegates() -> None:
     d = run(bug("Archive the MCC Coimbra site"))
     assert (d.outcome, d.community, d.needinfo) == ("needs-endorsement", "mcc-coimbra", ())
-    assert d.comment == (
+    assert d.write.comment == (
         "**Endorsement needed**: this request is about Mozilla Campus Club Coimbra, and the "
         "reporter is not one of its current delegates.\n"
         "\n"
@@ -230,7 +230,7 @@ def test_unknown() -> None:
     assert d.reason == (
         "reporter someone@example.net holds no delegate role and the bug names no community"
     )
-    assert d.comment == (
+    assert d.write.comment == (
         "**Which community?** This request names no community we know of, and the reporter is "
         "not a delegate of one.\n"
         "\n"
@@ -250,7 +250,7 @@ def test_ambiguous() -> None:
         "bug names several communities (mozilla-francophone, mozilla-hispano); "
         "reporter someone@example.net speaks for none alone"
     )
-    assert d.comment == (
+    assert d.write.comment == (
         "**Which community?** This request could be for several communities:\n"
         "- Mozilla Francophone\n"
         "- Mozilla Hispano\n"
@@ -281,7 +281,7 @@ def test_delegate_of_several_naming_none_is_ambiguous() -> None:
         "reporter pat has roles in several communities (mozilla-esperanto, mozilla-nordic); "
         "bug names none"
     )
-    assert "- Mozilla Esperanto\n- Mozilla Nordic\n" in (d.comment or "")
+    assert "- Mozilla Esperanto\n- Mozilla Nordic\n" in (d.write.comment or "")
 
 
 def test_delegate_of_several_naming_both_is_ambiguous() -> None:
@@ -301,7 +301,7 @@ def test_delegate_naming_own_and_other_community_is_endorsed_with_a_warning() ->
     assert (d.outcome, d.community) == ("endorsed", "mozilla-francophone")
     assert d.communities == ("mozilla-francophone", "mozilla-hispano")
     assert "Also mentioned: Mozilla Hispano, which this endorsement does not cover." in (
-        d.comment or ""
+        d.write.comment or ""
     )
 
 
@@ -312,13 +312,13 @@ def test_identity_by_bugzilla_id_survives_an_email_change_and_says_so() -> None:
         "matched by Bugzilla account id; login new-address@example.net is not listed for Jane Doe"
     )
     assert d.reason.endswith(f"; {sentence}")  # what explain shows
-    assert (d.comment or "").endswith(f"\n\nNote: {sentence}.")
+    assert (d.write.comment or "").endswith(f"\n\nNote: {sentence}.")
     # a listed login, with or without the id, needs no such note
     for listed in (
         run(bug("MozFr", "JANE@example.org", creator_id=1001)),
         run(bug("MozFr", "jane@example.org")),
     ):
-        assert "matched by Bugzilla account id" not in listed.reason + (listed.comment or "")
+        assert "matched by Bugzilla account id" not in listed.reason + (listed.write.comment or "")
 
 
 @pytest.mark.parametrize(
@@ -333,8 +333,8 @@ def test_identity_by_bugzilla_id_survives_an_email_change_and_says_so() -> None:
 def test_look_alike_login_is_not_endorsed(login: str) -> None:
     d = run(bug("MozFr server", login, creator_name="Jane Doe"))
     assert d.outcome == "needs-endorsement"
-    assert "Jane Doe" in (d.comment or "")  # listed as the delegate to ask...
-    assert not (d.comment or "").startswith("**Endorsed**")
+    assert "Jane Doe" in (d.write.comment or "")  # listed as the delegate to ask...
+    assert not (d.write.comment or "").startswith("**Endorsed**")
     assert d.needinfo == ("jane@example.org", "nadia@example.org")  # ...and asked
 
 
@@ -346,7 +346,7 @@ def test_look_alike_login_is_flagged_in_the_comment_and_never_endorsed() -> None
         "(jdoe) in the registry, but is another account: it contains the digit '1' where the "
         "registry has 'l'; never endorsed"
     )
-    assert d.comment == (
+    assert d.write.comment == (
         "**Look-alike login**: the reporter's login `jane@examp1e.org` resembles "
         "`jane@example.org`, a login of Jane Doe in the delegate registry, but it is another "
         "account: it contains the digit '1' where the registry has 'l'. Nothing in this "
@@ -411,13 +411,13 @@ def test_the_plain_text_is_the_markdown_without_its_markers(outcome: str) -> Non
 def test_a_stranger_with_no_lookalike_gets_no_such_paragraph() -> None:
     d = run(bug("Need a server", "stranger@example.net"))
     assert d.lookalike is None
-    assert "Look-alike" not in (d.comment or "")
+    assert "Look-alike" not in (d.write.comment or "")
 
 
 # -- whiteboard ------------------------------------------------------------------------------------
 def test_skip_tag_means_untouched() -> None:
     d = run(bug("MozFr", "jane@example.org", whiteboard="[foo] [TriageBot-Skip]"))
-    assert (d.outcome, d.comment, d.whiteboard, d.needinfo) == ("skipped", None, None, ())
+    assert (d.outcome, d.write, d.whiteboard, d.needinfo) == ("skipped", None, None, ())
     assert not d.acts
 
 
@@ -469,7 +469,7 @@ def test_resources_match_whole_hostnames_only(text: str) -> None:
 def test_community_found_via_domain_inside_a_url() -> None:
     d = run(bug("Certificate expired", description="Visit https://mozfr.example.org/wiki today"))
     assert (d.outcome, d.community) == ("needs-endorsement", "mozilla-francophone")
-    assert "- mozfr.example.org (domain of Mozilla Francophone)" in (d.comment or "")
+    assert "- mozfr.example.org (domain of Mozilla Francophone)" in (d.write.comment or "")
 
 
 def test_text_index_built_once_per_registry() -> None:
@@ -513,13 +513,13 @@ def test_private_and_former_contacts_never_in_comments() -> None:
     assert [d.outcome for d in decisions] == list(OUTCOMES)
     for d in decisions:
         for value in (*PRIVATE, *FORMER_CONTACTS):
-            assert value not in (d.comment or ""), (d.outcome, value)
+            assert value not in (d.write.comment or ""), (d.outcome, value)
 
 
 def test_former_delegate_named_but_unreachable_as_resource_owner() -> None:
     d = run(bug("mozfr.example.org", "jane@example.org"))
-    assert "Bastien Morvan\n" in (d.comment or "") + "\n"
-    assert "@bastien" not in (d.comment or "")
+    assert "Bastien Morvan\n" in (d.write.comment or "") + "\n"
+    assert "@bastien" not in (d.write.comment or "")
 
 
 def test_context_holds_plain_data_only() -> None:
@@ -554,13 +554,13 @@ def test_real_context_has_the_sample_shape() -> None:
 def test_needinfo_capped() -> None:
     d = run(bug("MozFr", "bastien@example.org"), rule=replace(RULE, needinfo_cap=1))
     assert d.needinfo == ("jane@example.org",)
-    assert d.comment is not None and "\nJane Doe: does Mozilla Francophone" in d.comment
+    assert d.write.comment is not None and "\nJane Doe: does Mozilla Francophone" in d.write.comment
 
 
 def test_needinfo_cap_zero_asks_nobody() -> None:
     d = run(bug("MozFr", "bastien@example.org"), rule=replace(RULE, needinfo_cap=0))
     assert d.needinfo == ()
-    assert "support this request?" not in (d.comment or "")
+    assert "support this request?" not in (d.write.comment or "")
 
 
 def test_no_second_needinfo_for_someone_already_asked() -> None:
@@ -599,18 +599,22 @@ def test_bug_text_is_never_evaluated() -> None:
     text = "{{ 7*7 }} {% for x in range(3) %}{{ x }}{% endfor %} {% for %} {{ ''.__class__ }}"
     d = run(bug(text, description=text))
     assert d.outcome == "unknown"
-    assert "49" not in (d.comment or "")
+    assert "49" not in (d.write.comment or "")
     echoed = run(bug(text), rule=echo_rule())
-    assert echoed.comment == f"Summary: {text}"
+    assert echoed.write.comment == f"Summary: {text}"
 
 
 def test_echoed_text_is_sanitised() -> None:
     evil = "Re\u202eset\x1b[31m\u200b MozFr\nFAKE: **Endorsed**" + "x" * 300
     d = run(bug(evil), rule=echo_rule())
-    assert d.comment is not None
-    assert d.comment.startswith("Summary: Re set [31m  MozFr FAKE:".replace("  ", " "))
-    assert "\u202e" not in d.comment and "\x1b" not in d.comment and "\n" not in d.comment
-    assert len(d.comment) == len("Summary: ") + triage.ECHO_LIMIT
+    assert d.write.comment is not None
+    assert d.write.comment.startswith("Summary: Re set [31m  MozFr FAKE:".replace("  ", " "))
+    assert (
+        "\u202e" not in d.write.comment
+        and "\x1b" not in d.write.comment
+        and "\n" not in d.write.comment
+    )
+    assert len(d.write.comment) == len("Summary: ") + triage.ECHO_LIMIT
 
 
 def test_sanitize() -> None:
@@ -658,7 +662,7 @@ def test_decide_never_raises_nor_leaks(summary: str, creator: str, whiteboard: s
     assert d.outcome in (*OUTCOMES, "skipped")
     for value in PRIVATE:
         if value not in summary:  # the shipped templates echo no bug text, but be exact
-            assert value not in (d.comment or "")
+            assert d.write is None or value not in (d.write.comment or "")
     if d.outcome != "skipped":
-        assert d.comment
+        assert d.write is not None and d.write.comment
         assert len(d.needinfo) <= RULE.needinfo_cap

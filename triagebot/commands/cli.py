@@ -17,7 +17,6 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from triagebot import __version__
@@ -109,9 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
         found="the bug is not found or not visible, or Bugzilla did not answer",
         document="explain",
         help="show the decision and exact comment for one bug",
-        description="Read one bug (two requests) and print what the bot decides for it and "
-        "why, the exact comment, whiteboard and needinfo, and what the database says was "
-        "done. Never writes.",
+        description="Run the poll's own steps on one bug (two requests) with a writer that "
+        "records: what the bot decided and why, what the next poll writes there (the exact "
+        "comment, whiteboard and needinfo, a follow-up too), what the database says and "
+        "what the bot posted before. Never writes.",
     )
     explain.add_argument("bug", type=int, help="bug number")
     add_command(
@@ -121,10 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
         found="the registry or rules files have errors (or a running bot reported some)",
         document="status",
         help="last polls, counts per outcome, unfinished writes",
-        description="From the database only (no request to Bugzilla, no database created): "
-        "the last polls, counts per outcome, writes not yet confirmed, failed bugs, and "
-        "problems in the registry and rules files, including those a running bot could not "
-        "reload.",
+        description="From the database only (no request to Bugzilla; none is created): the "
+        "last polls with the counts they printed, counts per outcome, writes not yet "
+        "confirmed, failed bugs, and problems in the registry and rules files, including "
+        "those a running bot could not reload.",
     )
     queue = add_command(
         sub.add_parser,
@@ -400,50 +400,21 @@ def poll_command(args: argparse.Namespace) -> Reply:
 
 
 def explain_command(args: argparse.Namespace) -> Reply:
-    """Reads only: the bug, its comments and the store; never writes to Bugzilla."""
-    from dataclasses import replace
-
-    from triagebot.core.triage import decide
+    """Reads only: the poll's own steps for one bug, with a writer that records."""
     from triagebot.service.run import build_bot
+    from triagebot.service.views import explain
 
     config = command_config(args)
     bot = build_bot(config, live=False)
     with _key_errors(config):
-        bug = bot.client.get_bug(args.bug)
-        comments = bot.client.comments([args.bug]).get(args.bug, []) if bug else []
-    if bug is None:
+        explained = explain(bot, args.bug)
+    if explained is None:
         raise not_found(f"bug {args.bug} not found or not visible to this account")
-    bug = replace(bug, description=next((c.text for c in comments if c.count == 0), ""))
-    now = datetime.now(UTC)
-    texts: list[str] = []
-    views = []
-    for rule in bot.rules.current():
-        if not rule.watches(bug.product, bug.component):
-            continue
-        record = bot.store.records(rule.name, [bug.id]).get(bug.id)
-        decision = decide(bug, bot.registry.current(), rule, now)
-        markdown = bot.config.markdown_comments
-        posted = _posted(comments, record)
-        start = bot.poller.start_for(rule)
-        texts.append(output.explain(bug, rule.name, decision, record, start, posted, markdown))
-        before = start is not None and bug.creation_time < start
-        views.append(jsonout.explain_rule(rule.name, decision, record, posted, before, markdown))
-    text = "\n\n".join(texts) or (
+    bug = explained.bug
+    text = "\n\n".join(output.explain(bug, r) for r in explained.rules) or (
         f"bug {bug.id} ({bug.product} :: {bug.component}) is watched by no rule"
     )
-    return Reply(text=text, document=jsonout.explain_document(bug, views))
-
-
-def _posted(comments: list, record: object) -> object:
-    """The bot's comment for a done record: the one with its write's ref, else its id."""
-    ref = getattr(record, "ref", None)
-    comment_id = getattr(record, "comment_id", None)
-    if getattr(record, "state", None) != "done":
-        return None
-    for comment in comments:
-        if (ref and f"; ref {ref})" in comment.text) or (comment_id and comment.id == comment_id):
-            return comment
-    return None
+    return Reply(text=text, document=jsonout.explain_document(explained))
 
 
 def queue_command(args: argparse.Namespace) -> Reply:
@@ -457,24 +428,12 @@ def queue_command(args: argparse.Namespace) -> Reply:
 
 
 def status_command(args: argparse.Namespace) -> Reply:
-    from triagebot.service.run import load_registry_strict, rules_loader
-    from triagebot.state.store import Store
+    """From the database only; creates none."""
+    from triagebot.service.views import status
 
-    config = command_config(args)
-    problems: list[str] = []
-    try:
-        load_registry_strict(config.registry_path)
-    except ConfigError as exc:
-        problems.extend(str(p) for p in exc.problems)
-    try:
-        rules_loader(config.rules_path)()
-    except ConfigError as exc:
-        problems.extend(str(p) for p in exc.problems)
-    if not maintenance.has_state(config.database_url):
-        text, document = output.status(None, problems), jsonout.status_document(None, problems)
-    else:
-        with Store(config.database_url) as store:
-            text = output.status(store, problems)
-            document = jsonout.status_document(store, problems)
-            problems.extend(p for r in store.reload_problems() for p in r.problems)
-    return Reply(code=Exit.FOUND if problems else Exit.DONE, text=text, document=document)
+    view = status(command_config(args))
+    return Reply(
+        code=Exit.DONE if view.ok else Exit.FOUND,
+        text=output.status(view),
+        document=jsonout.status_document(view),
+    )

@@ -122,7 +122,9 @@ class WouldWrite(BaseModel):
 
     whiteboard: str | None
     needinfo: list[str]
-    comment: str
+    comment: str | None  # None: a change of tags only (a request turned stale)
+    clear_flags: list[int]  # the bot's needinfo requests cleared, by flag id
+    kind: str | None  # a follow-up's kind (confirmation, reminder...); None: the first comment
 
 
 class Posted(BaseModel):

@@ -10,9 +10,9 @@ from typing import Any
 
 from triagebot.commands import documents as doc
 from triagebot.core.awaiting import Entry
-from triagebot.core.bugs import Bug, Comment, Decision
 from triagebot.core.registry import Community, Contact, Delegation, Person, Registry
 from triagebot.service.poller import BugResult, PollReport
+from triagebot.service.views import Explained, RuleExplained, Status
 from triagebot.tools.directory import public_view
 
 
@@ -50,7 +50,8 @@ def _result(result: BugResult) -> doc.BugLine:
 
 
 # -- explain ------------------------------------------------------------------------------------
-def explain_document(bug: Bug, rules: list[doc.ExplainRule]) -> doc.ExplainDocument:
+def explain_document(explained: Explained) -> doc.ExplainDocument:
+    bug = explained.bug
     return doc.ExplainDocument(
         bug=bug.id,
         summary=bug.summary,
@@ -59,34 +60,31 @@ def explain_document(bug: Bug, rules: list[doc.ExplainRule]) -> doc.ExplainDocum
         reporter=bug.creator,
         reporter_id=bug.creator_id,
         created=bug.creation_time,
-        rules=rules,
+        rules=[_explain_rule(r) for r in explained.rules],
     )
 
 
-def explain_rule(
-    rule: str,
-    decision: Decision,
-    record: Any,
-    posted: Comment | None,
-    before_start: bool,
-    markdown: bool = False,
-) -> doc.ExplainRule:
-    """One watching rule's view of a bug: the decision, the store's record and, for a bug
-    already handled, what the bot posted (read back from Bugzilla)."""
+def _explain_rule(view: RuleExplained) -> doc.ExplainRule:
+    """One watching rule's view of a bug: the decision, the store's record, what the next
+    poll writes (exactly the PUT it sends, but for the footer's ref) and what the bot
+    posted before (read back from Bugzilla)."""
+    decision, put, posted = view.decision, view.put, view.posted
     return doc.ExplainRule(
-        rule=rule,
+        rule=view.rule,
         outcome=str(decision.outcome),
         reason=decision.reason,
         community=decision.community,
         communities=list(decision.communities),
-        before_start=before_start,
-        state=str(record.state) if record is not None else None,
+        before_start=view.before_start,
+        state=str(view.record.state) if view.record is not None else None,
         would_write=None
-        if decision.write is None
+        if put is None
         else doc.WouldWrite(
-            whiteboard=decision.whiteboard,
-            needinfo=list(decision.needinfo),
-            comment=decision.write.text("…", markdown) or "",
+            whiteboard=put.whiteboard,
+            needinfo=list(put.needinfo),
+            comment=put.comment,
+            clear_flags=list(put.clear_flags),
+            kind=decision.kind,
         ),
         posted=None
         if posted is None
@@ -101,10 +99,9 @@ def explain_rule(
 
 
 # -- status -------------------------------------------------------------------------------------
-def status_document(store: Any, problems: list[str]) -> doc.StatusDocument:
-    """`store` None when there is no database yet."""
-    if store is None:
-        return doc.StatusDocument(state=False, file_problems=list(problems))
+def status_document(view: Status) -> doc.StatusDocument:
+    if not view.state:  # no database yet
+        return doc.StatusDocument(state=False, file_problems=list(view.file_problems))
     return doc.StatusDocument(
         state=True,
         polls=[
@@ -119,21 +116,19 @@ def status_document(store: Any, problems: list[str]) -> doc.StatusDocument:
                 skipped=p.skipped,
                 error=p.error,
             )
-            for p in store.recent_polls(10)
+            for p in view.polls
         ],
-        outcomes=dict(sorted(store.outcome_counts().items())),
+        outcomes=view.outcomes,
         unconfirmed_writes=[
             doc.UnconfirmedWrite(bug=r.bug_id, rule=r.rule, ref=r.ref, since=r.intent_at)
-            for r in store.pending_intents()
+            for r in view.unconfirmed
         ],
-        failed=[
-            doc.FailedBug(bug=r.bug_id, rule=r.rule, error=r.last_error) for r in store.failed()
-        ],
+        failed=[doc.FailedBug(bug=r.bug_id, rule=r.rule, error=r.last_error) for r in view.failed],
         running_bot_problems=[
             doc.ReloadReport(source=r.source, reported=r.reported_at, problems=list(r.problems))
-            for r in store.reload_problems()
+            for r in view.running_bot_problems
         ],
-        file_problems=list(problems),
+        file_problems=list(view.file_problems),
     )
 
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from triagebot.bugzilla.client import public_url
-from triagebot.core.bugs import Bug, Decision
+from triagebot.core.bugs import Bug
 from triagebot.core.registry import Community, Person, Registry
 from triagebot.service.poller import BugResult, PollReport
+from triagebot.service.views import RuleExplained, Status
 
 # Everything printed for a terminal fits 80 columns; 78 leaves room for the demo's indent.
 WIDTH = 78
@@ -308,21 +309,15 @@ def exit_code(reports: list[PollReport]) -> int:
     return 0 if all(r.ok for r in reports) else 1
 
 
-def explain(
-    bug: Bug,
-    rule: str,
-    decision: Decision,
-    record: Any,
-    start: datetime | None = None,
-    posted: Any = None,
-    markdown: bool = False,
-) -> str:
-    """What `explain` prints for one rule, within 80 columns. For a bug the bot handled,
-    `posted` is its comment as read back from Bugzilla (the record of what was done)."""
+def explain(bug: Bug, view: RuleExplained) -> str:
+    """What `explain` prints for one rule, within 80 columns: the decision, what the store
+    says, what the next poll writes (exactly, but for the footer's ref) and what the bot
+    posted before, as read back from Bugzilla."""
+    decision = view.decision
     lines = [
         f"bug {bug.id}: {bug.summary}",
         f"  reporter: {bug.creator}" + (f" (id {bug.creator_id})" if bug.creator_id else ""),
-        f"  rule {rule}: {decision.outcome} — {decision.reason}",
+        f"  rule {view.rule}: {decision.outcome} — {decision.reason}",
     ]
     if decision.lookalike:
         lines.extend(
@@ -330,34 +325,35 @@ def explain(
                 f"look-alike: {decision.lookalike}", initial_indent="  ", subsequent_indent="    "
             )
         )
-    if start is not None and bug.creation_time < start:
+    if view.before_start:
         lines.append(
             f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before the poll start "
-            f"{start:%Y-%m-%d %H:%M:%S}Z: the bot acts on it only if it moved in after that"
+            f"{view.start:%Y-%m-%d %H:%M:%S}Z: the bot acts on it only if it moved in after that"
         )
-    if record is not None:
-        lines.append(f"  state: {_record_state(record)}")
+    if view.record is not None:
+        lines.append(f"  state: {_record_state(view.record)}")
     out = [_fit(line) for line in lines]
-    if record is not None and record.state == "done":
-        out.append("  the bot writes nothing more on this bug; it posted:")
-        if posted is None:
-            out.append("    (its comment was not found among the bug's comments)")
-        else:
-            when = _when(posted.creation_time)
-            out.append(_fit(f"  comment #{posted.count} by {posted.creator} at {when}:"))
-            out.extend(_folded(posted.text))
-        return "\n".join(out)
-    if record is not None and record.state == "seen":
-        out.append("  the bot writes nothing on this bug")
-        return "\n".join(out)
-    if decision.write is not None:
-        whiteboard = decision.whiteboard if decision.whiteboard is not None else "(unchanged)"
+    put = view.put
+    if put is not None:
+        kind = f" ({decision.kind})" if decision.kind else ""
+        out.append(f"  the next poll writes{kind}:")
+        whiteboard = put.whiteboard if put.whiteboard is not None else "(unchanged)"
         out.append(_fit(f"  whiteboard: {whiteboard}"))
-        out.append(_fit(f"  needinfo: {', '.join(decision.needinfo) or 'nobody'}"))
-        out.append("  comment:")
-        out.extend(_folded(decision.write.text("…", markdown) or ""))
+        out.append(_fit(f"  needinfo: {', '.join(put.needinfo) or 'nobody'}"))
+        if put.clear_flags:
+            out.append(_fit(f"  clears the bot's needinfo requests: {len(put.clear_flags)}"))
+        if put.comment is not None:
+            out.append("  comment:")
+            out.extend(_folded(put.comment))
+    elif view.action == "pending":
+        out.append("  an earlier write may still land: the next poll looks for it first")
     else:
-        out.append("  no write")
+        out.append("  the next poll writes nothing on this bug")
+    if view.posted is not None:
+        posted = view.posted
+        when = _when(posted.creation_time)
+        out.append(_fit(f"  the bot posted comment #{posted.count} by {posted.creator} at {when}:"))
+        out.extend(_folded(posted.text))
     return "\n".join(out)
 
 
@@ -412,7 +408,8 @@ def _poll_outcome(p: Any) -> str:
         return f"CAPPED: {cap} bugs to act on, over max_actions_per_run; none written"
     if p.error:
         return f"FAILED: {p.error}"
-    return f"{p.searched} bugs, {p.acted} acted on, {p.failed} failed, {p.skipped} skipped"
+    acted = f"{p.acted} would comment" if p.dry_run else f"{p.acted} acted on"  # as `once` says
+    return f"{p.searched} bugs, {acted}, {p.failed} failed, {p.skipped} skipped"
 
 
 def poll_status_lines(p: Any) -> list[str]:
@@ -441,11 +438,11 @@ def _last_failure(polls: list[Any]) -> str | None:
     return _bounded(f"FAILED: {failed[0].error}")
 
 
-def status(store: Any, problems: list[str]) -> str:
-    """What `status` prints; `store` None when there is no database yet (none is created)."""
-    if store is None:
-        return "\n".join([NO_STATE, *_file_problems(problems)])
-    polls = store.recent_polls(10)
+def status(view: Status) -> str:
+    """What `status` prints."""
+    if not view.state:
+        return "\n".join([NO_STATE, *_file_problems(view.file_problems)])
+    polls = view.polls
     failure = _last_failure(polls)
     lines = [failure] if failure else []
     lines.append("last polls:")
@@ -453,21 +450,20 @@ def status(store: Any, problems: list[str]) -> str:
         lines.extend(poll_status_lines(p))
     if not polls:
         lines.append("  none yet")
-    counts = store.outcome_counts()
     lines.append("outcomes:")
-    lines.extend(f"  {k}: {v}" for k, v in sorted(counts.items()))
-    if not counts:
+    lines.extend(f"  {k}: {v}" for k, v in view.outcomes.items())
+    if not view.outcomes:
         lines.append("  none yet")
     lines.append(
-        f"awaiting endorsement: {len(store.awaiting())}; `triagebot queue` lists them and "
+        f"awaiting endorsement: {view.awaiting}; `triagebot queue` lists them and "
         "says which are stale"
     )
-    pending = store.pending_intents()
+    pending = view.unconfirmed
     lines.append(f"writes not confirmed (checked against Bugzilla next poll): {len(pending)}")
     lines.extend(
         f"  bug {r.bug_id} rule {r.rule} ref {r.ref} since {_when(r.intent_at)}" for r in pending
     )
-    failed = store.failed()
+    failed = view.failed
     lines.append(f"failed (retried next poll): {len(failed)}")
     for r in failed:
         lines.extend(
@@ -477,7 +473,7 @@ def status(store: Any, problems: list[str]) -> str:
                 subsequent_indent="    ",
             )
         )
-    gave_up = store.gave_up()
+    gave_up = view.gave_up
     lines.append(f"gave up (`triagebot retry BUG` puts one back): {len(gave_up)}")
     for r in gave_up:
         lines.extend(
@@ -487,7 +483,7 @@ def status(store: Any, problems: list[str]) -> str:
                 subsequent_indent="    ",
             )
         )
-    for reported in store.reload_problems():
+    for reported in view.running_bot_problems:
         lines.extend(
             _wrap(
                 f"RUNNING BOT: {reported.source} reload failed at "
@@ -497,7 +493,7 @@ def status(store: Any, problems: list[str]) -> str:
         )
         for p in reported.problems:
             lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
-    lines.extend(_file_problems(problems))
+    lines.extend(_file_problems(view.file_problems))
     return "\n".join(lines)
 
 

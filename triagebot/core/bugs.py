@@ -148,17 +148,9 @@ class Decision:
         return self.write.kind if self.write is not None else None
 
     @property
-    def comment(self) -> str | None:
-        return self.write.comment if self.write is not None else None
-
-    @property
     def whiteboard(self) -> str | None:
         return self.write.whiteboard if self.write is not None else None
 
     @property
     def needinfo(self) -> tuple[str, ...]:
         return self.write.needinfo if self.write is not None else ()
-
-    @property
-    def clear_flags(self) -> tuple[int, ...]:
-        return self.write.clear_flags if self.write is not None else ()

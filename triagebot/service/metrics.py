@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from triagebot import __version__
-from triagebot.core.followup import FollowUp
+from triagebot.core.bugs import Decision
 from triagebot.service.poller import Action, PollReport
 from triagebot.state.store import Store
 
@@ -76,8 +76,8 @@ def poll_result(report: PollReport) -> PollResult:
     return PollResult.OK
 
 
-def write_kind(decision: object) -> WriteKind | None:
-    if isinstance(decision, FollowUp):
+def write_kind(decision: Decision | None) -> WriteKind | None:
+    if decision is not None and decision.kind is not None:  # a follow-up's
         return FOLLOWUP_KINDS.get(decision.kind)
     return WriteKind.TRIAGE
 

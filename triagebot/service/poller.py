@@ -116,6 +116,15 @@ class BugResult:
         return self.put.comment if self.put is not None else None
 
 
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """`explain`'s answer: what the next poll does with one bug under one rule."""
+
+    result: BugResult | None  # None: nothing (handled before, or before `start`)
+    decision: Decision  # the poll's, else its triage decision at first sight
+    record: BugRecord | None
+
+
 @dataclass
 class PollReport:
     rule: str
@@ -368,51 +377,91 @@ class Poller:
                 for b in page.handled
                 if awaits(b, rule) and _changed_since_read(b, page.records.get(b.id), last_read)
             ]
-            if not page.fresh and not waiting:
-                self._record(rule, page)
-                continue
-            # One batched read per page: whole when there are new bugs to decide, else only
-            # the comments since the search's start, where answers are.
-            ids = [b.id for b in (*page.fresh, *waiting)]
-            comments = self.client.comments(ids, new_since=None if page.fresh else since)
-            answered: dict[int, BugResult] = {}  # bugs found done on Bugzilla that may await
-            for bug in page.fresh:
-                result = self._reconcile(rule, bug, comments, page)
-                if result is not None and result.action == Action.RECONCILED and awaits(bug, rule):
-                    answered[bug.id] = result
-                    continue
-                if result is None:
-                    result, decision = self._decide(rule, registry, bug, comments[bug.id])
-                    if decision is not None and decision.acts:
-                        record = page.records.get(bug.id)
-                        attempts = record.attempts if record is not None else 0
-                        ref = _intent_ref(page.records, bug.id)
-                        todo.append(ToDo(result.bug, decision, ref, attempts))
-                        continue
-                    if result.action == Action.SKIPPED and decision is not None:
-                        seen = Seen(bug.id, decision.outcome, decision.community, "none")
-                        page.seen.append(seen)
-                        if _is_intent(page.records.get(bug.id)):
-                            page.closed.append(seen)  # comments read, ref absent, not needed
-                report.results.append(result)
-            planned = self.answers.decide(
-                rule,
-                registry,
-                [*waiting, *(r.bug for r in answered.values())],
-                comments,
-                complete=bool(page.fresh),
-            )
-            evaluated.update(b.id for b in waiting)
-            evaluated.update(answered)
-            acting = {p.bug.id for p in planned}
-            report.results.extend(r for b, r in answered.items() if b not in acting)
-            report.handled_before -= sum(b.id in acting for b in waiting)
-            followups += planned
+            if page.fresh or waiting:
+                # One batched read per page: whole when there are new bugs to decide, else
+                # only the comments since the search's start, where answers are.
+                ids = [b.id for b in (*page.fresh, *waiting)]
+                comments = self.client.comments(ids, new_since=None if page.fresh else since)
+                found_todo, planned, read = self._decide_page(
+                    rule, registry, page, waiting, comments, report, complete=bool(page.fresh)
+                )
+                todo += found_todo
+                followups += planned
+                evaluated.update(read)
             self._record(rule, page)
         self._check_stop()
         if self.answers.sweep_due(rule):
             followups += self.answers.sweep(rule, registry, evaluated, self.settings.page_size)
         return todo, followups
+
+    def _decide_page(
+        self,
+        rule: Rule,
+        registry: Registry,
+        page: _Page,
+        waiting: list[Bug],
+        comments: dict[int, list[Comment]],
+        report: PollReport,
+        *,
+        complete: bool,
+    ) -> tuple[list[ToDo], list[Planned], set[int]]:
+        """Reconcile and decide the page's new bugs, and the follow-ups of the bugs that may
+        hold an answer, from their comments (all of them, or only the new ones). Returns the
+        first writes, the follow-ups, and the bugs whose answers were read."""
+        todo: list[ToDo] = []
+        answered: dict[int, BugResult] = {}  # bugs found done on Bugzilla that may await
+        for bug in page.fresh:
+            result = self._reconcile(rule, bug, comments, page)
+            if result is not None and result.action == Action.RECONCILED and awaits(bug, rule):
+                answered[bug.id] = result
+                continue
+            if result is None:
+                result, decision = self._decide(rule, registry, bug, comments[bug.id])
+                if decision.acts:
+                    record = page.records.get(bug.id)
+                    attempts = record.attempts if record is not None else 0
+                    ref = _intent_ref(page.records, bug.id)
+                    todo.append(ToDo(result.bug, decision, ref, attempts))
+                    continue
+                if result.action == Action.SKIPPED:
+                    seen = Seen(bug.id, decision.outcome, decision.community, "none")
+                    page.seen.append(seen)
+                    if _is_intent(page.records.get(bug.id)):
+                        page.closed.append(seen)  # comments read, ref absent, not needed
+            report.results.append(result)
+        planned = self.answers.decide(
+            rule,
+            registry,
+            [*waiting, *(r.bug for r in answered.values())],
+            comments,
+            complete=complete,
+        )
+        acting = {p.bug.id for p in planned}
+        report.results.extend(r for b, r in answered.items() if b not in acting)
+        report.handled_before -= sum(b.id in acting for b in waiting)
+        return todo, planned, {b.id for b in waiting} | set(answered)
+
+    def explain(self, rule: Rule, bug: Bug, comments: list[Comment]) -> Preview:
+        """What the next poll would do with `bug` under `rule`, read only: the poll's own
+        read, reconcile, decide and write steps for this one bug, its write recorded by this
+        poller's writer (a dry run's). Every answer counts (`comments`: all of the bug's),
+        as when the bug changes or the day's sweep reads it."""
+        if self.writer.live:
+            raise ValueError("explain writes nothing: give it a dry run's poller")
+        report = PollReport(rule.name, self.clock(), live=False)
+        registry = self.registry()
+        page = self._read(rule, self.start_for(rule), [bug], report)
+        waiting = [b for b in page.handled if awaits(b, rule)]
+        if page.fresh or waiting:
+            todo, planned, _ = self._decide_page(
+                rule, registry, page, waiting, {bug.id: comments}, report, complete=True
+            )
+            self._act(rule, todo, report, planned)
+        result = report.results[0] if report.results else None
+        decision = result.decision if result is not None else None
+        if decision is None:  # nothing to do now: what the bot decided at first sight
+            decision = self._decide(rule, registry, bug, comments)[1]
+        return Preview(result, decision, page.records.get(bug.id))
 
     def _pages(self, rule: Rule, since: datetime, found: set[int]) -> Iterator[list[Bug]]:
         """The search's pages, then the bugs waiting for a write that it did not find: a
@@ -495,7 +544,7 @@ class Poller:
 
     def _decide(
         self, rule: Rule, registry: Registry, bug: Bug, comments: list[Comment]
-    ) -> tuple[BugResult, Decision | None]:
+    ) -> tuple[BugResult, Decision]:
         description = next((c.text for c in comments if c.count == 0), "")
         decision = decide(replace(bug, description=description), registry, rule, self.clock())
         action = Action.WOULD_COMMENT if decision.acts else Action.SKIPPED

@@ -67,20 +67,20 @@ class BugzillaWriter:
 
 
 class Recorder:
-    """A dry run's writer: every PUT a live poll would send, in order, sent nowhere."""
+    """A dry run's writer: each PUT a live poll would send goes nowhere, and stays in the
+    poll's result (`BugResult.put`) as a sent one does, for the output to show."""
 
     live = False
 
     def __init__(self, markdown: bool, ref: str = DRY_RUN_REF) -> None:
         self.markdown = markdown
         self.ref = ref
-        self.sent: list[Put] = []
 
     def new_ref(self) -> str:
         return self.ref
 
     def send(self, put: Put) -> None:
-        self.sent.append(put)
+        pass  # a long dry-run `run` keeps nothing from one poll to the next
 
 
 class DryRunStore(Store):
@@ -175,7 +175,7 @@ class DryRunStore(Store):
         write_may_have_landed: bool,
         permanent: bool = False,
         max_attempts: int | None = None,
-    ) -> str:
+    ) -> RecordState:
         return RecordState.FAILED
 
     def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
