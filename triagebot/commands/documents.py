@@ -383,6 +383,24 @@ class CheckDocument(Document):
     warnings: list[str]
 
 
+class Finding(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    severity: str  # error | warning
+    file: str
+    line: int
+    field: str
+    message: str
+
+
+class AuditDocument(Document):
+    """`registry audit --json`: `ok` false when a finding is an error (exit 1)."""
+
+    policy: str
+    checks: list[str]  # the policy.toml tables that switch a check on
+    findings: list[Finding]
+
+
 class Blocker(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -407,6 +425,7 @@ DOCUMENTS: dict[str, type[Document]] = {
     "community": CommunityDocument,
     "directory": DirectoryDocument,
     "check": CheckDocument,
+    "audit": AuditDocument,
     "golive": GoLiveDocument,
 }
 

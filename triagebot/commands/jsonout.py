@@ -165,6 +165,20 @@ def check_document(path: Path, result: Any) -> doc.CheckDocument:
     )
 
 
+def audit_document(policy_path: Path, policy: Any, findings: list[Any]) -> doc.AuditDocument:
+    return doc.AuditDocument(
+        ok=not any(f.severity == "error" for f in findings),
+        policy=str(policy_path),
+        checks=[name for name, rule in policy if rule is not None],
+        findings=[
+            doc.Finding(
+                severity=f.severity, file=f.file, line=f.line, field=f.field, message=f.message
+            )
+            for f in findings
+        ],
+    )
+
+
 def _contacts(contacts: tuple[Contact, ...]) -> list[doc.ContactView]:
     return [doc.ContactView(kind=c.kind, value=c.value) for c in contacts if c.public is True]
 

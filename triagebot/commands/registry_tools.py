@@ -82,6 +82,7 @@ def add_parsers(add_parser: AddParser) -> None:
         "audit",
         audit_command,
         found="a finding is an error",
+        document="audit",
         help="hold the registry to data/policy.toml; exit 1 on an error finding",
         description="Check the registry against the policies in policy.toml beside the data "
         "(minimum delegates, term length, review age, resources to hand over, public "
@@ -261,7 +262,11 @@ def audit_command(args: argparse.Namespace) -> Reply:
     lines = [f"{finding.severity}: {finding}" for finding in findings]
     lines.append(summary(findings, policy_path, policy))
     errors = any(f.severity == "error" for f in findings)
-    return Reply(code=Exit.FOUND if errors else Exit.DONE, text="\n".join(lines))
+    return Reply(
+        code=Exit.FOUND if errors else Exit.DONE,
+        text="\n".join(lines),
+        document=jsonout.audit_document(policy_path, policy, findings),
+    )
 
 
 def history_command(args: argparse.Namespace) -> Reply:
