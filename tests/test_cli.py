@@ -149,13 +149,14 @@ def test_registry_schema_prints_one_schema_per_file_kind(
     code, out, _ = run(capsys, "registry", "schema")
     assert code == 0
     schemas = json.loads(out)
-    assert sorted(schemas) == ["community", "people", "policy"]
+    assert sorted(schemas) == ["community", "config", "people", "policy"]
     assert schemas["community"]["additionalProperties"] is False
     assert "delegates" in schemas["community"]["properties"]
     code, _, _ = run(capsys, "registry", "schema", "--out", str(tmp_path / "s"))
     assert code == 0
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [
         "community.schema.json",
+        "config.schema.json",
         "people.schema.json",
         "policy.schema.json",
     ]

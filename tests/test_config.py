@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import rtoml
 
-from triagebot.files.config import Config, ConfigError, find_config_file, load_config
+from triagebot.files.config import Bugzilla, Config, ConfigError, find_config_file, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,13 +23,45 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_example_config_is_valid_and_points_at_bmo() -> None:
     config = load_config(ROOT / "config.example.toml")
-    assert config.bugzilla_url == "https://bugzilla.mozilla.org"
-    assert config.key_in == "header"
-    assert config.dry_run is True
-    assert config.max_actions_per_run == 50
-    assert config.registry_path == ROOT / "data"
-    assert config.database_url == f"sqlite:///{ROOT / 'triagebot.db'}"
-    assert config.start == datetime(2026, 11, 17, tzinfo=UTC)
+    assert config.bugzilla.url == "https://bugzilla.mozilla.org"
+    assert config.bugzilla.key_in == "header"
+    assert config.run.dry_run is True
+    assert config.run.max_actions_per_run == 50
+    assert config.registry.path == ROOT / "data"
+    assert config.database.url == f"sqlite:///{ROOT / 'triagebot.db'}"
+    assert config.poll.start == datetime(2026, 11, 17, tzinfo=UTC)
+
+
+def example_keys() -> dict[tuple[str, str], bool]:
+    """(section, key) -> is it set (True) or shown commented out (False) in the example."""
+    keys: dict[tuple[str, str], bool] = {}
+    section = ""
+    for line in (ROOT / "config.example.toml").read_text(encoding="utf-8").splitlines():
+        if header := re.fullmatch(r"\[(\w+)\]", line):
+            section = header.group(1)
+        elif key := re.match(r"(# )?(\w+) = ", line):
+            keys[section, key.group(2)] = key.group(1) is None
+    return keys
+
+
+def test_example_documents_every_key_with_its_default() -> None:
+    """config.example.toml and the model agree: every key of the model is in the example, set
+    to its default (or, without one, shown commented out), and the example has no other key.
+    `[poll] start` is the exception: shown as a newcomer would set it (init sets it to today)."""
+    keys = example_keys()
+    defaults = Config()
+    model = {
+        (name, key): getattr(getattr(defaults, name), key)
+        for name, section in Config.model_fields.items()
+        for key in section.annotation.model_fields  # type: ignore[union-attr]
+    }
+    assert sorted(keys) == sorted(model)
+    example = Config.model_validate(rtoml.load(ROOT / "config.example.toml"))
+    for (name, key), is_set in keys.items():
+        if (name, key) == ("poll", "start"):
+            continue
+        written = getattr(getattr(example, name), key)
+        assert (written if is_set else None) == model[name, key], f"[{name}] {key}"
 
 
 def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,9 +69,9 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv("TRIAGEBOT_CONFIG", raising=False)
     assert find_config_file(None) is None
     config = load_config(None)
-    assert config == Config(base_dir=config.base_dir)
-    assert config.dry_run is True
-    assert config.database_url == "sqlite:///triagebot.db"
+    assert config == Config()
+    assert config.run.dry_run is True
+    assert config.database.url == "sqlite:///triagebot.db"
 
 
 def test_discovery_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -58,8 +92,8 @@ def test_relative_paths_are_relative_to_the_file(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     config = load_config(path)
-    assert config.registry_path == tmp_path / "registry"
-    assert config.database_url == f"sqlite:///{tmp_path / 'etc' / 'state' / 'bot.db'}"
+    assert config.registry.path == tmp_path / "registry"
+    assert config.database.url == f"sqlite:///{tmp_path / 'etc' / 'state' / 'bot.db'}"
 
 
 @pytest.mark.parametrize(
@@ -140,9 +174,9 @@ def test_api_key_from_env_then_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     path = write(tmp_path, f'[bugzilla]\napi_key_file = "{key_file}"\napi_key_env = "MY_KEY"\n')
     monkeypatch.delenv("MY_KEY", raising=False)
     config = load_config(path)
-    assert config.api_key() == "from-file"
+    assert config.bugzilla.api_key() == "from-file"
     monkeypatch.setenv("MY_KEY", "from-env")
-    assert config.api_key() == "from-env"
+    assert config.bugzilla.api_key() == "from-env"
     assert "from-env" not in repr(config)
 
 
@@ -150,9 +184,9 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     key_file = tmp_path / "key"
     key_file.write_text("k\n", encoding="utf-8")
     os.chmod(key_file, 0o644)
-    config = Config(api_key_file=key_file, api_key_env="TRIAGEBOT_TEST_UNSET")
+    bugzilla = Bugzilla(api_key_file=key_file, api_key_env="TRIAGEBOT_TEST_UNSET")
     with pytest.raises(ConfigError) as caught:
-        config.api_key()
+        bugzilla.api_key()
     assert [str(p) for p in caught.value.problems] == [
         f"{key_file}: the API key file is readable by other users (mode 644); "
         f"run: chmod 600 {key_file}"
@@ -161,16 +195,16 @@ def test_key_file_readable_by_others_is_refused(tmp_path: Path) -> None:
 
 def test_markdown_comments_per_server(tmp_path: Path) -> None:
     """Markdown on bugzilla.mozilla.org only, unless the file says otherwise."""
-    assert Config(bugzilla_url="https://bugzilla.mozilla.org").markdown_comments is True
-    assert Config(bugzilla_url="https://bugs.example.org").markdown_comments is False
-    assert load_config(ROOT / "config.example.toml").markdown_comments is True
+    assert Bugzilla(url="https://bugzilla.mozilla.org").markdown_comments is True
+    assert Bugzilla(url="https://bugs.example.org").markdown_comments is False
+    assert load_config(ROOT / "config.example.toml").bugzilla.markdown_comments is True
     forced = write(tmp_path, '[bugzilla]\nurl = "https://bugs.example.org"\nmarkdown = true\n')
-    assert load_config(forced).markdown_comments is True
+    assert load_config(forced).bugzilla.markdown_comments is True
     plain = write(tmp_path, "[bugzilla]\nmarkdown = false\n")
-    assert load_config(plain).markdown_comments is False
+    assert load_config(plain).bugzilla.markdown_comments is False
 
 
 def test_key_placement_per_server() -> None:
-    assert Config(bugzilla_url="https://bugzilla.mozilla.org").key_in == "header"
-    assert Config(bugzilla_url="https://bugs.example.org").key_in == "query"
-    assert Config(bugzilla_url="https://bugs.example.org", api_key_in="header").key_in == "header"
+    assert Bugzilla(url="https://bugzilla.mozilla.org").key_in == "header"
+    assert Bugzilla(url="https://bugs.example.org").key_in == "query"
+    assert Bugzilla(url="https://bugs.example.org", api_key_in="header").key_in == "header"

@@ -792,7 +792,7 @@ def recover_until_quiet(config: Path, fake: FaultyBugzilla) -> int:
     """Restart: the bot rebuilt from the same configuration (as `once --live` builds it), its
     clock and its store's past the intent grace and the poll lease (a killed process's lease
     must expire first), polling until a poll writes nothing. Returns the polls."""
-    return recover_after(config, fake, load_config(config).database_url)
+    return recover_after(config, fake, load_config(config).database.url)
 
 
 def reference_kinds(registry: Registry, tmp: Path) -> Counter[str]:

@@ -284,7 +284,7 @@ def bot_comments(fake: FaultyBugzilla) -> dict[int, int]:
 def lease_holder(config: Path) -> str | None:
     """Whom the rule's lease names as holder; None when it is free (the probe gives back at
     once what it took, or the next poll would find the probe holding it)."""
-    with Store(load_config(config).database_url) as store:
+    with Store(load_config(config).database.url) as store:
         held = store.acquire_lease("community-it", Owner("probe", "probe", 1), timedelta(seconds=1))
         if isinstance(held, Lease):
             store.release_lease(held)

@@ -238,7 +238,9 @@ def test_run_logs_one_start_up_line_without_secrets() -> None:
     from triagebot.commands.output import run_startup_line
     from triagebot.files.config import Config
 
-    config = Config(bugzilla_url="https://bot:pw@bugzilla.example.org/?x=1", interval_minutes=5)
+    config = Config(
+        bugzilla={"url": "https://bot:pw@bugzilla.example.org/?x=1"}, poll={"interval_minutes": 5}
+    )
     assert run_startup_line(config, False, ["community-it"]) == (
         "triagebot run: Bugzilla https://bugzilla.example.org, dry run, rules community-it, "
         "every 5 min"

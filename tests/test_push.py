@@ -727,7 +727,7 @@ def write_toml(tmp_path: Path, text: str) -> Path:
 )
 def test_http_listen(tmp_path: Path, listen: str, address: tuple[str, int]) -> None:
     config = load_config(write_toml(tmp_path, f'[http]\nlisten = "{listen}"\n'))
-    assert config.listen_address == address
+    assert config.http.address == address
 
 
 @pytest.mark.parametrize(
@@ -760,22 +760,22 @@ def test_push_secret_from_env_then_credential_then_owner_only_file(
     monkeypatch.delenv("MY_PUSH", raising=False)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
     config = load_config(path)
-    assert config.push_secret() == "from-file"
+    assert config.push.secret() == "from-file"
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     (credentials / "push-secret").write_text("from-systemd\n", encoding="utf-8")
     (credentials / "push-secret").chmod(0o400)
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
-    assert config.push_secret() == "from-systemd"
+    assert config.push.secret() == "from-systemd"
     monkeypatch.setenv("MY_PUSH", "from-env")
-    assert config.push_secret() == "from-env"
+    assert config.push.secret() == "from-env"
     assert "from-env" not in repr(config)
 
     secret_file.chmod(0o644)
     monkeypatch.delenv("MY_PUSH")
     monkeypatch.delenv("CREDENTIALS_DIRECTORY")
     with pytest.raises(ConfigError) as caught:
-        config.push_secret()
+        config.push.secret()
     assert [str(p) for p in caught.value.problems] == [
         f"{secret_file}: the push secret file is readable by other users (mode 644); "
         f"run: chmod 600 {secret_file}"

@@ -46,9 +46,9 @@ def test_init_writes_a_deployment_that_checks_clean(
     ]
     site = tmp_path / "site"
     config = load_config(site / "triagebot.toml")
-    assert config.dry_run is True
-    assert (config.registry_path, config.rules_path) == (site / "data", site / "rules")
-    assert config.start is not None and config.start.date() == datetime.now(UTC).date()
+    assert config.run.dry_run is True
+    assert (config.registry.path, config.rules.path) == (site / "data", site / "rules")
+    assert config.poll.start is not None and config.poll.start.date() == datetime.now(UTC).date()
     # an empty registry, valid, with the editor's schema line and a commented example
     result = load_registry(site / "data")
     assert (result.errors, result.warnings, result.people, result.communities) == ([], [], 0, 0)

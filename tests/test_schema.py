@@ -33,15 +33,15 @@ def test_committed_schemas_are_the_generated_ones(kind: str) -> None:
 
 
 def test_every_data_file_names_its_schema_on_its_first_line() -> None:
-    for kind, path in data_files():
+    for kind, path in [*data_files(), ("config", ROOT / "config.example.toml")]:
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first == DIRECTIVES[kind], path
         target = (path.parent / first.split(maxsplit=1)[1]).resolve()
         assert target == DATA / SCHEMA_DIR / FILES[kind]
 
 
-def taplo_check(root: Path) -> subprocess.CompletedProcess[str]:
-    files = [str(path.relative_to(DATA)) for _, path in data_files()]
+def taplo_check(root: Path, files: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    files = files or [str(path.relative_to(DATA)) for _, path in data_files()]
     return subprocess.run(
         [TAPLO, "check", "--no-auto-config", *files],  # type: ignore[list-item]
         cwd=root,
@@ -79,3 +79,18 @@ def test_taplo_rejects_an_unknown_policy_key(tmp_path: Path) -> None:
     checked = taplo_check(copy)
     assert checked.returncode == 1
     assert "'max_age_month' was unexpected" in checked.stderr
+
+
+def test_taplo_checks_the_configuration_like_the_bot(tmp_path: Path) -> None:
+    """config.example.toml names the schema in data/schema/; an editor then flags a typo."""
+    assert TAPLO, "taplo is in the test extra: pip install -e '.[test]'"
+    shutil.copytree(DATA / SCHEMA_DIR, tmp_path / "data" / SCHEMA_DIR)
+    config = tmp_path / "triagebot.toml"
+    example = (ROOT / "config.example.toml").read_text(encoding="utf-8")
+    config.write_text(example, encoding="utf-8")
+    checked = taplo_check(tmp_path, ["triagebot.toml"])
+    assert checked.returncode == 0, checked.stderr
+    config.write_text(example.replace("max_attempts = ", "max_attempt = ", 1), "utf-8")
+    checked = taplo_check(tmp_path, ["triagebot.toml"])
+    assert checked.returncode == 1
+    assert "'max_attempt' was unexpected" in checked.stderr

@@ -124,7 +124,7 @@ def stand_in_bot(tmp_path: Path, poller: SlowPoller, interval: float = INTERVAL_
     rules = Reloader(lambda: [rule], [marker], "rules")
     registry.load_first()
     rules.load_first()
-    config = Config(interval_minutes=interval)
+    config = Config(poll={"interval_minutes": interval})
     client = SimpleNamespace(session=requests.Session())
     return Bot(config, client, Store("sqlite://"), registry, rules, poller)  # type: ignore[arg-type]
 

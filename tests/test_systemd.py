@@ -218,16 +218,16 @@ def test_the_api_key_comes_from_the_credential_before_the_key_file(
     config = load_config(path)
     monkeypatch.delenv("TRIAGEBOT_API_KEY", raising=False)
     monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
-    assert config.api_key() == "key-from-the-file"
+    assert config.bugzilla.api_key() == "key-from-the-file"
 
     credentials = tmp_path / "credentials"
     credentials.mkdir()
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
-    assert config.api_key() == "key-from-the-file"  # no such credential: the file
+    assert config.bugzilla.api_key() == "key-from-the-file"  # no such credential: the file
     credential = credentials / "bugzilla-api-key"
     credential.write_text("key-from-systemd\n", encoding="utf-8")
     credential.chmod(0o400)  # as systemd makes it
-    assert config.api_key() == "key-from-systemd"
+    assert config.bugzilla.api_key() == "key-from-systemd"
     assert key_source(config) == str(credential)
     monkeypatch.setenv("TRIAGEBOT_API_KEY", "key-from-the-environment")
-    assert config.api_key() == "key-from-the-environment"
+    assert config.bugzilla.api_key() == "key-from-the-environment"

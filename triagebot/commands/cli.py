@@ -330,7 +330,7 @@ def _is_live(args: argparse.Namespace, config: Config) -> bool:
         return True
     if args.dry_run:
         return False
-    return not config.dry_run
+    return not config.run.dry_run
 
 
 def poll_command(args: argparse.Namespace) -> Reply:
@@ -362,7 +362,7 @@ def poll_command(args: argparse.Namespace) -> Reply:
         log.info(
             "%s",
             output.run_startup_line(config, live, rules),
-            extra={"live": live, "rules": rules, "interval_minutes": config.interval_minutes},
+            extra={"live": live, "rules": rules, "interval_minutes": config.poll.interval_minutes},
         )
         signum = run_forever(bot, on_report, stop)
         if refused:

@@ -81,10 +81,10 @@ def check_command(args: argparse.Namespace) -> Reply:
 def retry_command(args: argparse.Namespace) -> Reply:
     config = command_config(args)
     if args.rule is not None:
-        _known_rule(args.rule, config.rules_path)
+        _known_rule(args.rule, config.rules.path)
     revived = []
-    if has_state(config.database_url):
-        with Store(config.database_url) as store:
+    if has_state(config.database.url):
+        with Store(config.database.url) as store:
             revived = store.retry(args.bug, args.rule)
     if not revived:
         where = f" under rule {args.rule}" if args.rule else ""
@@ -116,12 +116,12 @@ def _known_rule(name: str, rules_path: Path) -> None:
 def db_command(args: argparse.Namespace) -> Reply:
     """Applies the migrations to an existing database and says what was done."""
     config = command_config(args)
-    if not has_state(config.database_url):
+    if not has_state(config.database.url):
         raise configuration(
-            f"{config.database_url}: no database to upgrade (the first poll creates it; "
+            f"{config.database.url}: no database to upgrade (the first poll creates it; "
             "--config FILE names another)"
         )
-    with Store(config.database_url, migrate=False) as store:
+    with Store(config.database.url, migrate=False) as store:
         was = migrate.current(store.engine)
         migrate.upgrade(store.engine)
         now = migrate.current(store.engine)

@@ -17,9 +17,9 @@ from triagebot.service import logs
 
 def key_source(config: Config) -> str:
     """Where `Config.api_key` took the key from, in the words the operator set it with."""
-    if os.environ.get(config.api_key_env, "").strip():
-        return f"${config.api_key_env}"
-    path = config.api_key_path()
+    if os.environ.get(config.bugzilla.api_key_env, "").strip():
+        return f"${config.bugzilla.api_key_env}"
+    path = config.bugzilla.api_key_path()
     if path is not None:
         return str(path)
     return "nowhere (no key is set)"
@@ -28,18 +28,18 @@ def key_source(config: Config) -> str:
 def key_rejected(config: Config, reason: str) -> str:
     """The one line for an API key Bugzilla refuses: which server, which key source, why."""
     return (
-        f"Bugzilla at {public_url(config.bugzilla_url)} rejected the API key from "
+        f"Bugzilla at {public_url(config.bugzilla.url)} rejected the API key from "
         f"{key_source(config)}: {reason}"
     )
 
 
 def defaults_notice(config: Config) -> str:
     """One line when no configuration file was found: what the bot runs with instead."""
-    mode = "dry run" if config.dry_run else "live"
+    mode = "dry run" if config.run.dry_run else "live"
     return (
         f"note: no configuration file (--config, $TRIAGEBOT_CONFIG, ./triagebot.toml); "
-        f"defaults: {public_url(config.bugzilla_url)}, {mode}, registry "
-        f"{config.registry_path}/, rules {config.rules_path}/, {config.database_url}"
+        f"defaults: {public_url(config.bugzilla.url)}, {mode}, registry "
+        f"{config.registry.path}/, rules {config.rules.path}/, {config.database.url}"
     )
 
 

@@ -515,8 +515,8 @@ def run_startup_line(config: Any, live: bool, rules: list[str]) -> str:
     """`run`'s first log line: where, how, what, how often. The URL has no credentials."""
     mode = "live" if live else "dry run"
     return (
-        f"triagebot run: Bugzilla {public_url(config.bugzilla_url)}, {mode}, "
-        f"rules {', '.join(rules) or 'none'}, every {config.interval_minutes:g} min"
+        f"triagebot run: Bugzilla {public_url(config.bugzilla.url)}, {mode}, "
+        f"rules {', '.join(rules) or 'none'}, every {config.poll.interval_minutes:g} min"
     )
 
 

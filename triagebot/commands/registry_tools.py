@@ -127,11 +127,13 @@ def add_parsers(add_parser: AddParser) -> None:
         "schema",
         schema_command,
         found="never",
-        help="the JSON Schemas of people.toml, community files and policy.toml, for editors",
-        description="Print the JSON Schemas generated from the registry's model, one per "
-        'file kind ({"people": ..., "community": ..., "policy": ...}); with --out DIR, write '
-        "them as people.schema.json, community.schema.json and policy.schema.json. A "
-        "`#:schema` line at the top of a file points Even Better TOML and taplo at them.",
+        help="the JSON Schemas of people.toml, community files, policy.toml and "
+        "triagebot.toml, for editors",
+        description="Print the JSON Schemas generated from the files' models, one per "
+        'file kind ({"people": ..., "community": ..., "policy": ..., "config": ...}); with '
+        "--out DIR, write them as people.schema.json, community.schema.json, "
+        "policy.schema.json and config.schema.json. A `#:schema` line at the top of a "
+        "file points Even Better TOML and taplo at them.",
     )
     schema.add_argument("--out", metavar="DIR", help="write the schema files into DIR")
 
@@ -149,7 +151,7 @@ def registry_dir(args: argparse.Namespace, config: Config | None = None) -> Path
         path = Path(given)
     else:
         config = config or _config(args)
-        path = config.registry_path if config.path is not None else Path("data")
+        path = config.registry.path if config.path is not None else Path("data")
     if not path.is_dir():
         what = "not a directory" if path.exists() else "no such directory"
         raise configuration(f"{path}: registry directory: {what} (give --dir DIR)")
@@ -241,7 +243,7 @@ def _correction_url(args: argparse.Namespace, config: Config) -> str:
     from triagebot.tools import directory
 
     return args.correction_url or directory.default_correction_url(
-        config.bugzilla_url, config.rules_path
+        config.bugzilla.url, config.rules.path
     )
 
 

@@ -3,6 +3,17 @@
 Found from `--config FILE`, else `$TRIAGEBOT_CONFIG`, else `./triagebot.toml`, else built-in
 defaults. Relative paths in a file are relative to that file, so a service can be started from
 any directory. Every error names file, line and key, like the registry's.
+
+The format is declared once, here: one `Table` class per `[section]`, each field with its type
+and its default, and `Config` holding one field per section. The same classes validate the file,
+are what the program reads (`config.bugzilla.url`, `config.poll.interval_minutes`), and give
+the JSON Schema editors check `triagebot.toml` with (`triagebot.files.schema`).
+
+Adding a section is one small class: subclass `Table`, give each key a type (the field types
+below say how a value is described in errors) and a default, add `name: Section = section()`
+to `Config`, and document its keys in `config.example.toml`
+(tests/test_config.py checks the example against this model, key by key and default by
+default; tests/test_schema.py, that the committed schema is regenerated).
 """
 
 from __future__ import annotations
@@ -10,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -20,11 +30,13 @@ from pydantic import (
     AfterValidator,
     BeforeValidator,
     Field,
+    PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
-    create_model,
+    model_validator,
 )
 
+from triagebot.core.markup import use_markdown
 from triagebot.files.problems import ProblemError, Say, Table, TomlFile, describe, invalid
 
 DEFAULT_FILE = "triagebot.toml"
@@ -34,53 +46,104 @@ ENV_VAR = "TRIAGEBOT_CONFIG"
 ConfigError = ProblemError  # a bad configuration; `problems` are each at FILE:LINE: key
 
 
-@dataclass(frozen=True)
-class Config:
-    path: Path | None = None
-    base_dir: Path = field(default_factory=Path.cwd)
-    # [bugzilla]
-    bugzilla_url: str = "https://bugzilla.mozilla.org"
-    api_key_env: str = "TRIAGEBOT_API_KEY"
-    api_key_file: Path | None = None
-    api_key_in: str = "auto"  # auto | header | query
-    bot_login: str | None = None
-    timeout_seconds: float = 30.0
-    requests_per_minute: int | None = 60
-    page_size: int = 500
-    markdown: str | bool = "auto"  # auto | true | false: see markup.py
-    # [registry] / [rules] / [database]
-    registry_path: Path = Path("data")
-    rules_path: Path = Path("rules")
-    database_url: str = "sqlite:///triagebot.db"
-    poll_history_days: float = 30.0  # polls older than this are forgotten
-    # [poll]
-    interval_minutes: float = 5.0
-    start: datetime | None = None
-    overlap_minutes: float = 10.0
-    # [run]
-    dry_run: bool = True
-    max_actions_per_run: int = 50
-    max_attempts: int = 5  # the same permanent error this many times: the bug is given up
-    # [http]: run's listener (health, metrics, push); off unless set
-    http_listen: str | None = None
-    # [push]: POST /hooks/bugzilla; on when `header` is set
-    push_header: str | None = None
-    push_secret_env: str | None = None
-    push_secret_file: Path | None = None
+# -- the types of values, each with how an error describes it ----------------------------------
+def _base(info: ValidationInfo) -> Path | None:
+    """The directory of the file being read; None for a Config built in code (no file)."""
+    return (info.context or {}).get("base")
 
-    @property
-    def listen_address(self) -> tuple[str, int] | None:
-        return None if self.http_listen is None else parse_listen(self.http_listen)
 
-    def push_secret(self) -> str | None:
-        """The value BMO's webhook sends in `push_header`: from `$secret_env`, else systemd's
-        credential `push-secret`, else `secret_file` (owner-only). Never logged or printed."""
-        if self.push_secret_env:
-            value = os.environ.get(self.push_secret_env, "").strip()
-            if value:
-                return value
-        path = systemd_credential(PUSH_CREDENTIAL) or self.push_secret_file
-        return None if path is None else read_secret_file(path, "push secret")
+def _http_url(value: str) -> str:
+    if urlsplit(value).scheme not in ("http", "https"):
+        raise invalid(f"expected an http(s) URL, got {describe(value)}")
+    return value.rstrip("/")
+
+
+def _path(value: Any, info: ValidationInfo) -> Path:
+    if isinstance(value, Path):
+        return value
+    if not isinstance(value, str) or not value:
+        raise invalid(f"expected a path string, got {describe(value)}")
+    base = _base(info)
+    return Path(value) if base is None else (base / value).resolve()
+
+
+def _sqlite_relative(url: str, info: ValidationInfo) -> str:
+    """`sqlite:///relative.db` is relative to the config file, like every other path."""
+    prefix = "sqlite:///"
+    base = _base(info)
+    if base is None or not url.startswith(prefix) or url.startswith(prefix + "/"):
+        return url
+    if ":memory:" in url:
+        return url
+    return prefix + str((base / url[len(prefix) :]).resolve())
+
+
+def _markdown(value: Any) -> str | bool:
+    if value != "auto" and not isinstance(value, bool):
+        raise invalid(f'expected "auto", true or false, got {describe(value)}')
+    return value
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """`host:port` (an IPv6 host in brackets: `[::1]:9464`); port 0 picks a free one."""
+    host, sep, port = value.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
+    return host, int(port)
+
+
+def _listen(value: str) -> str:
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        raise invalid(str(exc)) from None
+    return value
+
+
+def _to_datetime(value: Any) -> datetime:
+    """TOML datetimes and dates, or ISO strings; naive times are taken as UTC."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = datetime.fromisoformat(value)
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, date):  # a TOML date
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    raise invalid(f"expected an ISO time like 2026-11-01T00:00:00Z, got {describe(value)}")
+
+
+Text = Annotated[str, Field(pattern=r"\S"), Say("a non-empty string")]
+HttpUrl = Annotated[str, AfterValidator(_http_url), Say("an http(s) URL")]
+FilePath = Annotated[
+    Path, BeforeValidator(_path), WithJsonSchema({"type": "string", "minLength": 1})
+]
+Positive = Annotated[float, Field(gt=0), Say("a number above 0")]
+PositiveInt = Annotated[int, Field(gt=0), Say("a whole number above 0")]
+Time = Annotated[
+    datetime,
+    BeforeValidator(_to_datetime),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+Markdown = Annotated[
+    str | bool, BeforeValidator(_markdown), WithJsonSchema({"enum": ["auto", True, False]})
+]
+
+
+# -- the sections ---------------------------------------------------------------------------------
+class Bugzilla(Table):
+    """[bugzilla]: the server, the bot's key and login, the request budget."""
+
+    url: HttpUrl = "https://bugzilla.mozilla.org"
+    api_key_env: Text = "TRIAGEBOT_API_KEY"
+    api_key_file: FilePath | None = None
+    api_key_in: Literal["auto", "header", "query"] = "auto"
+    bot_login: Text | None = None
+    timeout_seconds: Positive = 30.0
+    # 0 lifts the request budget (a local server)
+    requests_per_minute: Annotated[int, Field(ge=0), Say("a whole number, 0 for none")] = 60
+    page_size: PositiveInt = 500
+    markdown: Markdown = "auto"  # see triagebot.core.markup
 
     @property
     def key_in(self) -> str:
@@ -88,15 +151,18 @@ class Config:
         ignore it and need the query parameter."""
         if self.api_key_in != "auto":
             return self.api_key_in
-        host = urlsplit(self.bugzilla_url).hostname or ""
+        host = urlsplit(self.url).hostname or ""
         return "header" if host.endswith("bugzilla.mozilla.org") else "query"
+
+    @property
+    def request_budget(self) -> int | None:
+        """Requests per minute, None for no budget (written as 0)."""
+        return self.requests_per_minute or None
 
     @property
     def markdown_comments(self) -> bool:
         """Comments are sent as Markdown (`is_markdown: true`), or as plain text."""
-        from triagebot.core.markup import use_markdown
-
-        return use_markdown(self.markdown, self.bugzilla_url)
+        return use_markdown(self.markdown, self.url)
 
     def api_key_path(self) -> Path | None:
         """The file the key is read from when the environment has none: systemd's credential
@@ -129,15 +195,6 @@ def read_secret_file(path: Path, what: str) -> str | None:
     return path.read_text(encoding="utf-8").strip() or None
 
 
-def parse_listen(value: str) -> tuple[str, int]:
-    """`host:port` (an IPv6 host in brackets: `[::1]:9464`); port 0 picks a free one."""
-    host, sep, port = value.rpartition(":")
-    host = host.removeprefix("[").removesuffix("]")
-    if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
-    return host, int(port)
-
-
 # The names of the systemd credentials (LoadCredential=NAME:SOURCE in the unit).
 API_KEY_CREDENTIAL = "bugzilla-api-key"
 PUSH_CREDENTIAL = "push-secret"
@@ -153,42 +210,110 @@ def systemd_credential(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
-# key -> (Config attribute, kind). Kinds are the types in KINDS.
-SCHEMA: dict[str, dict[str, tuple[str, str]]] = {
-    "bugzilla": {
-        "url": ("bugzilla_url", "url"),
-        "api_key_env": ("api_key_env", "str"),
-        "api_key_file": ("api_key_file", "path"),
-        "api_key_in": ("api_key_in", "key_in"),
-        "bot_login": ("bot_login", "str"),
-        "timeout_seconds": ("timeout_seconds", "positive"),
-        "requests_per_minute": ("requests_per_minute", "rate"),
-        "page_size": ("page_size", "positive_int"),
-        "markdown": ("markdown", "markdown"),
-    },
-    "registry": {"path": ("registry_path", "path")},
-    "rules": {"path": ("rules_path", "path")},
-    "database": {
-        "url": ("database_url", "str"),
-        "poll_history_days": ("poll_history_days", "positive"),
-    },
-    "poll": {
-        "interval_minutes": ("interval_minutes", "positive"),
-        "start": ("start", "datetime"),
-        "overlap_minutes": ("overlap_minutes", "overlap"),
-    },
-    "run": {
-        "dry_run": ("dry_run", "bool"),
-        "max_actions_per_run": ("max_actions_per_run", "positive_int"),
-        "max_attempts": ("max_attempts", "positive_int"),
-    },
-    "http": {"listen": ("http_listen", "listen")},
-    "push": {
-        "header": ("push_header", "header"),
-        "secret_env": ("push_secret_env", "str"),
-        "secret_file": ("push_secret_file", "path"),
-    },
-}
+class Registry(Table):
+    """[registry]: the directory of people.toml and communities/."""
+
+    path: FilePath = Path("data")
+
+
+class Rules(Table):
+    """[rules]: the directory of rule files and their templates."""
+
+    path: FilePath = Path("rules")
+
+
+class Database(Table):
+    """[database]: where the state is (any SQLAlchemy URL; a relative SQLite file is relative
+    to the config), and how long the poll history is kept."""
+
+    url: Annotated[Text, Field(validate_default=True), AfterValidator(_sqlite_relative)] = (
+        "sqlite:///triagebot.db"
+    )
+    poll_history_days: Positive = 30.0  # polls older than this are forgotten
+
+
+class Poll(Table):
+    """[poll]: how often, and from when, the bot searches for changed bugs."""
+
+    interval_minutes: Positive = 5.0
+    start: Time | None = None
+    # a search's whole seconds and a late commit need a margin
+    overlap_minutes: Annotated[float, Field(ge=1), Say("a number of minutes of at least 1")] = 10.0
+
+
+class Run(Table):
+    """[run]: dry run or live, and the limits on what one poll may do."""
+
+    dry_run: bool = True
+    max_actions_per_run: PositiveInt = 50
+    max_attempts: PositiveInt = 5  # the same permanent error this many times: given up
+
+
+Listen = Annotated[str, AfterValidator(_listen), Say("host:port, like 127.0.0.1:9464")]
+Header = Annotated[  # an HTTP header name (RFC 9110 token)
+    str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"), Say("an HTTP header name")
+]
+
+
+class Http(Table):
+    """[http]: `run`'s listener (health, metrics, push); off unless `listen` is set."""
+
+    listen: Listen | None = None
+
+    @property
+    def address(self) -> tuple[str, int] | None:
+        return None if self.listen is None else parse_listen(self.listen)
+
+
+class Push(Table):
+    """[push]: POST /hooks/bugzilla; on when `header` is set."""
+
+    header: Header | None = None
+    secret_env: Text | None = None
+    secret_file: FilePath | None = None
+
+    def secret(self) -> str | None:
+        """The value BMO's webhook sends in `header`: from `$secret_env`, else systemd's
+        credential `push-secret`, else `secret_file` (owner-only). Never logged or printed."""
+        if self.secret_env:
+            value = os.environ.get(self.secret_env, "").strip()
+            if value:
+                return value
+        path = systemd_credential(PUSH_CREDENTIAL) or self.secret_file
+        return None if path is None else read_secret_file(path, "push secret")
+
+
+def section() -> Any:
+    """A section's field on `Config`: a missing section is an empty one, validated with the
+    file's context like a written one (so the SQLite default is relative to the file)."""
+    return Field(default_factory=dict, validate_default=True)
+
+
+class Config(Table):
+    """The whole file: one field per section, every one optional. `path` is the file read
+    (None: built-in defaults); it is not a key of the file."""
+
+    extra_name: ClassVar[str] = "section"
+
+    bugzilla: Bugzilla = section()
+    registry: Registry = section()
+    rules: Rules = section()
+    database: Database = section()
+    poll: Poll = section()
+    run: Run = section()
+    http: Http = section()
+    push: Push = section()
+
+    _path: Path | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _from_file(self, info: ValidationInfo) -> Config:
+        self._path = (info.context or {}).get("path")
+        return self
+
+    @property
+    def path(self) -> Path | None:
+        return self._path
 
 
 def find_config_file(explicit: str | Path | None) -> Path | None:
@@ -220,110 +345,8 @@ def load_config(explicit: str | Path | None = None) -> Config:
 def parse_config(source: str, path: Path) -> Config:
     file = TomlFile(str(path), source)
     data = file.parse()
-    base = path.resolve().parent
-    checked = None if data is None else file.validate(ConfigFile, data, {"base": base})
-    if checked is None:
+    context = {"base": path.resolve().parent, "path": path}
+    config = None if data is None else file.validate(Config, data, context)
+    if config is None:
         raise ConfigError(file.problems())
-    values = {
-        attr: getattr(getattr(checked, section), key)
-        for section, keys in SCHEMA.items()
-        for key, (attr, _) in keys.items()
-        if key in getattr(checked, section).model_fields_set
-    }
-    config = replace(Config(path=path, base_dir=base), **values)
-    return replace(config, database_url=_resolve_sqlite(config.database_url, base))
-
-
-# -- the file's format, declared from SCHEMA ---------------------------------------------------
-def _http_url(value: str) -> str:
-    if urlsplit(value).scheme not in ("http", "https"):
-        raise invalid(f"expected an http(s) URL, got {describe(value)}")
-    return value.rstrip("/")
-
-
-def _resolve(value: str, info: ValidationInfo) -> Path:
-    return ((info.context or {}).get("base", Path.cwd()) / value).resolve()
-
-
-def _listen(value: str) -> str:
-    try:
-        parse_listen(value)
-    except ValueError as exc:
-        raise invalid(str(exc)) from None
-    return value
-
-
-def _markdown(value: Any) -> str | bool:
-    if value != "auto" and not isinstance(value, bool):
-        raise invalid(f'expected "auto", true or false, got {describe(value)}')
-    return value
-
-
-def _to_datetime(value: Any) -> datetime:
-    """TOML datetimes and dates, or ISO strings; naive times are taken as UTC."""
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            value = datetime.fromisoformat(value)
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, date):  # a TOML date
-        return datetime(value.year, value.month, value.day, tzinfo=UTC)
-    raise invalid(f"expected an ISO time like 2026-11-01T00:00:00Z, got {describe(value)}")
-
-
-KINDS: dict[str, Any] = {
-    "str": Annotated[str, Field(pattern=r"\S"), Say("a non-empty string")],
-    "url": Annotated[str, AfterValidator(_http_url), Say("an http(s) URL")],
-    "key_in": Literal["auto", "header", "query"],
-    "listen": Annotated[str, AfterValidator(_listen), Say("host:port, like 127.0.0.1:9464")],
-    # an HTTP header name (RFC 9110 token)
-    "header": Annotated[
-        str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"), Say("an HTTP header name")
-    ],
-    "path": Annotated[str, Field(min_length=1), AfterValidator(_resolve), Say("a path string")],
-    "bool": bool,
-    "markdown": Annotated[
-        Any, AfterValidator(_markdown), WithJsonSchema({"enum": ["auto", True, False]})
-    ],
-    "positive": Annotated[float, Field(gt=0), Say("a number above 0")],
-    "non_negative": Annotated[float, Field(ge=0), Say("a number, 0 or more")],
-    # a search's whole seconds and a late commit need a margin
-    "overlap": Annotated[float, Field(ge=1), Say("a number of minutes of at least 1")],
-    "positive_int": Annotated[int, Field(gt=0), Say("a whole number above 0")],
-    # 0 lifts the request budget (a local server)
-    "rate": Annotated[
-        int, Field(ge=0), AfterValidator(lambda n: n or None), Say("a whole number, 0 for none")
-    ],
-    "datetime": Annotated[
-        datetime | date | str,
-        WithJsonSchema({"type": "string", "format": "date-time"}),
-        BeforeValidator(_to_datetime),
-    ],
-}
-
-
-class _File(Table):
-    extra_name: ClassVar[str] = "section"
-
-
-def _section(name: str, keys: dict[str, tuple[str, str]]) -> type[Table]:
-    fields: dict[str, Any] = {key: (KINDS[kind] | None, None) for key, (_, kind) in keys.items()}
-    return create_model(f"{name.title()}Section", __base__=Table, **fields)
-
-
-ConfigFile = create_model(
-    "ConfigFile",
-    __base__=_File,
-    **{
-        name: (section, Field(default_factory=section))  # type: ignore[call-overload]
-        for name, section in ((name, _section(name, keys)) for name, keys in SCHEMA.items())
-    },
-)
-
-
-def _resolve_sqlite(url: str, base: Path) -> str:
-    """`sqlite:///relative.db` is relative to the config file, like every other path."""
-    prefix = "sqlite:///"
-    if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
-        return prefix + str((base / url[len(prefix) :]).resolve())
-    return url
+    return config

@@ -1,9 +1,12 @@
-"""`triagebot registry schema`: the registry's JSON Schemas, generated from `triagebot.files.model`.
+"""`triagebot registry schema`: the JSON Schemas of the hand-edited files, from their models.
 
 Editors with a TOML language server (Even Better TOML in VS Code, taplo elsewhere) read a
 `#:schema PATH` line at the top of a file and then complete keys and underline mistakes while a
-maintainer types. The schemas come from the same models the bot validates with, so the editor
-and `registry check` agree on what a file may hold.
+maintainer types. The schemas come from the same models the bot validates with
+(`triagebot.files.model` for the registry, `Policy`, and `Config` for `triagebot.toml`), so
+the editor and `registry check` or the bot's start-up agree on what a file may hold. The
+configuration's schema sits with the registry's, in `data/schema/`, where `init` writes them
+all; `config.example.toml`, and so every `triagebot.toml` made from it, names it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from triagebot.files import model
+from triagebot.files.config import Config
 from triagebot.files.policy import Policy
 from triagebot.files.problems import ProblemError, TomlJsonSchema
 
@@ -23,12 +27,14 @@ FILES = {
     "people": "people.schema.json",
     "community": "community.schema.json",
     "policy": "policy.schema.json",
+    "config": "config.schema.json",
 }
 SCHEMA_DIR = "schema"  # beside people.toml and communities/ in the shipped data
 DIRECTIVES = {
     "people": f"#:schema ./{SCHEMA_DIR}/{FILES['people']}",
     "community": f"#:schema ../{SCHEMA_DIR}/{FILES['community']}",
     "policy": f"#:schema ./{SCHEMA_DIR}/{FILES['policy']}",
+    "config": f"#:schema ./data/{SCHEMA_DIR}/{FILES['config']}",  # triagebot.toml beside data/
 }
 
 
@@ -41,7 +47,9 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     community["title"] = "triagebot community file (communities/SLUG.toml)"
     policy = Policy.model_json_schema(schema_generator=TomlJsonSchema)
     policy["title"] = "triagebot policy.toml (registry audit)"
-    return {"people": people, "community": community, "policy": policy}
+    config = Config.model_json_schema(schema_generator=TomlJsonSchema)
+    config["title"] = "triagebot configuration (triagebot.toml)"
+    return {"people": people, "community": community, "policy": policy, "config": config}
 
 
 def schema_text(schema: dict[str, Any]) -> str:

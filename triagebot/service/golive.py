@@ -104,20 +104,20 @@ def blockers(config: Config) -> list[Blocker]:
     database and writes nothing to Bugzilla."""
     found: list[Blocker] = []
     registry, rules = None, None
-    result = load_registry(config.registry_path)
+    result = load_registry(config.registry.path)
     if result.registry is None:
         found += [Blocker("registry", str(p)) for p in result.errors]
     registry = result.registry
     try:
-        rules = load_rules(config.rules_path)
+        rules = load_rules(config.rules.path)
     except ProblemError as exc:
         found += [Blocker("rules", str(p)) for p in exc.problems]
     if registry is not None and rules is not None:
-        problems = live_problems(config.bugzilla_url, registry, config.registry_path, rules)
+        problems = live_problems(config.bugzilla.url, registry, config.registry.path, rules)
         found += [Blocker("example data", p) for p in problems]
-    found += _database(config.database_url)
+    found += _database(config.database.url)
     try:
-        key = config.api_key()
+        key = config.bugzilla.api_key()
     except ProblemError as exc:
         found += [Blocker("key", str(p)) for p in exc.problems]
         key = None
@@ -126,18 +126,23 @@ def blockers(config: Config) -> list[Blocker]:
             found.append(
                 Blocker(
                     "key",
-                    f"no API key: set ${config.api_key_env} or [bugzilla] api_key_file (a "
+                    f"no API key: set ${config.bugzilla.api_key_env} or [bugzilla] api_key_file (a "
                     "file readable only by its owner) to the bot account's key",
                 )
             )
-    client = Client(config.bugzilla_url, key, key_in=config.key_in, timeout=config.timeout_seconds)
+    client = Client(
+        config.bugzilla.url,
+        key,
+        key_in=config.bugzilla.key_in,
+        timeout=config.bugzilla.timeout_seconds,
+    )
     try:
         client.connect()
     except BugzillaError as exc:
         # No answer is worth trying again later (`check` exits 1 when nothing else blocks);
         # an answer that is not a Bugzilla's is a URL to fix.
         what = UNREACHABLE if exc.worth_a_retry else "bugzilla"
-        found.append(Blocker(what, f"{public_url(config.bugzilla_url)}: {exc}"))
+        found.append(Blocker(what, f"{public_url(config.bugzilla.url)}: {exc}"))
         return found
     found += _account(config, client, key)
     if rules:
@@ -151,7 +156,7 @@ def blockers(config: Config) -> list[Blocker]:
         found += [
             Blocker(
                 "product",
-                f"{public_url(config.bugzilla_url)}: {p}; set product and "
+                f"{public_url(config.bugzilla.url)}: {p}; set product and "
                 "components in the rule to what your requests are filed in",
             )
             for p in problems
@@ -161,8 +166,8 @@ def blockers(config: Config) -> list[Blocker]:
 
 def _account(config: Config, client: Client, key: str | None) -> list[Blocker]:
     """The key accepted and the bot's login known: by it the bot recognises its comments."""
-    where = public_url(config.bugzilla_url)
-    login = config.bot_login
+    where = public_url(config.bugzilla.url)
+    login = config.bugzilla.bot_login
     if key:
         try:
             if login is not None:

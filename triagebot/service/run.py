@@ -77,29 +77,29 @@ def rules_loader(path: Path) -> Callable[[], list[Rule]]:
 def make_client(config: Config) -> Client:
     """The Bugzilla client as the configuration describes it (no request yet)."""
     return Client(
-        config.bugzilla_url,
-        config.api_key(),
-        key_in=config.key_in,
-        timeout=config.timeout_seconds,
-        requests_per_minute=config.requests_per_minute,
+        config.bugzilla.url,
+        config.bugzilla.api_key(),
+        key_in=config.bugzilla.key_in,
+        timeout=config.bugzilla.timeout_seconds,
+        requests_per_minute=config.bugzilla.request_budget,
     )
 
 
 def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     """Everything validated up front: config, registry, rules, the API key when live, and the
     rules' products on the server. Raises ConfigError with every problem found."""
-    api_key = config.api_key()
+    api_key = config.bugzilla.api_key()
     if live and not api_key:
         raise ConfigError(
             [
-                f"live mode needs an API key: set ${config.api_key_env} or [bugzilla] "
+                f"live mode needs an API key: set ${config.bugzilla.api_key_env} or [bugzilla] "
                 "api_key_file (read-only dry runs need none)"
             ]
         )
     registry = Reloader(
-        lambda: load_registry_strict(config.registry_path), [config.registry_path], "registry"
+        lambda: load_registry_strict(config.registry.path), [config.registry.path], "registry"
     )
-    rules = Reloader(rules_loader(config.rules_path), [config.rules_path], "rules")
+    rules = Reloader(rules_loader(config.rules.path), [config.rules.path], "rules")
     problems = registry.load_first() + rules.load_first()
     if problems:
         raise ConfigError(problems)
@@ -107,7 +107,7 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     def go_live_check(new_registry: Registry, new_rules: list[Rule]) -> None:
         """Not with the shipped example registry or a placeholder link (golive.py)."""
         if live:
-            url, path = config.bugzilla_url, config.registry_path
+            url, path = config.bugzilla.url, config.registry.path
             problems = golive.live_problems(url, new_registry, path, new_rules)
             if problems:
                 raise ConfigError(problems)
@@ -122,24 +122,27 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     # reload; only cycles among these objects would outlive it, and they hold none.
     gc.freeze()
     client = make_client(config)
-    store = Store(config.database_url, poll_history=timedelta(days=config.poll_history_days))
+    store = Store(
+        config.database.url, poll_history=timedelta(days=config.database.poll_history_days)
+    )
     settings = PollSettings(
-        max_actions=None if no_limit else config.max_actions_per_run,
-        start=config.start,
-        overlap=timedelta(minutes=config.overlap_minutes),
-        page_size=config.page_size,
+        max_actions=None if no_limit else config.run.max_actions_per_run,
+        start=config.poll.start,
+        overlap=timedelta(minutes=config.poll.overlap_minutes),
+        page_size=config.bugzilla.page_size,
         # a write may still land until every try and backoff is over (plus a second)
         intent_grace=timedelta(seconds=client.write_window + 1),
         # a dead poller's rule is taken over within two poll intervals, but never while
         # one of its writes may still be under way
         lease_ttl=max(
-            timedelta(minutes=config.interval_minutes), timedelta(seconds=2 * client.write_window)
+            timedelta(minutes=config.poll.interval_minutes),
+            timedelta(seconds=2 * client.write_window),
         ),
-        bot_login=config.bot_login,
-        max_attempts=config.max_attempts,
+        bot_login=config.bugzilla.bot_login,
+        max_attempts=config.run.max_attempts,
     )
     # A dry run is the same poll with a writer that records instead of sending.
-    markdown = config.markdown_comments
+    markdown = config.bugzilla.markdown_comments
     writer = BugzillaWriter(client, markdown) if live else Recorder(markdown)
     poller = Poller(client, store, registry.current, rules.current, settings, writer)
     bot = Bot(config, client, store, registry, rules, poller)
@@ -167,7 +170,7 @@ def check_products(bot: Bot, *, cached: bool = True, rules: list[Rule] | None = 
     for rule in bot.rules.current() if rules is None else rules:
         wanted.setdefault(rule.product, []).extend(rule.components)
     key = "products " + json.dumps(
-        [bot.config.bugzilla_url, sorted((p, sorted(set(c))) for p, c in wanted.items())],
+        [bot.config.bugzilla.url, sorted((p, sorted(set(c))) for p, c in wanted.items())],
         ensure_ascii=False,
     )
     bot.client.connect()
@@ -179,7 +182,7 @@ def check_products(bot: Bot, *, cached: bool = True, rules: list[Rule] | None = 
     problems = bot.client.check_products(wanted)
     if problems:
         bot.store.forget_check(key)
-        raise ConfigError([f"{bot.config.bugzilla_url}: {p}" for p in problems])
+        raise ConfigError([f"{bot.config.bugzilla.url}: {p}" for p in problems])
     bot.store.record_check_passed(key)
 
 
@@ -188,15 +191,15 @@ def resolve_bot_login(bot: Bot, *, live: bool) -> None:
     bot_login`, else the server's `GET /rest/whoami` (one request; Bugzilla 5.0 has none).
     Live without either is a configuration error: the bot could not tell its own comments
     from anybody's, and a lost database would mean a second comment."""
-    login = bot.config.bot_login
-    if login is None and bot.config.api_key():
+    login = bot.config.bugzilla.bot_login
+    if login is None and bot.config.bugzilla.api_key():
         login = bot.client.whoami()
     if login is None and live:
         raise ConfigError(
             [
                 f"{bot.config.path or 'configuration'}: live mode needs the bot's Bugzilla "
                 "login, to recognise its own comments: set [bugzilla] bot_login "
-                f"({bot.config.bugzilla_url} has no /rest/whoami)"
+                f"({bot.config.bugzilla.url} has no /rest/whoami)"
             ]
         )
     bot.poller.settings.bot_login = login
@@ -221,13 +224,13 @@ def service_for(bot: Bot) -> Service:
     for push without a listener or without its secret."""
     config = bot.config
     push_auth = None
-    if config.push_header is not None:
+    if config.push.header is not None:
         where = config.path or "configuration"
-        if config.listen_address is None:
+        if config.http.address is None:
             raise ConfigError(
                 [f"{where}: [push] needs [http] listen, the address webhooks are sent to"]
             )
-        secret = config.push_secret()
+        secret = config.push.secret()
         if secret is None:
             raise ConfigError(
                 [
@@ -235,14 +238,14 @@ def service_for(bot: Bot) -> Service:
                     "secret_file, or systemd's credential push-secret"
                 ]
             )
-        push_auth = PushAuth(config.push_header, secret)
+        push_auth = PushAuth(config.push.header, secret)
     return Service(
-        interval=timedelta(minutes=config.interval_minutes),
+        interval=timedelta(minutes=config.poll.interval_minutes),
         rules=bot.rules.current,
         store=bot.store,
         session=bot.client.session,
         bot_login=lambda: bot.poller.settings.bot_login,
-        listen=config.listen_address,
+        listen=config.http.address,
         push_auth=push_auth,
     )
 
@@ -300,14 +303,14 @@ def run_forever(
             log.exception("poll failed; trying again at the next interval")
 
     def job() -> None:
-        notifier.ready(f"polling every {bot.config.interval_minutes:g} min")
+        notifier.ready(f"polling every {bot.config.poll.interval_minutes:g} min")
         service.schedule.run(round, time.sleep)
 
     scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
         job,
         "interval",
-        minutes=bot.config.interval_minutes,
+        minutes=bot.config.poll.interval_minutes,
         next_run_time=datetime.now(UTC),  # the first poll at start
         max_instances=2,  # the schedule runs one at a time; a second waits (schedule.run)
         coalesce=True,  # after a pause (suspend, a long poll) one poll, not a burst
@@ -334,7 +337,7 @@ def run_forever(
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, on_signal)
     try:
-        log.debug("polling every %s minutes", bot.config.interval_minutes)
+        log.debug("polling every %s minutes", bot.config.poll.interval_minutes)
         scheduler.start()
         service.start(lambda: scheduler.running)
         while not signals and not stop.wait(STOP_CHECK_SECONDS):

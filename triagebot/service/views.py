@@ -25,15 +25,15 @@ def queue(config: Config, now: datetime | None = None) -> list[awaiting.Entry]:
     page, and one batched comments request per page holding a bug old enough to have turned
     stale (the age of the bot's ask decides, as for the bot's own sweep)."""
     now = now or datetime.now(UTC)
-    registry = load_registry_strict(config.registry_path)
+    registry = load_registry_strict(config.registry.path)
     client = make_client(config)
     rows: list[awaiting.Entry] = []
-    for rule in rules_loader(config.rules_path)():
+    for rule in rules_loader(config.rules.path)():
         for page in client.search_tagged(rule.product, list(rule.components), AWAITING):
             old = [b.id for b in page if may_turn_stale(b, rule, now)]
             comments: dict[int, list[Comment]] = client.comments(old) if old else {}
             rows += awaiting.entries(
-                page, comments, registry, rule, now, config.bot_login, client.url
+                page, comments, registry, rule, now, config.bugzilla.bot_login, client.url
             )
     return rows
 
@@ -133,16 +133,16 @@ def status(config: Config) -> Status:
     is not created (nor its WAL files): there is no state yet."""
     problems: list[str] = []
     try:
-        load_registry_strict(config.registry_path)
+        load_registry_strict(config.registry.path)
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
     try:
-        rules_loader(config.rules_path)()
+        rules_loader(config.rules.path)()
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
-    if not _has_state(config.database_url):
+    if not _has_state(config.database.url):
         return Status.read(None, problems)
-    with Store(config.database_url) as store:
+    with Store(config.database.url) as store:
         return Status.read(store, problems)
 
 

@@ -97,7 +97,9 @@ def init(target: Path, now: datetime | None = None) -> list[Path]:
         raise InitError(f"{target}: cannot create the directory: {exc.strerror}") from None
     example = shipped.CONFIG_EXAMPLE.read_text(encoding="utf-8")
     config = _COPY_TO.sub(FOUND, _START.sub(f"start = {day}T00:00:00Z", example))
-    (target / "triagebot.toml").write_text(CONFIG_HEADER.format(day=day) + config, encoding="utf-8")
+    directive, rest = config.split("\n", 1)  # `#:schema` stays the first line
+    header = CONFIG_HEADER.format(day=day)
+    (target / "triagebot.toml").write_text(f"{directive}\n{header}{rest}", encoding="utf-8")
     rules = target / "rules"
     shutil.copytree(shipped.RULES, rules, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for rule in sorted(rules.glob("*.toml")):

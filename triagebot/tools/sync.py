@@ -213,11 +213,11 @@ def sync_command(config: Config, path: Path, registry: Registry, *, write: bool,
     if batch < 1:
         print("error: --batch must be at least 1", file=sys.stderr)
         return 2
-    api_key = config.api_key()
+    api_key = config.bugzilla.api_key()
     if not api_key:
         # Logged out, Bugzilla refuses look-ups by id and leaves out `can_login`.
         print(
-            f"error: registry sync needs an API key (${config.api_key_env} or "
+            f"error: registry sync needs an API key (${config.bugzilla.api_key_env} or "
             "[bugzilla] api_key_file): Bugzilla shows ids and disabled accounts only to "
             "a logged-in user",
             file=sys.stderr,
@@ -225,11 +225,11 @@ def sync_command(config: Config, path: Path, registry: Registry, *, write: bool,
         return 2
     people_file = path / PEOPLE_FILE
     client = Client(
-        config.bugzilla_url,
+        config.bugzilla.url,
         api_key,
-        key_in=config.key_in,
-        timeout=config.timeout_seconds,
-        requests_per_minute=config.requests_per_minute,
+        key_in=config.bugzilla.key_in,
+        timeout=config.bugzilla.timeout_seconds,
+        requests_per_minute=config.bugzilla.request_budget,
     )
     emails = [e for p in registry.people.values() for e in p.emails]
     ids = [p.bugzilla_id for p in registry.people.values() if p.bugzilla_id is not None]
