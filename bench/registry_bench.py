@@ -185,11 +185,6 @@ def main(argv: list[str] | None = None) -> int:
         ("person_by_email", registry.person_by_email, [f"Person{i}@Example.org" for i in ids]),
         ("person_by_bugzilla_id", registry.person_by_bugzilla_id, [100000 + i for i in ids]),
         ("community (by alias)", registry.community, [f"comm{c % communities}" for c in ids]),
-        (
-            "community_by_resource",
-            registry.community_by_resource,
-            [f"Community{c % communities}.example.org" for c in ids],
-        ),
         ("roles_of", lambda h: registry.roles_of(h, TODAY), [f"person{i}" for i in ids]),
     ]
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import pytest
 
 from triagebot.commands.cli import main
 from triagebot.files.policy import Policy, PolicyError, load_policy
-from triagebot.files.validate import load_registry_or_raise
+from triagebot.files.validate import load_registry
 from triagebot.tools.audit import add_months, audit
 
 TODAY = date(2026, 11, 24)
@@ -82,7 +82,7 @@ def write_registry(
 
 def findings(root: Path, policy: str, today: date = TODAY) -> list[str]:
     (root / "policy.toml").write_text(policy, encoding="utf-8")
-    registry = load_registry_or_raise(root, today)
+    registry = load_registry(root, today).registry
     found = audit(registry, root, load_policy(root / "policy.toml"), today)
     return [f"{p.severity}: {p}".replace(str(root) + "/", "") for p in found]
 
@@ -197,7 +197,7 @@ def test_cli_prints_one_line_per_finding_and_exits_1_on_an_error(
 
 def test_shipped_policy_and_data_audit_without_errors(capsys: pytest.CaptureFixture[str]):
     data = Path(__file__).resolve().parents[1] / "data"
-    registry = load_registry_or_raise(data, TODAY)
+    registry = load_registry(data, TODAY).registry
     found = audit(registry, data, load_policy(data / "policy.toml"), TODAY)
     assert [p for p in found if p.severity == "error"] == []
 
@@ -205,7 +205,7 @@ def test_shipped_policy_and_data_audit_without_errors(capsys: pytest.CaptureFixt
 def test_the_shipped_policy_does_not_flag_nairobis_mentor():
     """Nairobi's captains serve a year (term_months = 12); its Reps mentor has no term."""
     data = Path(__file__).resolve().parents[1] / "data"
-    registry = load_registry_or_raise(data, TODAY)
+    registry = load_registry(data, TODAY).registry
     found = audit(registry, data, load_policy(data / "policy.toml"), TODAY)
     assert [str(p) for p in found if "mentor" in str(p)] == []
     assert [p.field for p in found if p.file.endswith("nairobi.toml")] == []

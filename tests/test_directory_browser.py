@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from triagebot.files.validate import load_registry_or_raise
+from triagebot.files.validate import load_registry
 from triagebot.tools.directory import render_html
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,7 +59,7 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    registry = load_registry_or_raise(ROOT / "data", TODAY)
+    registry = load_registry(ROOT / "data", TODAY).registry
     html = render_html(registry, TODAY, "https://bugzilla.example.org/enter_bug.cgi?c={slug}")
     path = tmp_path_factory.mktemp("page") / "directory.html"
     path.write_text(html, encoding="utf-8")

@@ -381,7 +381,9 @@ def registries(draw: st.DrawFn) -> tuple[Registry, set[str]]:
             Resource(
                 draw(st.sampled_from(("domain", "hosting", "mailing-list", "repo"))),
                 f"r{j}{k}.example.org",
-                tuple(draw(st.lists(st.sampled_from(handles), max_size=3, unique=True))),
+                tuple(
+                    draw(st.lists(st.sampled_from(handles), min_size=1, max_size=3, unique=True))
+                ),
             )
             for k in range(draw(st.integers(0, 2)))
         )

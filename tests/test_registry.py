@@ -126,13 +126,6 @@ def test_unknown_community(registry: Registry) -> None:
     assert registry.community("Mozilla Francophones") is None
 
 
-def test_community_by_resource(registry: Registry) -> None:
-    assert registry.community_by_resource("MozFr.Example.org").slug == "mozfr"
-    hispano = registry.community_by_resource("https://git.example.org/hispano/web")
-    assert hispano.slug == "mozilla-hispano"
-    assert registry.community_by_resource("example.org") is None
-
-
 def test_public_contacts_only(registry: Registry) -> None:
     assert registry.people["carol"].public_contacts == (
         Contact("matrix", "@carol:example.org", True),
@@ -173,7 +166,3 @@ def test_current_and_past_delegates(registry: Registry) -> None:
     mozfr = registry.community("mozfr")
     assert [d.person for d in mozfr.current_delegates(date(2026, 6, 1))] == ["bob"]
     assert [d.person for d in mozfr.past_delegates(date(2026, 6, 1))] == ["alice"]
-
-
-def test_referenced_handles(registry: Registry) -> None:
-    assert registry.referenced_handles() == {"alice", "bob", "carol", "jose"}

@@ -16,7 +16,6 @@ Everything here is pure: no I/O, no clock; the explanation is built from the two
 from __future__ import annotations
 
 import difflib
-import threading
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -121,27 +120,9 @@ def _script(char: str) -> str | None:
     return scripts[0].value if scripts else None
 
 
-# A Registry is neither hashable nor weak-referenceable (slots), so the cache keys on id() and
-# keeps the registry alive beside its index: an id cannot be reused while it is cached.
-_INDEXES: dict[int, tuple[Registry, LoginIndex]] = {}
-_LOCK = threading.Lock()
-_KEPT = 4  # the registry in use, and a few more while a reload swaps them
-
-
 def login_index(registry: Registry) -> LoginIndex:
     """The LoginIndex of `registry`, built on first use and once per Registry object."""
-    cached = _INDEXES.get(id(registry))
-    if cached is not None and cached[0] is registry:
-        return cached[1]
-    with _LOCK:
-        cached = _INDEXES.get(id(registry))
-        if cached is not None and cached[0] is registry:
-            return cached[1]
-        index = LoginIndex(registry)
-        while len(_INDEXES) >= _KEPT:
-            del _INDEXES[next(iter(_INDEXES))]
-        _INDEXES[id(registry)] = (registry, index)
-    return index
+    return registry.index(LoginIndex)
 
 
 def find(registry: Registry, login: str) -> Lookalike | None:

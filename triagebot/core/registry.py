@@ -1,20 +1,47 @@
 """The delegate registry: who speaks for which community, as plain data plus an index.
 
-Everything here is pure and in memory. Loading and validating the hand-edited files lives in
-`triagebot.files.validate`; this module only answers questions, fast, from an index built once.
-Identity look-ups are exact on purpose (Bugzilla id, or a listed email compared
-case-insensitively after NFC): a look-alike address must never be taken for a delegate.
+Everything here is pure and in memory. Reading the hand-edited files lives in
+`triagebot.files.validate`; this module declares what they hold and answers questions, fast,
+from indexes built once per `Registry`. Identity look-ups are exact on purpose (Bugzilla id,
+or a listed email compared case-insensitively after NFC): a look-alike address must never be
+taken for a delegate.
+
+The types below are declared once, as pydantic dataclasses: the same classes validate
+people.toml and communities/SLUG.toml (with the words of each error on its field, see
+`triagebot.core.says`), give the files' JSON Schemas, and are what the bot looks things up
+in. `handle` and `slug` are not written in a file: they are its table's name and its file
+name. Checks that depend on the day (a term far ahead, a review date in the future) and on
+people.toml (a delegate's handle) read the validation context: `today`, `handles` (None when
+people.toml could not be read) and `referenced` (a set the handles met are added to); a
+value built in code has no context and is checked for its own shape only.
 """
 
 from __future__ import annotations
 
+import re
+import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
-COMMUNITY_STATUSES = ("active", "dormant", "retired")
-RESOURCE_KINDS = ("domain", "hosting", "mailing-list", "social", "repo", "other")
+from pydantic import AfterValidator, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic.dataclasses import dataclass as declared
+from pydantic.json_schema import SkipJsonSchema
+
+from triagebot.core.says import Say, did_you_mean, invalid
+
+CommunityStatus = Literal["active", "dormant", "retired"]
+ResourceKind = Literal["domain", "hosting", "mailing-list", "social", "repo", "other"]
+COMMUNITY_STATUSES: tuple[str, ...] = get_args(CommunityStatus)
+SCHEDULED_TERM_MAX = timedelta(days=365)
+
+# local@domain.tld: no spaces, no second '@', no empty domain label. Non-ASCII letters are fine:
+# look-alike protection belongs to the exact look-up, not to this syntax check.
+_EMAIL_CHAR = r"[^@\s\x00-\x1f\x7f<>()\[\],;:\"\\"
+EMAIL_PATTERN = rf"^{_EMAIL_CHAR}]+@{_EMAIL_CHAR}.]+(?:\.{_EMAIL_CHAR}.]+)+$"
+EMAIL_RE = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(email: str) -> str:
@@ -29,65 +56,188 @@ def normalize_name(name: str) -> str:
     return name if key == name else key  # the same object when unchanged: less memory
 
 
-@dataclass(frozen=True, slots=True)
+# -- the declared field types (strict: TOML has types, "1" is not a number) ---------------------
+Text = Annotated[
+    str, Strict(), Field(pattern=r"\S"), Say(string_pattern_mismatch="must not be empty")
+]
+Email = Annotated[
+    str,
+    Strict(),
+    Field(pattern=EMAIL_PATTERN),
+    Say(string_pattern_mismatch="malformed email {value!r} (expected local@domain.tld, no spaces)"),
+]
+PositiveInt = Annotated[int, Strict(), Field(gt=0), Say("a positive integer")]
+Day = Annotated[date, Strict()]
+Flag = Annotated[bool, Strict()]
+Handle = Annotated[
+    str,
+    Strict(),
+    Field(pattern=r"^\S+$"),
+    Say(string_pattern_mismatch="a handle must be a non-empty word without spaces"),
+]
+Key = SkipJsonSchema[str]  # a handle or a slug: the table's or the file's name, not a key
+
+
+def _person_ref(handle: str, info: ValidationInfo) -> str:
+    """A handle people.toml defines; a typo gets the closest handle as a suggestion."""
+    context = info.context or {}
+    handles = context.get("handles")
+    context.get("referenced", set()).add(handle)
+    if handles is None or handle in handles:
+        return handle
+    raise invalid(f"unknown person '{handle}'{did_you_mean(handle, handles)}")
+
+
+PersonRef = Annotated[
+    str,
+    Strict(),
+    AfterValidator(_person_ref),
+    Field(description="a handle from people.toml"),
+    Say("a person handle (string)"),
+]
+TABLE = ConfigDict(extra="forbid")  # an unknown key is an error, with a did-you-mean
+
+
+@declared(frozen=True, slots=True, config=TABLE)
 class Contact:
-    kind: str
-    value: str
-    public: bool
+    """How to reach a person or a community. Only `public = true` entries are ever published."""
+
+    kind: Annotated[Text, Field(description="matrix, email, irc, mailing-list, phone, forum...")]
+    value: Annotated[Text, Field(description="the address, channel or number")]
+    public: Annotated[
+        Flag, Field(description="true: shown on the directory page and in bot comments")
+    ]
 
 
-@dataclass(frozen=True, slots=True)
+Contacts = Annotated[tuple[Contact, ...], Strict(False)]  # an array in the file
+
+
+@declared(frozen=True, slots=True, config=TABLE)
 class Person:
-    handle: str
-    name: str
-    emails: tuple[str, ...] = ()
-    bugzilla_id: int | None = None
-    contacts: tuple[Contact, ...] = ()
+    """Someone who holds or held a role in a community, or looks after one of its resources."""
+
+    handle: Key
+    name: Annotated[
+        Text, Field(description="shown on the directory page and in the bot's comments")
+    ]
+    emails: Annotated[
+        tuple[Email, ...],
+        Strict(False),
+        Field(
+            description="every Bugzilla login that is this person; matched exactly (case "
+            "aside), one address belongs to one person only"
+        ),
+    ] = ()
+    bugzilla_id: Annotated[
+        PositiveInt | None,
+        Field(
+            description="the numeric Bugzilla account id: it keeps matching after the person "
+            "changes their login email"
+        ),
+    ] = None
+    contacts: Annotated[Contacts, Field(description="how to reach them")] = ()
 
     @property
     def public_contacts(self) -> tuple[Contact, ...]:
         return tuple(c for c in self.contacts if c.public)
 
 
-@dataclass(frozen=True, slots=True)
+@declared(frozen=True, slots=True, config=TABLE)
+class Governance:
+    """How the community chooses its delegates."""
+
+    model: Annotated[Text, Field(description="e.g. elected board, appointed lead, mentor-led club")]
+    charter: Annotated[Text | None, Field(description="link to the charter or bylaws")] = None
+    term_months: Annotated[PositiveInt | None, Field(description="length of a delegate's term")] = (
+        None
+    )
+    notes: Annotated[Text | None, Field(description="shown on the directory page")] = None
+
+
+@declared(frozen=True, slots=True, config=TABLE)
 class Delegation:
-    person: str
-    title: str
-    since: date
-    until: date | None = None
-    source: str | None = None
+    """A dated term: `person` held `title` from `since` up to, not including, `until`."""
+
+    person: PersonRef
+    title: Annotated[Text, Field(description="the role, as the community names it")]
+    since: Annotated[Day, Field(description="first day of the term")]
+    until: Annotated[Day | None, Field(description="the day the term ended (absent: current)")] = (
+        None
+    )
+    source: Annotated[Text | None, Field(description="link to the election or appointment")] = None
+
+    @field_validator("since")
+    @classmethod
+    def _not_far_ahead(cls, since: date, info: ValidationInfo) -> date:
+        today = (info.context or {}).get("today")
+        if today is not None and since - today > SCHEDULED_TERM_MAX:
+            raise invalid(f"since {since} is more than a year ahead (a typo?)")
+        return since
+
+    @field_validator("until")
+    @classmethod
+    def _after_since(cls, until: date | None, info: ValidationInfo) -> date | None:
+        since = info.data.get("since")
+        if until is not None and since is not None and until <= since:
+            raise invalid(f"until {until} must be after since {since}")
+        return until
 
     def active_on(self, day: date) -> bool:
         """A term covers `since` up to, not including, `until`."""
         return self.since <= day and (self.until is None or day < self.until)
 
+    def ended(self, day: date) -> bool:
+        return self.until is not None and self.until <= day
 
-@dataclass(frozen=True, slots=True)
+
+def _someone(handles: tuple[str, ...]) -> tuple[str, ...]:
+    if not handles:
+        raise invalid("nobody is responsible (the list is empty)")
+    return handles
+
+
+@declared(frozen=True, slots=True, config=TABLE)
 class Resource:
-    kind: str
-    id: str
-    responsible: tuple[str, ...] = ()
+    """Something the community runs, and who answers for it."""
+
+    kind: ResourceKind
+    id: Annotated[Text, Field(description="a domain, a URL, a list address...")]
+    responsible: Annotated[
+        tuple[PersonRef, ...],
+        Strict(False),
+        AfterValidator(_someone),  # not min_length: a tuple would say "empty" beside a bad item
+        Field(json_schema_extra={"minItems": 1}),
+        Say("an array of person handles"),
+    ]
 
 
-@dataclass(frozen=True, slots=True)
-class Governance:
-    model: str
-    charter: str | None = None
-    term_months: int | None = None
-    notes: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
+@declared(frozen=True, slots=True, config=TABLE)
 class Community:
-    slug: str
-    name: str
-    status: str
-    reviewed: date
+    """communities/SLUG.toml: one community; the file name is its slug."""
+
+    slug: Key
+    name: Annotated[Text, Field(description="the community's name, as people write it in bugs")]
+    status: CommunityStatus
+    reviewed: Annotated[Day, Field(description="when someone last confirmed this file is current")]
     governance: Governance
-    aliases: tuple[str, ...] = ()
-    contacts: tuple[Contact, ...] = ()
-    delegates: tuple[Delegation, ...] = ()
-    resources: tuple[Resource, ...] = ()
+    aliases: Annotated[
+        tuple[Text, ...], Strict(False), Field(description="other names a bug may use")
+    ] = ()
+    contacts: Annotated[Contacts, Field(description="the community's own public contacts")] = ()
+    delegates: Annotated[
+        tuple[Delegation, ...], Strict(False), Say("an array of tables ([[delegates]])")
+    ] = ()
+    resources: Annotated[
+        tuple[Resource, ...], Strict(False), Say("an array of tables ([[resources]])")
+    ] = ()
+
+    @field_validator("reviewed")
+    @classmethod
+    def _not_ahead(cls, reviewed: date, info: ValidationInfo) -> date:
+        today = (info.context or {}).get("today")
+        if today is not None and reviewed > today:
+            raise invalid(f"reviewed {reviewed} is in the future (today is {today})")
+        return reviewed
 
     @property
     def public_contacts(self) -> tuple[Contact, ...]:
@@ -117,9 +267,14 @@ class Role:
         return None if self.current else self.delegation.until
 
 
+Index = TypeVar("Index")
+
+
 @dataclass(slots=True)
 class Registry:
-    """People and communities, indexed once for the look-ups the bot makes per bug."""
+    """People and communities, indexed once for the look-ups the bot makes per bug. Indexes
+    other modules need (the text and look-alike indexes) are built on first use by `index`
+    and live as long as the registry: a reload makes a new Registry, and new indexes."""
 
     people: dict[str, Person]
     communities: dict[str, Community]
@@ -130,6 +285,8 @@ class Registry:
     _delegations_of: dict[str, list[tuple[Community, Delegation]]] = field(
         default_factory=dict, repr=False
     )
+    _built: dict[Callable[[Registry], Any], Any] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._build_index()
@@ -175,9 +332,6 @@ class Registry:
         """By slug, name or alias, case-insensitively."""
         return self._by_name.get(normalize_name(query))
 
-    def community_by_resource(self, resource_id: str) -> Community | None:
-        return self._by_resource.get(normalize_name(resource_id))
-
     def names_index(self) -> dict[str, Community]:
         """Normalized slug/name/alias -> community; for matching text against names."""
         return self._by_name
@@ -202,9 +356,13 @@ class Registry:
         roles.sort(key=lambda r: (not r.current, r.community.slug, r.delegation.since))
         return roles
 
-    def referenced_handles(self) -> set[str]:
-        used = set(self._delegations_of)
-        for community in self.communities.values():
-            for resource in community.resources:
-                used.update(resource.responsible)
-        return used
+    # -- indexes of other modules ---------------------------------------------------------
+    def index(self, build: Callable[[Registry], Index]) -> Index:
+        """`build(self)`, made once for this registry (threads share the first one made)."""
+        built = self._built.get(build)
+        if built is None:
+            with self._lock:
+                built = self._built.get(build)
+                if built is None:
+                    built = self._built[build] = build(self)
+        return built

@@ -22,7 +22,6 @@ Choices worth knowing:
 from __future__ import annotations
 
 import re
-import threading
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
@@ -298,24 +297,9 @@ def _candidates(chunk: str) -> Iterator[str]:
         yield ".".join(labels[start:])
 
 
-# A Registry is neither hashable nor weak-referenceable (slots), so the cache keys on id() and
-# keeps the registry alive beside its index: an id cannot be reused while it is cached.
-_INDEXES: dict[int, tuple[Registry, TextIndex]] = {}
-_INDEXES_LOCK = threading.Lock()
-_INDEXES_KEPT = 4  # the registry in use, and a few more while a reload swaps them
-
-
 def text_index(registry: Registry) -> TextIndex:
     """The TextIndex of `registry`, built once per Registry object."""
-    cached = _INDEXES.get(id(registry))
-    if cached is not None and cached[0] is registry:
-        return cached[1]
-    index = TextIndex(registry)
-    with _INDEXES_LOCK:
-        while len(_INDEXES) >= _INDEXES_KEPT:
-            del _INDEXES[next(iter(_INDEXES))]
-        _INDEXES[id(registry)] = (registry, index)
-    return index
+    return registry.index(TextIndex)
 
 
 # -- actions: whiteboard and needinfo -------------------------------------------------------------

@@ -37,7 +37,8 @@ from pydantic import (
 )
 
 from triagebot.core.markup import use_markdown
-from triagebot.files.problems import ProblemError, Say, Table, TomlFile, describe, invalid
+from triagebot.core.says import Say, invalid
+from triagebot.files.problems import ProblemError, Table, TomlFile, describe
 
 DEFAULT_FILE = "triagebot.toml"
 ENV_VAR = "TRIAGEBOT_CONFIG"

@@ -8,11 +8,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from triagebot.core.registry import CommunityStatus as Status
 from triagebot.files.problems import ProblemError, TomlFile
 
 POLICY_FILE = "policy.toml"
 Level = Literal["error", "warning"]
-Status = Literal["active", "dormant", "retired"]  # registry.COMMUNITY_STATUSES
 
 
 class _Rule(BaseModel):

@@ -9,7 +9,7 @@ of each problem found by one locator (`triagebot.files.tomlpos`), only for probl
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
 import functools
 import re
 import types
@@ -21,9 +21,10 @@ from typing import Annotated, Any, ClassVar, Literal, Union
 
 import rtoml
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.json_schema import GenerateJsonSchema
-from pydantic_core import PydanticCustomError
+from pydantic.dataclasses import is_pydantic_dataclass
+from pydantic.json_schema import GenerateJsonSchema, SkipJsonSchema
 
+from triagebot.core.says import INVALID, Say, did_you_mean
 from triagebot.files.tomlpos import Locator, header_keys
 
 Key = str | int
@@ -57,14 +58,6 @@ class ProblemError(Exception):
     def __init__(self, problems: Iterable[Problem | str]) -> None:
         self.problems = [p if isinstance(p, Problem) else Problem("", 0, "", p) for p in problems]
         super().__init__("\n".join(str(p) for p in self.problems))
-
-
-def did_you_mean(word: object, choices: Iterable[str]) -> str:
-    """ "; did you mean 'x'?" for the closest choice, or ""."""
-    if not isinstance(word, str):
-        return ""
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 def describe(value: object) -> str:
@@ -108,27 +101,6 @@ def _quote(text: str) -> str:
 
 
 # -- declaring messages on a model ------------------------------------------------------------
-INVALID = "invalid"
-
-
-def invalid(message: str) -> PydanticCustomError:
-    """The error a validator raises: reported as `message`, at the validated field."""
-    return PydanticCustomError(INVALID, message)
-
-
-class Say:
-    """`Annotated` metadata saying how a field is talked about: `noun` completes "expected
-    ..., got ..." and `messages` replace the message of one pydantic error type. Messages may
-    use {value} (the value as written), {got} (described) and {key} (the last path key)."""
-
-    def __init__(self, noun: str | None = None, **messages: str) -> None:
-        self.noun = noun
-        self.messages = messages
-
-    def __hash__(self) -> int:  # metadata must be hashable for pydantic's caches
-        return id(self)
-
-
 class Table(BaseModel):
     """A TOML table: strict types (TOML has them), no unknown key. `extra_name` says what an
     unknown key is (a "section" at the top of a config)."""
@@ -143,7 +115,7 @@ class _Spot:
 
     tp: Any
     says: list[Say] = field(default_factory=list)
-    parent: type[BaseModel] | None = None
+    parent: type | None = None
 
 
 def _unwrap(tp: Any, says: list[Say]) -> Any:
@@ -169,12 +141,11 @@ def _spot(root: Any, loc: Sequence[Key]) -> _Spot:
         tp = _unwrap(spot.tp, [])
         parent = None
         says: list[Say] = []
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            info = _fields(tp).get(str(key))
-            if info is None:
+        if _is_table(tp):
+            declared = _fields(tp).get(str(key))
+            if declared is None:
                 return _Spot(None, [], tp)
-            says = [m for m in info.metadata if isinstance(m, Say)]
-            parent, tp = tp, info.annotation
+            parent, (tp, says) = tp, declared
         elif typing.get_origin(tp) in (list, tuple):
             tp = typing.get_args(tp)[0]
         elif typing.get_origin(tp) is dict:
@@ -187,9 +158,28 @@ def _spot(root: Any, loc: Sequence[Key]) -> _Spot:
     return spot
 
 
-def _fields(model: type[BaseModel]) -> dict[str, Any]:
-    """A model's fields by the key written in the file (its alias, if any)."""
-    return {info.alias or name: info for name, info in model.model_fields.items()}
+def _is_table(tp: Any) -> bool:
+    """A pydantic model or dataclass (the registry's types): a TOML table."""
+    return isinstance(tp, type) and (issubclass(tp, BaseModel) or is_pydantic_dataclass(tp))
+
+
+def _fields(table: type) -> dict[str, tuple[Any, list[Say]]]:
+    """A table's keys as written in the file (a field's alias, if any), each with its declared
+    type and words. A dataclass field left out of the JSON Schema (a handle, a slug) is not a
+    key of the file."""
+    if issubclass(table, BaseModel):
+        return {
+            info.alias or name: (info.annotation, [m for m in info.metadata if isinstance(m, Say)])
+            for name, info in table.model_fields.items()
+        }
+    hints = typing.get_type_hints(table, include_extras=True)
+    return {
+        f.name: (hints[f.name], [])
+        for f in dataclasses.fields(table)
+        if not any(
+            isinstance(m, SkipJsonSchema) for m in getattr(hints[f.name], "__metadata__", ())
+        )
+    }
 
 
 def _noun(tp: Any, says: list[Say]) -> str:
@@ -198,7 +188,7 @@ def _noun(tp: Any, says: list[Say]) -> str:
             return say.noun
     if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(f"'{choice}'" for choice in typing.get_args(tp))
-    if isinstance(tp, type) and issubclass(tp, BaseModel):
+    if _is_table(tp):
         return "a table"
     if typing.get_origin(tp) in (list, tuple):
         item = _noun(_unwrap(typing.get_args(tp)[0], []), [])
@@ -221,7 +211,7 @@ def error_message(root: Any, error: Any) -> tuple[FieldPath, str]:
             return path, say.messages[kind].format(value=value, got=got, key=path[-1])
     if kind == "missing":
         return path, "required key is missing"
-    if kind == "extra_forbidden":
+    if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model, a dataclass
         parent = _spot(root, loc[:-1]).tp
         allowed = list(_fields(parent)) if isinstance(parent, type) else []
         unknown = getattr(parent, "extra_name", "key")

@@ -37,16 +37,14 @@ from triagebot.core.rule import (  # the loaded form, re-exported for callers of
     OutcomeAction,
     Rule,
 )
+from triagebot.core.says import Say, did_you_mean, invalid
 from triagebot.files.problems import (
     Problem,
     ProblemError,
-    Say,
     Table,
     TomlFile,
     describe,
-    did_you_mean,
     format_path,
-    invalid,
 )
 
 TEMPLATES_DIR = "templates"

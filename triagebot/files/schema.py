@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
+from triagebot.core.registry import Community
 from triagebot.files import model
 from triagebot.files.config import Config
 from triagebot.files.policy import Policy
@@ -43,7 +44,7 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     people = TypeAdapter(model.People).json_schema(schema_generator=TomlJsonSchema)
     people["title"] = "triagebot people.toml"
     people["description"] = "A table per person, under the handle community files refer to."
-    community = model.CommunityFile.model_json_schema(schema_generator=TomlJsonSchema)
+    community = TypeAdapter(Community).json_schema(schema_generator=TomlJsonSchema)
     community["title"] = "triagebot community file (communities/SLUG.toml)"
     policy = Policy.model_json_schema(schema_generator=TomlJsonSchema)
     policy["title"] = "triagebot policy.toml (registry audit)"

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from triagebot.core.registry import (
+    EMAIL_RE,
     Community,
-    Contact,
+    CommunityStatus,
     Delegation,
-    Governance,
     Person,
     Registry,
     Resource,
@@ -30,14 +30,12 @@ from triagebot.core.registry import (
     normalize_name,
 )
 from triagebot.files import model
-from triagebot.files.problems import FieldPath, Problem, ProblemError, TomlFile, conforms
+from triagebot.files.problems import FieldPath, Problem, TomlFile, conforms
 
 PEOPLE_FILE = "people.toml"
 COMMUNITIES_DIR = "communities"
 SLUG_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 REVIEW_MAX_AGE = timedelta(days=365)
-
-RegistryError = ProblemError
 
 
 @dataclass
@@ -69,14 +67,6 @@ def utc_today(now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> date:
 def load_registry(path: str | Path, today: date | None = None) -> LoadResult:
     """Read `path`/people.toml and `path`/communities/*.toml, validate, and index them."""
     return _Loader(Path(path), today or utc_today()).run()
-
-
-def load_registry_or_raise(path: str | Path, today: date | None = None) -> Registry:
-    """The registry, or RegistryError listing every error (warnings are not errors)."""
-    result = load_registry(path, today)
-    if result.registry is None:
-        raise RegistryError(result.errors)
-    return result.registry
 
 
 def _text(value: Any) -> str | None:
@@ -148,19 +138,8 @@ class _Loader:
             return {}
         self.handles = raw
         self._claims(file, raw)
-        people = file.validate(model.People, raw)
-        if people is None:
-            return {}
-        return {
-            handle: Person(
-                handle,
-                p.name,
-                tuple(p.emails),
-                p.bugzilla_id,
-                tuple(Contact(c.kind, c.value, c.public) for c in p.contacts),
-            )
-            for handle, p in people.items()
-        }
+        people: dict[str, Person] | None = file.validate(model.People, raw)
+        return people or {}
 
     def _claims(self, file: TomlFile, raw: dict[str, Any]) -> None:
         """Identity is decided by email and Bugzilla id: two people with one would be
@@ -170,6 +149,8 @@ class _Loader:
         for handle, table in raw.items():
             if not isinstance(table, dict):
                 continue
+            if "handle" in table:
+                file.error((handle, "handle"), "unknown key; a person's handle is its table's name")
             bugzilla_id = table.get("bugzilla_id")
             if type(bugzilla_id) is int and bugzilla_id > 0:
                 owner = id_owner.setdefault(bugzilla_id, handle)
@@ -178,7 +159,7 @@ class _Loader:
                     file.error((handle, "bugzilla_id"), message)
             seen: dict[str, int] = {}
             for index, email in _items(table.get("emails")):
-                if not isinstance(email, str) or not model.EMAIL_RE.fullmatch(email):
+                if not isinstance(email, str) or not EMAIL_RE.fullmatch(email):
                     continue
                 path = (handle, "emails", index)
                 key = normalize_email(email)
@@ -231,6 +212,8 @@ class _Loader:
                 "(lowercase letters, digits and '-', starting with a letter or digit)"
             )
             file.error((), message, line=1)
+        if "slug" in raw:
+            file.error(("slug",), "unknown key; a community's slug is its file name")
         names: list[tuple[FieldPath, str, str]] = [((), "slug", slug)]
         if name := _text(raw.get("name")):
             names.append((("name",), "name", name))
@@ -244,18 +227,18 @@ class _Loader:
         ]
         draft = _Draft(file, slug, names, resources)
         context = {"today": self.today, "handles": self.handles, "referenced": self.referenced}
-        checked = file.validate(model.CommunityFile, raw, context)
+        checked = file.validate(Community, model.community_file(slug, raw), context)
         if checked is not None:
-            draft.community = _community(slug, checked)
+            draft.community = checked
             self._check_terms(file, checked.status, checked.delegates, checked.resources)
             self._check_review(file, checked.reviewed)
         else:  # the checks of each part that is valid still run
             quiet = {"today": self.today, "handles": self.handles, "referenced": set()}
             self._check_terms(
                 file,
-                conforms(model.CommunityStatus, raw.get("status")),
-                conforms(list[model.Delegation], raw.get("delegates", []), quiet),
-                conforms(list[model.Resource], raw.get("resources", []), quiet),
+                conforms(CommunityStatus, raw.get("status")),
+                conforms(tuple[Delegation, ...], raw.get("delegates", []), quiet),
+                conforms(tuple[Resource, ...], raw.get("resources", []), quiet),
             )
         return draft
 
@@ -268,15 +251,15 @@ class _Loader:
         self,
         file: TomlFile,
         status: str | None,
-        delegates: list[model.Delegation] | None,
-        resources: list[model.Resource] | None,
+        delegates: tuple[Delegation, ...] | None,
+        resources: tuple[Resource, ...] | None,
     ) -> None:
         """What the dated terms say: someone current for an active community, someone
         current among the people responsible for each resource."""
         if delegates is None:
             return
         today = self.today
-        current = [d.person for d in delegates if d.since <= today and not _ended(d, today)]
+        current = [d.person for d in delegates if d.since <= today and not d.ended(today)]
         if status == "active" and not current:
             message = f"community is active but has no current delegate on {today}"
             file.error(("status",), message)
@@ -290,7 +273,7 @@ class _Loader:
         elif status == "dormant" and current:
             names = ", ".join(f"'{p}'" for p in current)
             file.warn(("status",), f"community is dormant but has current delegates: {names}")
-        former = {d.person for d in delegates if _ended(d, today)} - set(current)
+        former = {d.person for d in delegates if d.ended(today)} - set(current)
         for index, resource in enumerate(resources or ()):
             if all(handle in former for handle in resource.responsible):
                 names = ", ".join(f"'{h}'" for h in resource.responsible)
@@ -336,23 +319,3 @@ class _Loader:
             people=len(self.handles or ()),
             communities=len(drafts),
         )
-
-
-def _ended(term: model.Delegation, today: date) -> bool:
-    return term.until is not None and term.until <= today
-
-
-def _community(slug: str, c: model.CommunityFile) -> Community:
-    """The in-memory community the bot looks things up in."""
-    g = c.governance
-    return Community(
-        slug,
-        c.name,
-        c.status,
-        c.reviewed,
-        Governance(g.model, g.charter, g.term_months, g.notes),
-        tuple(c.aliases),
-        tuple(Contact(x.kind, x.value, x.public) for x in c.contacts),
-        tuple(Delegation(d.person, d.title, d.since, d.until, d.source) for d in c.delegates),
-        tuple(Resource(r.kind, r.id, tuple(r.responsible)) for r in c.resources),
-    )
