@@ -96,20 +96,17 @@ PersonRef = Annotated[
     Say("a person handle (string)"),
 ]
 TABLE = ConfigDict(extra="forbid")  # an unknown key is an error, with a did-you-mean
+Item = TypeVar("Item")
+Array = Annotated[tuple[Item, ...], Strict(False)]  # a TOML array, held as a tuple
 
 
 @declared(frozen=True, slots=True, config=TABLE)
 class Contact:
     """How to reach a person or a community. Only `public = true` entries are ever published."""
 
-    kind: Annotated[Text, Field(description="matrix, email, irc, mailing-list, phone, forum...")]
-    value: Annotated[Text, Field(description="the address, channel or number")]
-    public: Annotated[
-        Flag, Field(description="true: shown on the directory page and in bot comments")
-    ]
-
-
-Contacts = Annotated[tuple[Contact, ...], Strict(False)]  # an array in the file
+    kind: Text = Field(description="matrix, email, irc, mailing-list, phone, forum...")
+    value: Text = Field(description="the address, channel or number")
+    public: Flag = Field(description="true: shown on the directory page and in bot comments")
 
 
 @declared(frozen=True, slots=True, config=TABLE)
@@ -117,25 +114,18 @@ class Person:
     """Someone who holds or held a role in a community, or looks after one of its resources."""
 
     handle: Key
-    name: Annotated[
-        Text, Field(description="shown on the directory page and in the bot's comments")
-    ]
-    emails: Annotated[
-        tuple[Email, ...],
-        Strict(False),
-        Field(
-            description="every Bugzilla login that is this person; matched exactly (case "
-            "aside), one address belongs to one person only"
-        ),
-    ] = ()
-    bugzilla_id: Annotated[
-        PositiveInt | None,
-        Field(
-            description="the numeric Bugzilla account id: it keeps matching after the person "
-            "changes their login email"
-        ),
-    ] = None
-    contacts: Annotated[Contacts, Field(description="how to reach them")] = ()
+    name: Text = Field(description="shown on the directory page and in the bot's comments")
+    emails: Array[Email] = Field(
+        (),
+        description="every Bugzilla login that is this person; matched exactly (case aside), "
+        "one address belongs to one person only",
+    )
+    bugzilla_id: PositiveInt | None = Field(
+        None,
+        description="the numeric Bugzilla account id: it keeps matching after the person "
+        "changes their login email",
+    )
+    contacts: Array[Contact] = Field((), description="how to reach them")
 
     @property
     def public_contacts(self) -> tuple[Contact, ...]:
@@ -146,12 +136,10 @@ class Person:
 class Governance:
     """How the community chooses its delegates."""
 
-    model: Annotated[Text, Field(description="e.g. elected board, appointed lead, mentor-led club")]
-    charter: Annotated[Text | None, Field(description="link to the charter or bylaws")] = None
-    term_months: Annotated[PositiveInt | None, Field(description="length of a delegate's term")] = (
-        None
-    )
-    notes: Annotated[Text | None, Field(description="shown on the directory page")] = None
+    model: Text = Field(description="e.g. elected board, appointed lead, mentor-led club")
+    charter: Text | None = Field(None, description="link to the charter or bylaws")
+    term_months: PositiveInt | None = Field(None, description="length of a delegate's term")
+    notes: Text | None = Field(None, description="shown on the directory page")
 
 
 @declared(frozen=True, slots=True, config=TABLE)
@@ -159,12 +147,10 @@ class Delegation:
     """A dated term: `person` held `title` from `since` up to, not including, `until`."""
 
     person: PersonRef
-    title: Annotated[Text, Field(description="the role, as the community names it")]
-    since: Annotated[Day, Field(description="first day of the term")]
-    until: Annotated[Day | None, Field(description="the day the term ended (absent: current)")] = (
-        None
-    )
-    source: Annotated[Text | None, Field(description="link to the election or appointment")] = None
+    title: Text = Field(description="the role, as the community names it")
+    since: Day = Field(description="first day of the term")
+    until: Day | None = Field(None, description="the day the term ended (absent: current)")
+    source: Text | None = Field(None, description="link to the election or appointment")
 
     @field_validator("since")
     @classmethod
@@ -191,6 +177,7 @@ class Delegation:
 
 
 def _someone(handles: tuple[str, ...]) -> tuple[str, ...]:
+    """Not `min_length`: on a tuple it would also say "empty" beside a bad handle."""
     if not handles:
         raise invalid("nobody is responsible (the list is empty)")
     return handles
@@ -201,14 +188,10 @@ class Resource:
     """Something the community runs, and who answers for it."""
 
     kind: ResourceKind
-    id: Annotated[Text, Field(description="a domain, a URL, a list address...")]
+    id: Text = Field(description="a domain, a URL, a list address...")
     responsible: Annotated[
-        tuple[PersonRef, ...],
-        Strict(False),
-        AfterValidator(_someone),  # not min_length: a tuple would say "empty" beside a bad item
-        Field(json_schema_extra={"minItems": 1}),
-        Say("an array of person handles"),
-    ]
+        Array[PersonRef], AfterValidator(_someone), Say("an array of person handles")
+    ] = Field(description="who answers for it", json_schema_extra={"minItems": 1})
 
 
 @declared(frozen=True, slots=True, config=TABLE)
@@ -216,20 +199,14 @@ class Community:
     """communities/SLUG.toml: one community; the file name is its slug."""
 
     slug: Key
-    name: Annotated[Text, Field(description="the community's name, as people write it in bugs")]
-    status: CommunityStatus
-    reviewed: Annotated[Day, Field(description="when someone last confirmed this file is current")]
-    governance: Governance
-    aliases: Annotated[
-        tuple[Text, ...], Strict(False), Field(description="other names a bug may use")
-    ] = ()
-    contacts: Annotated[Contacts, Field(description="the community's own public contacts")] = ()
-    delegates: Annotated[
-        tuple[Delegation, ...], Strict(False), Say("an array of tables ([[delegates]])")
-    ] = ()
-    resources: Annotated[
-        tuple[Resource, ...], Strict(False), Say("an array of tables ([[resources]])")
-    ] = ()
+    name: Text = Field(description="the community's name, as people write it in bugs")
+    status: CommunityStatus = Field(description="whether it is active, dormant or retired")
+    reviewed: Day = Field(description="when someone last confirmed this file is current")
+    governance: Governance = Field(description="how the community chooses its delegates")
+    aliases: Array[Text] = Field((), description="other names a bug may use")
+    contacts: Array[Contact] = Field((), description="the community's own public contacts")
+    delegates: Annotated[Array[Delegation], Say("an array of tables ([[delegates]])")] = ()
+    resources: Annotated[Array[Resource], Say("an array of tables ([[resources]])")] = ()
 
     @field_validator("reviewed")
     @classmethod
@@ -248,7 +225,7 @@ class Community:
 
     def past_delegates(self, day: date) -> tuple[Delegation, ...]:
         """Terms that have ended by `day`, most recent end first."""
-        past = [d for d in self.delegates if d.until is not None and d.until <= day]
+        past = [d for d in self.delegates if d.ended(day)]
         return tuple(sorted(past, key=lambda d: d.until or d.since, reverse=True))
 
 
