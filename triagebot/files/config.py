@@ -10,10 +10,11 @@ are what the program reads (`config.bugzilla.url`, `config.poll.interval_minutes
 the JSON Schema editors check `triagebot.toml` with (`triagebot.files.schema`).
 
 Adding a section is one small class: subclass `Table`, give each key a type (the field types
-below say how a value is described in errors) and a default, add `name: Section = section()`
-to `Config`, and document its keys in `config.example.toml`
-(tests/test_config.py checks the example against this model, key by key and default by
-default; tests/test_schema.py, that the committed schema is regenerated).
+below say how a value is described in errors) and a default, and add `name: Section =
+section()` to `Config`; a key in an existing section is one line. Then document each key in
+`config.example.toml`, set to its default (tests/test_config.py checks the example against
+this model, both ways), and regenerate the schema: `triagebot registry schema --out
+data/schema` (tests/test_schema.py checks it is current, and that taplo reads it).
 """
 
 from __future__ import annotations
