@@ -262,7 +262,9 @@ class Registry:
     _delegations_of: dict[str, list[tuple[Community, Delegation]]] = field(
         default_factory=dict, repr=False
     )
-    _built: dict[Callable[[Registry], Any], Any] = field(default_factory=dict, repr=False)
+    _built: dict[Callable[[Registry], Any], Any] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def __post_init__(self) -> None:
