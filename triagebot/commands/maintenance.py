@@ -12,8 +12,8 @@ from triagebot.commands import documents as doc
 from triagebot.commands.notices import command_config
 from triagebot.commands.reply import Exit, Reply, configuration, usage
 from triagebot.commands.router import AddParser, add_command, add_group
+from triagebot.core.says import did_you_mean
 from triagebot.files.config import ConfigError
-from triagebot.files.problems import did_you_mean
 from triagebot.state import migrate
 from triagebot.state.store import Store
 
