@@ -62,8 +62,11 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
-def run_until_second_poll(config: Path, fake: FaultyBugzilla, *args: str) -> tuple[int, str]:
-    """`triagebot [args] run --live`, stopped with SIGTERM once its second poll searched."""
+def run_until_second_poll(
+    config: Path, fake: FaultyBugzilla, *args: str, after: int = 0
+) -> tuple[int, str]:
+    """`triagebot [args] run --live`, stopped with SIGTERM once its second poll searched
+    (`after` searches made before it started)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(
@@ -74,7 +77,7 @@ def run_until_second_poll(config: Path, fake: FaultyBugzilla, *args: str) -> tup
         text=True,
     )
     try:
-        wait_for(lambda: fake.counts["search"] >= 2 or proc.poll() is not None)
+        wait_for(lambda: fake.counts["search"] >= after + 2 or proc.poll() is not None)
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:
@@ -117,7 +120,7 @@ def test_the_text_log_names_each_write_and_each_poll(config: Path, fake: FaultyB
     assert len(polls) >= 2
     assert re.fullmatch(
         r"\S+ \S+ INFO triagebot: rule community-it \(live\): 7 bugs changed since \S+ \S+Z: "
-        r"1 skipped, 1 FAILED, 5 commented; \d+ HTTP requests; to retry: bug 1",
+        r"1 skipped, 1 FAILED, 5 commented; 8 HTTP requests; to retry: bug 1",
         polls[0],
     ), polls[0]
     for chatter in CHATTER:
@@ -187,3 +190,40 @@ def test_json_log_start_up_errors_are_objects_too(tmp_path: Path) -> None:
         "ERROR",
         f"{missing}: no such configuration file",
     )
+
+
+def test_log_format_json_in_the_configuration(config: Path, fake: FaultyBugzilla) -> None:
+    """`[log] format = "json"` does what `--log-format json` does; the option overrides it."""
+    config.write_text(
+        config.read_text(encoding="utf-8") + '\n[log]\nformat = "json"\n', encoding="utf-8"
+    )
+    code, err = run_until_second_poll(config, fake)
+    assert code == 0, err
+    records = [json.loads(line) for line in err.splitlines()]
+    assert {r["logger"] for r in records} >= {"triagebot", "triagebot.writes"}
+    assert sum(r["logger"] == "triagebot.writes" for r in records) == 6
+
+    searched = fake.counts["search"]
+    code, err = run_until_second_poll(config, fake, "--log-format", "text", after=searched)
+    assert code == 0, err
+    assert " INFO triagebot: triagebot run: Bugzilla " in err
+    assert not [line for line in err.splitlines() if line.startswith("{")]
+
+
+def test_a_log_format_the_bot_does_not_know_is_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "triagebot.toml"
+    path.write_text('[log]\nformat = "yaml"\n', encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-m", "triagebot", "--config", str(path), "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {path}:2: log.format: ")

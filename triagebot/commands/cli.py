@@ -31,7 +31,7 @@ from triagebot.commands.documents import ErrorKind
 from triagebot.commands.notices import command_config
 from triagebot.commands.reply import CommandError, Exit, Reply, configuration, not_found, usage
 from triagebot.commands.router import Parser, add_command, add_group, exit_epilog
-from triagebot.files.config import Config, ConfigError
+from triagebot.files.config import LOG_FORMATS, Config, ConfigError
 from triagebot.service import logs
 
 log = logging.getLogger("triagebot")
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     parser.add_argument(
         "--log-format",
-        choices=[f.value for f in logs.LogFormat],
+        choices=LOG_FORMATS,
         help="log lines as text (default) or one JSON object per line (for `run` under a "
         "log collector); overrides [log] format",
     )
@@ -199,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return exc.code if isinstance(exc.code, int) else Exit.DONE
         json_out = bool(getattr(args, "json", False))
         default = logging.INFO if args.command == "run" else logging.WARNING
-        logs.setup(args.verbose, default, args.log_format or logs.LogFormat.TEXT)
+        logs.setup(args.verbose, default, args.log_format or "text")
         with _errors():
             reply = args.handler(args)
         _print(reply, json_out)

@@ -24,7 +24,7 @@ import os
 import stat
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -285,6 +285,17 @@ class Push(Table):
         return None if path is None else read_secret_file(path, "push secret")
 
 
+# How log lines are written: "json" is one JSON object per line, for a log collector.
+LogFormat = Literal["text", "json"]
+LOG_FORMATS: tuple[str, ...] = get_args(LogFormat)
+
+
+class Log(Table):
+    """[log]: the format of the log lines (`--log-format` overrides it)."""
+
+    format: LogFormat = "text"
+
+
 def section() -> Any:
     """A section's field on `Config`: a missing section is an empty one, validated with the
     file's context like a written one (so the SQLite default is relative to the file)."""
@@ -305,6 +316,7 @@ class Config(Table):
     run: Run = section()
     http: Http = section()
     push: Push = section()
+    log: Log = section()
 
     _path: Path | None = PrivateAttr(default=None)
 

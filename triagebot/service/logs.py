@@ -13,22 +13,17 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
-from enum import StrEnum
 from typing import Any
 
 from pythonjsonlogger.json import JsonFormatter
 
 from triagebot.bugzilla.redaction import install_redaction, redact
 from triagebot.core.bugs import Decision
+from triagebot.files.config import LogFormat
 
 log = logging.getLogger("triagebot.writes")
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class LogFormat(StrEnum):
-    TEXT = "text"
-    JSON = "json"
 
 
 class RedactingJsonFormatter(JsonFormatter):
@@ -61,7 +56,7 @@ def json_formatter() -> logging.Formatter:
 _handler: logging.StreamHandler[Any] | None = None
 
 
-def setup(verbose: int, default: int = logging.WARNING, fmt: str = LogFormat.TEXT) -> None:
+def setup(verbose: int, default: int = logging.WARNING, fmt: LogFormat = "text") -> None:
     """Logging for a command: to stderr, at `default` (or INFO with -v, DEBUG with -vv).
     Third-party chatter stays out unless asked for with -v: urllib3's retries, APScheduler's
     per-job lines, Alembic's "Context impl SQLiteImpl" at each start."""
@@ -82,12 +77,12 @@ def setup(verbose: int, default: int = logging.WARNING, fmt: str = LogFormat.TEX
     install_redaction()
 
 
-def use_format(fmt: str) -> None:
+def use_format(fmt: LogFormat) -> None:
     """Switch the command's log lines to text or JSON (the configuration file, read after
     the command line, may ask for JSON)."""
     if _handler is None:
         return
-    json_mode = fmt == LogFormat.JSON
+    json_mode = fmt == "json"
     _handler.setFormatter(json_formatter() if json_mode else logging.Formatter(TEXT_FORMAT))
     logging.captureWarnings(json_mode)  # a library's warning is a JSON line too
 
