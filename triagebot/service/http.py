@@ -140,7 +140,7 @@ class _Handler(BaseHTTPRequestHandler):
         except (TimeoutError, ConnectionError):
             self.close_connection = True
             return
-        except Exception:
+        except Exception:  # any handler bug: a 500 and a log line, never a dead listener
             log.exception("http: %s %s failed", self.command, self.path.split("?", 1)[0])
             response = error(HTTPStatus.INTERNAL_SERVER_ERROR)
         try:

@@ -213,7 +213,7 @@ def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
             continue
         try:
             bot.store.set_reload_problems(reloader.what, reloader.errors)
-        except Exception:
+        except Exception:  # `status` only misses a note; `run` must go on (tried next reload)
             log.exception("could not record the %s problems for `status`", reloader.what)
             continue
         reported[reloader.what] = list(reloader.errors)
