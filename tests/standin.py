@@ -6,6 +6,8 @@ and hostile-input tests): `FaultyBugzilla` is `triagebot.demo.devserver.FakeBugz
   connection without an answer (a request that never landed, or one that landed and whose
   answer was lost), answer something else, or do anything at that instant (SIGKILL the client
   at request N);
+- `settle`, which waits until every request a client sent has been answered or dropped: what
+  the intent grace guarantees in real time, for a test that moves its clock past the grace;
 - `snapshot`/`restore`, which rewind the whole state between runs;
 - `mount`, which serves a `requests.Session` in process, without a socket.
 
@@ -18,6 +20,9 @@ import copy
 import email.utils
 import http
 import json
+import select
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC
@@ -69,6 +74,50 @@ class FaultyBugzilla(FakeBugzilla):
         self.request_number = 0
         self._faults: list[dict[str, Any]] = []
         self._hooks: list[Hook] = []
+        self._open = 0  # connections accepted and not yet closed
+        self._open_lock = threading.Lock()
+
+    def start(self) -> str:
+        """As the stand-in's, counting the connections open: `settle` waits for none."""
+        url = super().start()
+        assert self._server is not None
+        handler: Any = self._server.RequestHandlerClass
+        fake = self
+
+        class Counted(handler):  # type: ignore[misc,valid-type]
+            def setup(self) -> None:
+                with fake._open_lock:
+                    fake._open += 1
+                super().setup()
+
+            def finish(self) -> None:
+                try:
+                    super().finish()
+                finally:
+                    with fake._open_lock:
+                        fake._open -= 1
+
+        self._server.RequestHandlerClass = Counted
+        return url
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait until no connection is open nor waiting to be accepted: every request that a
+        client (a process killed mid-request included) sent has landed or been dropped. In
+        real time the intent grace (60 s) guarantees this; a test that moves its clock past
+        the grace must wait for it, or it repeats a write that is still on its way. Callers
+        close their own sessions first. Served in process only (`mount`): nothing is on its way."""
+        if self._server is None:
+            return
+        deadline = time.monotonic() + timeout
+        quiet = 0
+        while quiet < 2:  # twice in a row: a connection between the two checks is seen
+            with self._open_lock:
+                busy = self._open > 0
+            pending, _, _ = select.select([self._server.socket], [], [], 0)
+            quiet = 0 if busy or pending else quiet + 1
+            if time.monotonic() > deadline:  # a hang guard, not a figure
+                raise AssertionError(f"stand-in not settled after {timeout} s")
+            time.sleep(0.01)
 
     def fail_next(
         self,

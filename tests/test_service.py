@@ -90,9 +90,15 @@ def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
 class SlowPoller:
     """Records when each poll ran and how many ran at once."""
 
-    def __init__(self, seconds: float, fail_first: bool = False) -> None:
+    def __init__(
+        self,
+        seconds: float,
+        fail_first: bool = False,
+        stop_in: tuple[int, threading.Event] | None = None,
+    ) -> None:
         self.seconds = seconds
         self.fail_first = fail_first
+        self.stop_in = stop_in  # (n, stop): set `stop` during the n-th poll, as SIGTERM would
         self.lock = threading.Lock()
         self.active = 0
         self.most_active = 0
@@ -103,6 +109,8 @@ class SlowPoller:
         with self.lock:
             self.active += 1
             self.most_active = max(self.most_active, self.active)
+            if self.stop_in is not None and len(self.polls) + 1 == self.stop_in[0]:
+                self.stop_in[1].set()
         try:
             time.sleep(self.seconds)
             if self.fail_first and not self.polls:
@@ -151,24 +159,21 @@ def test_run_polls_at_start_and_stops_after_the_current_poll(tmp_path: Path) -> 
 
 
 def test_run_polls_one_at_a_time(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    poller = SlowPoller(0.3)  # longer than the interval: turns come while a poll runs
+    """Turns come faster than polls end: they wait, one poll runs at a time, and a turn that
+    waited behind the poll under way when the stop came does not start another."""
     stop = threading.Event()
+    poller = SlowPoller(0.3, stop_in=(3, stop))  # longer than the interval
     bot = stand_in_bot(tmp_path, poller, interval=0.002)  # 0.12 s
     thread = threading.Thread(target=run_forever, args=(bot, print, stop))
     thread.start()
-    try:
-        wait_for(lambda: len(poller.polls) >= 2)
-        stop.set()
-        stopped_at = time.monotonic()
-        thread.join(timeout=5)
-    finally:
-        stop.set()
-        thread.join(timeout=5)
+    thread.join(timeout=30)  # a hang guard, not a figure
+    stop.set()
+    thread.join(timeout=5)
     assert not thread.is_alive()
     assert poller.most_active == 1
+    assert len(poller.polls) == 3  # the third was under way when told to stop: no fourth
     ordered = sorted(poller.polls)
     assert all(a_end <= b_start for (_, a_end), (b_start, _) in itertools.pairwise(ordered))
-    assert all(start < stopped_at for start, _ in poller.polls)  # none began after the stop
 
 
 def test_a_failing_poll_is_logged_and_the_next_one_runs(
