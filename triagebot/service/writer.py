@@ -12,25 +12,18 @@ Markdown is a property of the server, so it is the writer's: the core writes Mar
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy.engine import Connection
 
 from triagebot.bugzilla.client import Client
 from triagebot.core.bugs import Put
-from triagebot.state.store import (
-    BugRecord,
-    Followed,
-    Intent,
-    Lease,
-    Owner,
-    Poll,
-    RecordState,
-    Seen,
-    Store,
-)
+from triagebot.state.store import Lease, Owner, RecordState, Store
 
 DRY_RUN_REF = "dry-run"  # the footer's ref in what a dry run shows: no write, no ref
+T = TypeVar("T")
 
 
 class Writer(Protocol):
@@ -84,57 +77,28 @@ class Recorder:
 
 
 class DryRunStore(Store):
-    """The store as a poll that writes nothing sees it: every read of `store`, and the
-    poll's own row (so `status` shows dry runs too); nothing else is kept. It shares the
-    wrapped store's connection and does not open one of its own: a method of `Store` a poll
-    starts to use must be added here, or it fails loudly instead of writing."""
+    """The store as a poll that writes nothing sees it: every read, through the wrapped
+    store's connection (it opens none of its own), and the poll's own row, so `status` shows
+    dry runs too. Its other writes do nothing, and a write of `Store` not named here fails
+    loudly (`_write`) instead of writing."""
 
     def __init__(self, store: Store) -> None:  # not Store's: that would open a connection
         self.store = store
+        self._engine = store.engine
 
-    # reads
-    def get_cursor(self, rule: str) -> datetime | None:
-        return self.store.get_cursor(rule)
-
-    def get_default_start(self, rule: str) -> datetime | None:
-        return self.store.get_default_start(rule)
-
-    def records(self, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
-        return self.store.records(rule, bug_ids)
-
-    def failed(self, rule: str | None = None) -> list[BugRecord]:
-        return self.store.failed(rule)
-
-    def check_passed_since(self, key: str) -> datetime | None:
-        return self.store.check_passed_since(key)
-
-    def recent_polls(self, limit: int = 10) -> list[Poll]:
-        return self.store.recent_polls(limit)
+    def _write(self, work: Callable[[Connection], T]) -> T:
+        raise AssertionError("a dry run keeps nothing: stub this write in DryRunStore")
 
     # the poll's row
-    def start_poll(self, rule: str, dry_run: bool) -> int:
+    def start_poll(self, rule: str, dry_run: bool = True) -> int:
         return self.store.start_poll(rule, dry_run=True)
 
-    def finish_poll(
-        self,
-        poll_id: int,
-        *,
-        searched: int,
-        acted: int,
-        failed: int,
-        skipped: int,
-        error: str | None = None,
-    ) -> None:
-        self.store.finish_poll(
-            poll_id, searched=searched, acted=acted, failed=failed, skipped=skipped, error=error
-        )
+    def finish_poll(self, poll_id: int, **counts: Any) -> None:
+        self.store.finish_poll(poll_id, **counts)
 
     # what a live poll keeps, and a dry run does not
     def default_start(self, rule: str, proposed: datetime) -> datetime:
         return self.get_default_start(rule) or proposed
-
-    def set_cursor(self, rule: str, since: datetime) -> None:
-        pass
 
     def acquire_lease(self, rule: str, owner: Owner, ttl: timedelta) -> Lease:
         return Lease(rule, owner, 0, datetime.max)
@@ -142,47 +106,11 @@ class DryRunStore(Store):
     def renew_lease(self, lease: Lease, ttl: timedelta) -> Lease:
         return lease
 
-    def release_lease(self, lease: Lease) -> None:
-        pass
-
-    def begin_writes(
-        self, rule: str, intents: Sequence[Intent], *, lease: Lease | None = None
-    ) -> None:
-        pass
-
-    def finish_writes(
-        self,
-        rule: str,
-        bug_ids: Sequence[int],
-        *,
-        comment_ids: dict[int, int] | None = None,
-        not_asked: dict[int, Sequence[str]] | None = None,
-    ) -> None:
-        pass
-
-    def mark_seen(self, rule: str, items: Sequence[Seen]) -> None:
-        pass
-
-    def close_intents(self, rule: str, items: Sequence[Seen]) -> None:
-        pass
-
-    def mark_failed(
-        self,
-        rule: str,
-        bug_id: int,
-        error: str,
-        *,
-        write_may_have_landed: bool,
-        permanent: bool = False,
-        max_attempts: int | None = None,
-    ) -> RecordState:
+    def mark_failed(self, *args: Any, **kwargs: Any) -> RecordState:
         return RecordState.FAILED
 
-    def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
+    def _keep_nothing(self, *args: Any, **kwargs: Any) -> None:
         pass
 
-    def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
-        pass
-
-    def record_check_passed(self, key: str) -> None:
-        pass
+    set_cursor = release_lease = begin_writes = finish_writes = mark_seen = _keep_nothing
+    close_intents = note_followup_error = record_followups = record_check_passed = _keep_nothing

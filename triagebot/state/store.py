@@ -9,13 +9,11 @@ At-most-once protocol, per bug and rule (crash-safe because every step commits o
 A process killed between 1 and 3 leaves "intent" with its ref: the next poll looks for that ref
 in the bug's comments before writing again, so a bug never gets a second comment.
 
-Portability: any SQLAlchemy URL works. Every write of bug records goes through `_upsert`:
-a chunked SELECT of the records, a decision in Python, then one executemany UPDATE and one
-executemany INSERT — plain Core statements, no dialect-specific upserts. Each UPDATE is a
-compare-and-swap on the state and attempts it read, so row changes stay atomic when several
-replicas share one PostgreSQL database: a replica that lost a race (a row changed, or an
-INSERT hit an existing key) retries the transaction against the fresh rows. Callers get
-frozen records, usable after any connection is gone.
+Portability: any SQLAlchemy URL works. Every write of bug records goes through `_upsert`
+(plain Core statements, no dialect-specific upserts), whose UPDATEs compare and swap the state
+and attempts read, so several replicas can share one PostgreSQL database: the one that lost a
+race retries against the fresh rows. Callers get frozen records, usable after any connection
+is gone.
 """
 
 from __future__ import annotations
@@ -79,6 +77,7 @@ AWAITING_OUTCOMES = tuple(o.value for o in Outcome if o != Outcome.ENDORSED)
 # Dialects whose DATETIME column has no time zone: store naive UTC there.
 _NAIVE_DATETIME_DIALECTS = frozenset({"sqlite", "mysql", "mariadb"})
 _RETRIES = 3
+_BUSY_TIMEOUT_MS = 10_000  # how long an SQLite writer waits for another one's lock
 
 T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
@@ -279,7 +278,9 @@ class Intent:
 
 @dataclass(frozen=True, slots=True)
 class Seen:
-    """A decision that needs no write (skip tag, nothing to say...)."""
+    """A decision recorded without an intent: one that needs no write (skip tag, nothing to
+    say...), or a follow-up write that landed (`Followed`: None is an unchanged outcome or
+    community, and the action is "followup:KIND")."""
 
     bug_id: int
     outcome: str | None
@@ -287,14 +288,7 @@ class Seen:
     action: str = "none"
 
 
-@dataclass(frozen=True, slots=True)
-class Followed:
-    """A follow-up write that landed: the bug's endorsement state after it."""
-
-    bug_id: int
-    outcome: str | None  # None: unchanged (a reminder, a refusal)
-    community: str | None
-    action: str  # "followup:KIND"
+Followed = Seen
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,24 +372,20 @@ class Store:
         self,
         url: str = "sqlite:///triagebot.db",
         *,
-        echo: bool = False,
         now: Callable[[], datetime] = _utcnow,
-        busy_timeout: float = 10.0,
         migrate: bool = True,
         poll_history: timedelta | None = None,
     ) -> None:
-        """`poll_history`: how long a poll is remembered (for `status`); each new poll
-        forgets the older ones, so a service running for years keeps a bounded table. None
-        (the commands that only read, the tests): nothing is forgotten."""
+        """`poll_history`: how long a poll is remembered (for `status`), so that a service
+        running for years keeps a bounded table; None: for ever."""
         self._now = now
         self._poll_history = poll_history
-        self._engine = _make_engine(url, echo=echo, busy_timeout=busy_timeout)
+        self._engine = _make_engine(url)
         if migrate:  # the schema migrations, applied at start-up (one SELECT when current)
             migrations.upgrade(self._engine)
 
     @property
     def engine(self) -> Engine:
-        """For tests and tooling (event listeners, ad-hoc queries)."""
         return self._engine
 
     def close(self) -> None:
@@ -536,14 +526,9 @@ class Store:
 
         A bug may be claimed when it has no record, was only seen, failed (nothing landed),
         or holds an intent with the *same* ref (retrying an unconfirmed write), and only if
-        its `attempts` is still what the poll read (`Intent.seen_attempts`): of two processes
-        that read the same stale intent exactly one claims it. A done or given-up bug, one
-        holding another ref, or one claimed since it was read raises StoreConflict and
-        nothing is committed. With a `lease`, the lease's epoch is checked (and the lease
-        renewed) in the same transaction: a process whose lease was taken over raises
-        LeaseLost and claims nothing. Statements: one SELECT per IN_CHUNK ids, then at most
-        one UPDATE and one INSERT (executemany).
-        """
+        its `attempts` is still what the poll read: of two processes that read the same stale
+        intent exactly one claims it. Any other bug raises StoreConflict. With a `lease`, its
+        epoch is checked (and the lease renewed) in the same transaction: LeaseLost."""
         by_id = _unique(intents)
         if not by_id:
             return
@@ -594,9 +579,8 @@ class Store:
         comment_ids: dict[int, int] | None = None,
         not_asked: dict[int, Sequence[str]] | None = None,
     ) -> None:
-        """Mark these bugs done, keeping the first done_at. A missing record (the caller
-        skipped `begin_writes`) is still recorded as done, since the write did land.
-        `not_asked`: per bug, needinfo logins the intent named but the write went without
+        """Mark these bugs done, keeping the first done_at; a bug without a record too, since
+        the write did land. `not_asked`: per bug, needinfo logins the write went without
         (Bugzilla refused them), so the record says only who was really asked."""
         ids = dict.fromkeys(bug_ids)
         if not ids:
@@ -643,26 +627,21 @@ class Store:
         self._write(work)
 
     def close_intents(self, rule: str, items: Sequence[Seen]) -> None:
-        """An unconfirmed write whose bug was checked (its comments hold no comment with the
-        intent's ref) and no longer needs one, e.g. `[triagebot-skip]` was added after a
-        crash: record the new decision, so the intent does not stay open for ever."""
-        self._decide(rule, items, (RecordState.INTENT,), new_records=False)
+        """An unconfirmed write whose bug was checked (no comment holds the intent's ref) and
+        no longer needs one, e.g. `[triagebot-skip]` was added after a crash: so the intent
+        does not stay open for ever."""
+        self._decide(rule, items, (RecordState.INTENT,))
 
     def mark_seen(self, rule: str, items: Sequence[Seen]) -> None:
-        """Record decisions that need no write. Never touches an "intent" (a write may have
-        landed) or "done" record; refreshes "seen" and "failed" ones."""
-        self._decide(rule, items, (RecordState.SEEN, RecordState.FAILED), new_records=True)
+        """Decisions that need no write. Never touches an "intent" (a write may have landed)
+        or "done" record."""
+        self._decide(rule, items, (None, RecordState.SEEN, RecordState.FAILED))
 
     def _decide(
-        self,
-        rule: str,
-        items: Sequence[Seen],
-        states: tuple[RecordState, ...],
-        *,
-        new_records: bool,
+        self, rule: str, items: Sequence[Seen], states: tuple[RecordState | None, ...]
     ) -> None:
-        """Record these decisions as "seen" on the records in one of `states` (and, with
-        `new_records`, on bugs without one); other records are left as they are."""
+        """Record these decisions as "seen" on the records in one of `states` (None: no
+        record yet); other records are left as they are."""
         by_id = _unique(items)
         if not by_id:
             return
@@ -671,9 +650,7 @@ class Store:
             now = self._now()
 
             def seen(s: Seen, old: BugRecord | None) -> dict[str, Any] | None:
-                if (old is None and not new_records) or (
-                    old is not None and old.state not in states
-                ):
+                if (old.state if old else None) not in states:
                     return None
                 return {
                     "state": RecordState.SEEN,
@@ -699,15 +676,11 @@ class Store:
     ) -> RecordState:
         """Record a failed write; returns the bug's state afterwards.
 
-        `write_may_have_landed=True` (timeout, dropped connection, 5xx): the state stays
-        "intent" with its ref, so the next poll checks the bug's comments before writing.
-        False (Bugzilla answered with an error: nothing was written): state "failed", retried
-        with a fresh ref. A `permanent` error (Bugzilla refused the change itself) counts
-        towards `max_attempts`: the same error that many times in a row and the bug is
-        "gave-up", which no longer holds the cursor back, until `retry`. The ref is kept
-        either way, for the record; "done" is never undone. Without a record (the caller
-        skipped begin_writes) there is no intent to keep: the bug is recorded failed.
-        """
+        A write that may have landed (timeout, dropped connection, 5xx) stays "intent" with
+        its ref, so the next poll checks the bug's comments before writing. Otherwise nothing
+        was written: "failed", retried with a fresh ref; a `permanent` error (Bugzilla refused
+        the change itself) `max_attempts` times in a row makes it "gave-up", which no longer
+        holds the cursor back, until `retry`. "done" is never undone."""
         error = error[:MAX_ERROR_CHARS]
 
         def work(conn: Connection) -> RecordState:
@@ -730,14 +703,11 @@ class Store:
         return self._write(work)
 
     def gave_up(self, rule: str | None = None) -> list[BugRecord]:
-        """Bugs the bot stopped writing on after the same permanent error `max_attempts`
-        times: `status` lists them, `retry` puts one back in the queue."""
         return self._by_state(RecordState.GAVE_UP, rule)
 
     def retry(self, bug_id: int, rule: str | None = None) -> list[BugRecord]:
-        """Put a given-up bug back in the queue (state "failed", its count of failures reset):
-        the next poll writes on it, even though the cursor has passed it. Returns the records
-        changed (one per rule), none when the bug had not been given up."""
+        """Put a given-up bug back in the queue ("failed", its failures reset): the next poll
+        writes on it, even though the cursor has passed it. Returns the records changed."""
 
         def work(conn: Connection) -> list[BugRecord]:
             where = [_bug.c.bug_id == bug_id, _bug.c.state == RecordState.GAVE_UP]
@@ -755,7 +725,6 @@ class Store:
         return self._write(work)
 
     def pending_intents(self, rule: str | None = None) -> list[BugRecord]:
-        """Writes not confirmed yet: their refs must be looked for before writing again."""
         return self._by_state(RecordState.INTENT, rule)
 
     def failed(self, rule: str | None = None) -> list[BugRecord]:
@@ -775,14 +744,12 @@ class Store:
             return {f"{state}/{outcome or '-'}": n for state, outcome, n in conn.execute(stmt)}
 
     def awaiting(self, rule: str | None = None) -> list[BugRecord]:
-        """Bugs the bot asked about and, as far as the database knows, still awaiting an
-        answer: done, with an outcome that asks for endorsement (follow-ups update it)."""
+        """Bugs the bot asked about that, as far as the database knows, await an answer."""
         return self._by_state(RecordState.DONE, rule, _bug.c.outcome.in_(AWAITING_OUTCOMES))
 
     def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
-        """A follow-up write failed on a bug already done: keep the error (the next poll reads
-        the bug again while it is there; a landed follow-up clears it). Its state and times
-        stay as they were."""
+        """A follow-up write failed on a bug already done: keep the error, so the next poll
+        reads the bug again (a landed follow-up clears it)."""
         error = error[:MAX_ERROR_CHARS]
         self._write(
             lambda conn: self._upsert(
@@ -792,8 +759,7 @@ class Store:
 
     def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
         """A follow-up write landed: the bug's outcome and community are now these (None:
-        unchanged; a bug the database never saw is recorded done). Bugzilla stays the record
-        of what was posted; this keeps `status` and the next poll's look-ups current."""
+        unchanged), for `status` and the next poll's look-ups."""
         by_id = {item.bug_id: item for item in items}
         if not by_id:
             return
@@ -863,7 +829,7 @@ class Store:
     # -- reload problems -------------------------------------------------------------------
     def set_reload_problems(self, source: str, problems: Sequence[str]) -> None:
         """What a running bot could not load from `source` (registry, rules) and so keeps its
-        last good version of; an empty list clears it. For `status`, another process."""
+        last good version of, for `status`; an empty list clears it."""
 
         def work(conn: Connection) -> None:
             if not problems:
@@ -884,7 +850,6 @@ class Store:
 
     # -- start-up checks ---------------------------------------------------------------------
     def check_passed_since(self, key: str) -> datetime | None:
-        """When the check `key` last passed, or None."""
         with self._engine.connect() as conn:
             return conn.scalar(select(_check.c.passed_at).where(_check.c.key == key))
 
@@ -896,8 +861,8 @@ class Store:
 
     # -- internals -----------------------------------------------------------------------------
     def _write(self, work: Callable[[Connection], T]) -> T:
-        """Run `work` in one committed transaction. Retried when another writer inserted or
-        changed a row between our SELECT and our write: the retry sees it and decides again."""
+        """Run `work` in one committed transaction, again when another writer inserted or
+        changed a row between our SELECT and our write: the retry decides on fresh rows."""
         for attempt in range(1, _RETRIES + 1):
             try:
                 with self._engine.begin() as conn:
@@ -912,10 +877,10 @@ class Store:
     def _upsert(
         conn: Connection, rule: str, items: Mapping[int, T], change: Change[T]
     ) -> dict[int, BugRecord]:
-        """The one write of bug records: read the records of these bugs, ask `change` for
-        each one's new values (None: leave it as it is), then write them — one executemany
-        UPDATE, compared and swapped on the state and attempts read, and one executemany
-        INSERT. Returns the records as they now are (those that exist)."""
+        """The one write of bug records: read them (one SELECT per IN_CHUNK ids), ask
+        `change` for each one's new values (None: leave it), then one executemany UPDATE,
+        compared and swapped on the state and attempts read, and one executemany INSERT.
+        Returns the records as they now are (those that exist)."""
         records = _read(conn, rule, items)
         changed: list[dict[str, Any]] = []
         new: list[dict[str, Any]] = []
@@ -930,8 +895,8 @@ class Store:
             else:
                 records[bug_id] = old.model_copy(update=values)
                 swap = {"k_rule": rule, "k_bug_id": bug_id, "k_state": old.state}
+                swap["k_attempts"] = old.attempts
                 changed.append(records[bug_id].model_dump(exclude=set(_KEY)) | swap)
-                changed[-1]["k_attempts"] = old.attempts
         if changed:
             _update_all(conn, _SWAP, changed)
         if new:
@@ -951,17 +916,15 @@ class Store:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def _make_engine(url: str, *, echo: bool, busy_timeout: float) -> Engine:
+def _make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True)
     if parsed.database in (None, "", ":memory:"):
         # One connection shared by every thread, or each would get its own empty database.
-        engine = create_engine(
-            url, echo=echo, poolclass=StaticPool, connect_args={"check_same_thread": False}
-        )
+        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
-        engine = create_engine(url, echo=echo)
+        engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -970,7 +933,7 @@ def _make_engine(url: str, *, echo: bool, busy_timeout: float) -> Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     return engine
