@@ -65,6 +65,8 @@ WRITE_CHUNK = 200
 DEFAULT_LOOKBACK = timedelta(days=7)
 # The outcome remembered for a bug created before `start` that did not move in after it.
 BEFORE_START = "before-start"
+# Records of bugs an earlier poll finished with: their comments are read only for answers.
+FINISHED = (RecordState.DONE, RecordState.SEEN, RecordState.GAVE_UP)
 
 
 class Action(StrEnum):
@@ -339,12 +341,12 @@ class Poller:
         if self.stop_requested is not None:
             raise _Stopped
 
-    def _keep_lease(self) -> None:
+    def _keep_lease(self, at_once: bool = False) -> None:
         """Renew the lease during a long poll (a third of its length at most between
         renewals); raises LeaseLost if another process took the rule over meanwhile."""
         if self._lease is None:
             return
-        if self.clock() - self._renewed < self.settings.lease_ttl / 3:
+        if not at_once and self.clock() - self._renewed < self.settings.lease_ttl / 3:
             return
         self._lease = self.store.renew_lease(self._lease, self.settings.lease_ttl)
         self._renewed = self.clock()
@@ -417,16 +419,15 @@ class Poller:
                 continue
             if result is None:
                 result, decision = self._decide(rule, registry, bug, comments[bug.id])
+                record = page.records.get(bug.id)
                 if decision.acts:
-                    record = page.records.get(bug.id)
                     attempts = record.attempts if record is not None else 0
-                    ref = _intent_ref(page.records, bug.id)
-                    todo.append(ToDo(result.bug, decision, ref, attempts))
+                    todo.append(ToDo(result.bug, decision, _intent_ref(record), attempts))
                     continue
                 if result.action == Action.SKIPPED:
                     seen = Seen(bug.id, decision.outcome, decision.community, "none")
                     page.seen.append(seen)
-                    if _is_intent(page.records.get(bug.id)):
+                    if record is not None and record.state == RecordState.INTENT:
                         page.closed.append(seen)  # comments read, ref absent, not needed
             report.results.append(result)
         planned = self.answers.decide(
@@ -489,11 +490,7 @@ class Poller:
         now = self.clock()
         for bug in bugs:
             record = records.get(bug.id)
-            if record is not None and record.state in (
-                RecordState.DONE,
-                RecordState.SEEN,
-                RecordState.GAVE_UP,
-            ):
+            if record is not None and record.state in FINISHED:
                 report.handled_before += 1
                 page.handled.append(bug)
                 continue
@@ -535,7 +532,7 @@ class Poller:
         if bug.id not in comments:
             error = "comments not readable (bug not visible?)"
             return BugResult(bug, None, Action.FAILED, error)
-        ref = _intent_ref(page.records, bug.id)
+        ref = _intent_ref(page.records.get(bug.id))
         own = own_comment(comments[bug.id], rule.name, self.settings.bot_login, ref)
         if own is None:
             return None
@@ -564,37 +561,34 @@ class Poller:
 
     # -- writing -------------------------------------------------------------------------
     def _act(
-        self, rule: Rule, todo: list[ToDo], report: PollReport, followups: Sequence[Planned] = ()
+        self, rule: Rule, todo: list[ToDo], report: PollReport, followups: Sequence[Planned]
     ) -> None:
-        cap = self.settings.max_actions
-        acting = len(todo) + len(followups)
-        if cap is not None and acting > cap:
-            report.capped = acting
+        cap, acts = self.settings.max_actions, (*todo, *followups)
+        if cap is not None and len(acts) > cap:
+            report.capped = len(acts)
             log.warning(
                 "rule %s would act on %d bugs, more than max_actions_per_run=%d: acting on none",
                 rule.name,
-                acting,
+                len(acts),
                 cap,
             )
             # A dry run still shows every comment: it is what the operator reads before
             # deciding on --no-limit. The report says a live run would refuse.
             if self.writer.live:
-                for item in todo:
-                    report.results.append(BugResult(item.bug, item.decision, Action.CAPPED))
-                for planned in followups:
-                    report.results.append(BugResult(planned.bug, planned.decision, Action.CAPPED))
+                report.results += [BugResult(i.bug, i.decision, Action.CAPPED) for i in acts]
                 return
         self._blocked = None
         self._written = 0
         for start in range(0, len(todo), WRITE_CHUNK):
             if self.stop_requested is not None:  # not claimed yet: nothing to undo
-                for item in todo[start:]:
-                    report.results.append(self._stopped(item.bug, item.decision))
+                report.results += [
+                    BugResult(i.bug, i.decision, Action.STOPPED) for i in todo[start:]
+                ]
                 break
-            self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report, todo)
+            self._write_chunk(rule, todo[start : start + WRITE_CHUNK], report, len(todo))
         for planned in followups:
             if self.stop_requested is not None:  # the bug's own state brings it back
-                report.results.append(self._stopped(planned.bug, planned.decision))
+                report.results.append(BugResult(planned.bug, planned.decision, Action.STOPPED))
                 continue
             result = self._write_followup(rule, planned)
             logs.write_line(
@@ -632,9 +626,7 @@ class Poller:
             error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
             put = decision.write.put(bug.id, ref, self.writer.markdown)
             return BugResult(bug, decision, Action.FAILED, error, put)
-        if self._lease is not None:  # fenced: a poller whose rule was taken over writes nothing
-            self._lease = self.store.renew_lease(self._lease, self.settings.lease_ttl)
-            self._renewed = self.clock()
+        self._keep_lease(at_once=True)  # fenced: a poller whose rule was taken over writes nothing
         put, exc = self._put(bug, decision.write, ref)
         if exc is not None:
             self.store.note_followup_error(rule.name, bug.id, str(exc))
@@ -644,9 +636,7 @@ class Poller:
         self.answers.landed(rule, planned)
         return BugResult(bug, decision, self.sent, None, put)
 
-    def _write_chunk(
-        self, rule: Rule, chunk: list[ToDo], report: PollReport, todo: list[ToDo]
-    ) -> None:
+    def _write_chunk(self, rule: Rule, chunk: list[ToDo], report: PollReport, total: int) -> None:
         refs = {item.bug.id: item.earlier_ref or self.new_ref() for item in chunk}
         intents = [
             Intent(
@@ -679,7 +669,7 @@ class Poller:
                 report.results.append(result)
                 self._written += 1
                 if self.progress is not None:
-                    self.progress(self._written, len(todo))
+                    self.progress(self._written, total)
                 if result.action == self.sent:
                     done.append(bug.id)
                     if result.needinfo != decision.needinfo:  # refused by Bugzilla
@@ -719,16 +709,13 @@ class Poller:
         assert decision.write is not None
         put = decision.write.put(bug.id, ref, self.writer.markdown)
         if self._blocked is None:
-            result = self._stopped(bug, decision, put)
+            result = BugResult(bug, decision, Action.STOPPED, None, put)
             error = f"not sent: stopped on {self.stop_requested}"
         else:
             error = f"not sent, Bugzilla is refusing requests ({self._blocked})"
             result = BugResult(bug, decision, Action.FAILED, error, put)
         self.store.mark_failed(rule.name, bug.id, error, write_may_have_landed=False)
         return result
-
-    def _stopped(self, bug: Bug, decision: Decision, put: Put | None = None) -> BugResult:
-        return BugResult(bug, decision, Action.STOPPED, None, put)
 
     def _advance_cursor(self, rule: Rule, report: PollReport) -> None:
         """The next poll starts at the newest change read (Bugzilla's database clock: the
@@ -790,14 +777,9 @@ def _changed_since_read(bug: Bug, record: BugRecord | None, last_read: datetime 
     return record is None or record.updated_at is None or changed > record.updated_at
 
 
-def _is_intent(record: BugRecord | None) -> bool:
-    return record is not None and record.state == RecordState.INTENT
-
-
-def _intent_ref(records: dict[int, BugRecord], bug_id: int) -> str | None:
+def _intent_ref(record: BugRecord | None) -> str | None:
     """The ref of an unconfirmed earlier write of this bug: looked for, and reused."""
-    record = records.get(bug_id)
-    return record.ref if _is_intent(record) and record is not None else None
+    return record.ref if record is not None and record.state == RecordState.INTENT else None
 
 
 def _action(decision: Decision) -> str:

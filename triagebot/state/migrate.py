@@ -58,9 +58,9 @@ def upgrade(engine: Engine) -> str | None:
         try:
             return _upgrade(engine)
         except DBAPIError:
-            if attempt == _ATTEMPTS or current(engine) == head():
-                if current(engine) == head():
-                    return was  # another process did it meanwhile
+            if current(engine) == head():
+                return was  # another process did it meanwhile
+            if attempt == _ATTEMPTS:
                 raise
             log.info("database upgrade raced with another process; checking again")
     raise AssertionError("unreachable")

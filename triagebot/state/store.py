@@ -83,10 +83,6 @@ T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 class UTCDateTime(TypeDecorator[datetime]):
     """Aware UTC in, aware UTC out, whatever the backend keeps.
 
@@ -372,7 +368,7 @@ class Store:
         self,
         url: str = "sqlite:///triagebot.db",
         *,
-        now: Callable[[], datetime] = _utcnow,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
         migrate: bool = True,
         poll_history: timedelta | None = None,
     ) -> None:
@@ -897,8 +893,13 @@ class Store:
                 swap = {"k_rule": rule, "k_bug_id": bug_id, "k_state": old.state}
                 swap["k_attempts"] = old.attempts
                 changed.append(records[bug_id].model_dump(exclude=set(_KEY)) | swap)
-        if changed:
-            _update_all(conn, _SWAP, changed)
+        # The compare-and-swap UPDATE must hit every row the SELECT found (counted row by row
+        # where the driver cannot count an executemany).
+        if changed and conn.dialect.supports_sane_multi_rowcount:
+            if conn.execute(_SWAP, changed).rowcount != len(changed):
+                raise _Raced()
+        elif any(conn.execute(_SWAP, one).rowcount != 1 for one in changed):
+            raise _Raced()
         if new:
             conn.execute(insert(_bug), new)
         return records
@@ -969,17 +970,6 @@ def _put(
     where = [table.c[name] == value for name, value in key.items()]
     if conn.execute(update(table).where(*where, *guard).values(**values)).rowcount == 0:
         conn.execute(insert(table).values(**key, **values))
-
-
-def _update_all(conn: Connection, stmt: Any, params: list[dict[str, Any]]) -> None:
-    """executemany a compare-and-swap UPDATE that must hit every row the SELECT found."""
-    if not conn.dialect.supports_sane_multi_rowcount:  # count row by row
-        for one in params:
-            if conn.execute(stmt, one).rowcount != 1:
-                raise _Raced()
-        return
-    if conn.execute(stmt, params).rowcount != len(params):
-        raise _Raced()
 
 
 def _unique(items: Sequence[Intent] | Sequence[Seen]) -> dict[int, Any]:
