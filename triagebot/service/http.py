@@ -13,7 +13,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -58,17 +58,10 @@ class Listener:
     """Serves `routes` on host:port (port 0: a free one) from a daemon thread."""
 
     def __init__(
-        self,
-        host: str,
-        port: int,
-        routes: Routes,
-        *,
-        timeout: float = TIMEOUT_SECONDS,
-        max_body: int = MAX_BODY,
+        self, host: str, port: int, routes: Routes, *, timeout: float = TIMEOUT_SECONDS
     ) -> None:
         self.routes = routes
         handler = type("Handler", (_Handler,), {"listener": self, "timeout": timeout})
-        self.max_body = max_body
         server_class = _Server6 if ":" in host else ThreadingHTTPServer
         self._server = server_class((host, port), handler)
         self.host, self.port = self._server.server_address[:2]
@@ -91,9 +84,6 @@ class Listener:
             self._thread.join()
         self._server.server_close()
 
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def respond(
         self, method: str, path: str, headers: Message, read: Callable[[int], bytes]
     ) -> Response:
@@ -105,7 +95,7 @@ class Listener:
         if handler is None:
             allow = ", ".join(sorted(methods))
             response = error(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} not allowed; use {allow}")
-            return Response(response.status, response.body, headers=(("Allow", allow),))
+            return replace(response, headers=(("Allow", allow),))
         body = b""
         if headers.get("Transfer-Encoding"):
             return error(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
@@ -117,9 +107,9 @@ class Listener:
                 return error(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
             if length < 0:
                 return error(HTTPStatus.BAD_REQUEST, "Content-Length is negative")
-            if length > self.max_body:
+            if length > MAX_BODY:
                 return error(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {self.max_body} bytes"
+                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY} bytes"
                 )
             body = read(length)
         return handler(Request(method, path, headers, body))

@@ -67,22 +67,15 @@ def watched_by(payload: bytes, rules: list[Rule], bot_login: str | None) -> list
     return [rule for rule in rules if rule.watches(product, component)]
 
 
+@dataclass(frozen=True)
 class PushHook:
     """The handler of `POST /hooks/bugzilla`."""
 
-    def __init__(
-        self,
-        auth: PushAuth,
-        schedule: Schedule,
-        rules: Callable[[], list[Rule]],
-        bot_login: Callable[[], str | None],
-        metrics: Metrics,
-    ) -> None:
-        self.auth = auth
-        self.schedule = schedule
-        self.rules = rules
-        self.bot_login = bot_login
-        self.metrics = metrics
+    auth: PushAuth
+    schedule: Schedule
+    rules: Callable[[], list[Rule]]
+    bot_login: Callable[[], str | None]
+    metrics: Metrics
 
     def __call__(self, request: Request) -> Response:
         if not self.auth.accepts(request):

@@ -25,6 +25,8 @@ from triagebot.state.store import Store
 
 log = logging.getLogger(__name__)
 
+DEAD = "the scheduler is not running"
+
 
 class Service:
     def __init__(
@@ -81,7 +83,9 @@ class Service:
         routes: dict[str, dict[str, Handler]] = {
             "/livez": {"GET": self.livez},
             "/readyz": {"GET": self.readyz},
-            "/metrics": {"GET": self.metrics_page},
+            "/metrics": {
+                "GET": lambda _: Response(HTTPStatus.OK, self.metrics.page(), CONTENT_TYPE)
+            },
         }
         if self.push is not None:
             routes[push.PATH] = {"POST": self.push}
@@ -107,20 +111,14 @@ class Service:
     def livez(self, _request: Request) -> Response:
         if self._alive():
             return json_response(HTTPStatus.OK, {"status": "alive"})
-        return json_response(
-            HTTPStatus.SERVICE_UNAVAILABLE,
-            {"status": "dead", "reasons": ["the scheduler is not running"]},
-        )
+        return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"status": "dead", "reasons": [DEAD]})
 
     def readyz(self, _request: Request) -> Response:
         reasons = self.health.reasons(r.name for r in self.rules())
         if not self._alive():
-            reasons.insert(0, "the scheduler is not running")
+            reasons.insert(0, DEAD)
         if reasons:
             return json_response(
                 HTTPStatus.SERVICE_UNAVAILABLE, {"status": "not ready", "reasons": reasons}
             )
         return json_response(HTTPStatus.OK, {"status": "ready", "reasons": []})
-
-    def metrics_page(self, _request: Request) -> Response:
-        return Response(HTTPStatus.OK, self.metrics.page(), CONTENT_TYPE)
