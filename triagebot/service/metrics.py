@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -22,7 +21,6 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from triagebot import __version__
-from triagebot.core.bugs import Decision
 from triagebot.service.poller import Action, PollReport
 from triagebot.state.store import Store
 
@@ -58,12 +56,10 @@ class PushResult(StrEnum):
     UNAUTHORIZED = "unauthorized"  # header missing or wrong: 401
 
 
-FOLLOWUP_KINDS = {
-    "confirmation": WriteKind.CONFIRMATION,
-    "decline": WriteKind.DECLINE,
-    "retriage": WriteKind.RETRIAGE,
-    "stale": WriteKind.STALE,
-    "reminder": WriteKind.REMINDER,
+# A follow-up's kind (None: the first comment) -> what is counted.
+WRITE_KINDS: dict[str | None, WriteKind] = {
+    **{kind.value: kind for kind in WriteKind},
+    None: WriteKind.TRIAGE,
     "who-can-endorse": WriteKind.ANSWER,
 }
 
@@ -76,18 +72,11 @@ def poll_result(report: PollReport) -> PollResult:
     return PollResult.OK
 
 
-def write_kind(decision: Decision | None) -> WriteKind | None:
-    if decision is not None and decision.kind is not None:  # a follow-up's
-        return FOLLOWUP_KINDS.get(decision.kind)
-    return WriteKind.TRIAGE
-
-
 class Metrics:
     """The page `GET /metrics` serves."""
 
     def __init__(self, rules: Iterable[str] = ()) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+        r = self.registry = CollectorRegistry()
         self.polls = Counter(
             "triagebot_polls", "Polls of a rule, by result", ["rule", "result"], registry=r
         )
@@ -152,7 +141,7 @@ class Metrics:
         if result == PollResult.OK:
             self.last_success.labels(report.rule).set(finished.timestamp())
         for item in report.results:
-            kind = write_kind(item.decision)
+            kind = WRITE_KINDS.get(item.decision.kind if item.decision is not None else None)
             if item.action == Action.COMMENTED and kind is not None:
                 self.writes.labels(report.rule, kind.value).inc()
 
@@ -170,12 +159,6 @@ class Metrics:
         session.hooks["response"].append(hook)
 
 
-@dataclass(frozen=True, slots=True)
-class LastPoll:
-    at: datetime
-    error: str | None  # None: it succeeded
-
-
 class Health:
     """Readiness: every rule's last poll succeeded less than two intervals ago. Thread-safe:
     the scheduler's thread records, the listener's threads read."""
@@ -184,7 +167,7 @@ class Health:
         self.interval = interval
         self.clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._last: dict[str, LastPoll] = {}
+        self._last: dict[str, tuple[datetime, str | None]] = {}  # rule -> (finished, error)
 
     def record(self, report: PollReport, finished: datetime) -> None:
         result = poll_result(report)
@@ -193,7 +176,7 @@ class Health:
             error = report.error or f"action cap: {report.capped} bugs would be acted on"
         # busy counts as a success: another process polls the rule, as good for readiness
         with self._lock:
-            self._last[report.rule] = LastPoll(finished, error)
+            self._last[report.rule] = (finished, error)
 
     def reasons(self, rules: Iterable[str]) -> list[str]:
         """Why the bot is not ready, one line each; none when it is."""
@@ -204,17 +187,14 @@ class Health:
         out = []
         with self._lock:
             for rule in rules:
-                last = self._last.get(rule)
-                if last is None:
+                if rule not in self._last:
                     out.append(f"rule {rule}: no poll has finished yet")
                     continue
-                if last.error is not None:
-                    out.append(
-                        f"rule {rule}: the last poll failed at {_iso(last.at)}: " + last.error
-                    )
-                    continue
-                if now - last.at >= 2 * self.interval:
-                    out.append(f"rule {rule}: no poll for two intervals (last at {_iso(last.at)})")
+                at, error = self._last[rule]
+                if error is not None:
+                    out.append(f"rule {rule}: the last poll failed at {_iso(at)}: {error}")
+                elif now - at >= 2 * self.interval:
+                    out.append(f"rule {rule}: no poll for two intervals (last at {_iso(at)})")
         return out
 
 
