@@ -50,16 +50,12 @@ def is_reserved_host(host: str) -> bool:
 def is_test_server(url: str) -> bool:
     """Loopback or a reserved name: the demo's stand-in or a test's mock, not a real tracker."""
     host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or is_reserved_host(host):
+    if is_reserved_host(host):
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _is_example_login(login: str) -> bool:
-    return is_reserved_host(login.rpartition("@")[2])
 
 
 def live_problems(
@@ -70,7 +66,7 @@ def live_problems(
         return []
     problems = []
     logins = [login for person in registry.people.values() for login in person.emails]
-    if not any(not _is_example_login(login) for login in logins):
+    if all(is_reserved_host(login.rpartition("@")[2]) for login in logins):
         what = "lists nobody yet" if not logins else "holds only example.org people (fictional)"
         problems.append(
             f"{registry_path}: refusing to go live: the registry {what}; put your communities' "
@@ -97,30 +93,37 @@ class Blocker:
     problem: str
 
 
+def no_login(config: Config, where: str) -> str:
+    """Without its login the bot cannot tell its own comments from anybody's: a lost database
+    would mean a second comment."""
+    return (
+        f"{config.path or 'configuration'}: live mode needs the bot's Bugzilla login, to "
+        f"recognise its own comments: set [bugzilla] bot_login ({where} has no /rest/whoami)"
+    )
+
+
 def blockers(config: Config) -> list[Blocker]:
-    """Everything that would stop `once --live`, found in one go rather than one per try:
-    the files, the example data and placeholder links, the API key, the bot's login, the
-    products and components on the server, and the database. Reads only: creates no
-    database and writes nothing to Bugzilla."""
+    """Everything that would stop `once --live`, found in one go rather than one per try.
+    Reads only: creates no database and writes nothing to Bugzilla."""
     found: list[Blocker] = []
-    registry, rules = None, None
+    rules = None
     result = load_registry(config.registry.path)
     if result.registry is None:
         found += [Blocker("registry", str(p)) for p in result.errors]
-    registry = result.registry
     try:
         rules = load_rules(config.rules.path)
     except ProblemError as exc:
         found += [Blocker("rules", str(p)) for p in exc.problems]
-    if registry is not None and rules is not None:
-        problems = live_problems(config.bugzilla.url, registry, config.registry.path, rules)
+    if result.registry is not None and rules is not None:
+        problems = live_problems(config.bugzilla.url, result.registry, config.registry.path, rules)
         found += [Blocker("example data", p) for p in problems]
-    found += _database(config.database.url)
+    if (problem := _database(config.database.url)) is not None:
+        found.append(Blocker("database", problem))
+    key = None
     try:
         key = config.bugzilla.api_key()
     except ProblemError as exc:
         found += [Blocker("key", str(p)) for p in exc.problems]
-        key = None
     else:
         if not key:
             found.append(
@@ -130,6 +133,7 @@ def blockers(config: Config) -> list[Blocker]:
                     "file readable only by its owner) to the bot account's key",
                 )
             )
+    where = public_url(config.bugzilla.url)
     client = Client(
         config.bugzilla.url,
         key,
@@ -141,10 +145,10 @@ def blockers(config: Config) -> list[Blocker]:
     except BugzillaError as exc:
         # No answer is worth trying again later (`check` exits 1 when nothing else blocks);
         # an answer that is not a Bugzilla's is a URL to fix.
-        what = UNREACHABLE if exc.worth_a_retry else "bugzilla"
-        found.append(Blocker(what, f"{public_url(config.bugzilla.url)}: {exc}"))
+        found.append(Blocker(UNREACHABLE if exc.worth_a_retry else "bugzilla", f"{where}: {exc}"))
         return found
-    found += _account(config, client, key)
+    if (blocker := _account(config, client, key, where)) is not None:
+        found.append(blocker)
     if rules:
         wanted: dict[str, list[str]] = {}
         for rule in rules:
@@ -153,20 +157,13 @@ def blockers(config: Config) -> list[Blocker]:
             problems = client.check_products(wanted)
         except BugzillaError as exc:
             problems = [str(exc)]
-        found += [
-            Blocker(
-                "product",
-                f"{public_url(config.bugzilla.url)}: {p}; set product and "
-                "components in the rule to what your requests are filed in",
-            )
-            for p in problems
-        ]
+        fix = "set product and components in the rule to what your requests are filed in"
+        found += [Blocker("product", f"{where}: {p}; {fix}") for p in problems]
     return found
 
 
-def _account(config: Config, client: Client, key: str | None) -> list[Blocker]:
+def _account(config: Config, client: Client, key: str | None, where: str) -> Blocker | None:
     """The key accepted and the bot's login known: by it the bot recognises its comments."""
-    where = public_url(config.bugzilla.url)
     login = config.bugzilla.bot_login
     if key:
         try:
@@ -176,27 +173,16 @@ def _account(config: Config, client: Client, key: str | None) -> list[Blocker]:
                 login = client.whoami()
         except BugzillaError as exc:
             if exc.code in KEY_REJECTED:
-                return [
-                    Blocker(
-                        "key", f"{where} rejected the API key: {exc}; set the bot account's key"
-                    )
-                ]
+                return Blocker(
+                    "key", f"{where} rejected the API key: {exc}; set the bot account's key"
+                )
             if login is not None:
-                return [Blocker("bot_login", f"{where}: bot_login {login!r}: {exc}")]
+                return Blocker("bot_login", f"{where}: bot_login {login!r}: {exc}")
             raise
-    if login is None:
-        return [
-            Blocker(
-                "bot_login",
-                f"{config.path or 'configuration'}: live mode needs the bot's Bugzilla login, "
-                f"to recognise its own comments: set [bugzilla] bot_login ({where} has no "
-                "/rest/whoami)",
-            )
-        ]
-    return []
+    return Blocker("bot_login", no_login(config, where)) if login is None else None
 
 
-def _database(url: str) -> list[Blocker]:
+def _database(url: str) -> str | None:
     """Where the bot keeps its state can be reached, without creating it."""
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
@@ -206,40 +192,27 @@ def _database(url: str) -> list[Blocker]:
     if parsed.get_backend_name() == "sqlite":
         name = parsed.database or ""
         if name in ("", ":memory:"):
-            return [
-                Blocker(
-                    "database",
-                    f"{url}: an in-memory database forgets every poll; "
-                    "set [database] url to a file or a server",
-                )
-            ]
+            return (
+                f"{url}: an in-memory database forgets every poll; "
+                "set [database] url to a file or a server"
+            )
         path = Path(name)
-        if path.exists():
-            if not path.is_file():
-                return [Blocker("database", f"{path}: not a file; set [database] url")]
-            return []
-        if not path.parent.is_dir():
-            return [
-                Blocker(
-                    "database",
-                    f"{path.parent}: no such directory for the database; "
-                    "create it or set [database] url",
-                )
-            ]
-        return []  # created by the first poll
+        if path.exists() and not path.is_file():
+            return f"{path}: not a file; set [database] url"
+        if not path.exists() and not path.parent.is_dir():
+            return (
+                f"{path.parent}: no such directory for the database; "
+                "create it or set [database] url"
+            )
+        return None  # there, or created by the first poll
     engine = create_engine(url)
     try:
         with engine.connect():
             pass
     except SQLAlchemyError as exc:
         reason = str(exc.orig) if getattr(exc, "orig", None) else str(exc)
-        return [
-            Blocker(
-                "database",
-                f"{parsed.render_as_string(hide_password=True)}: "
-                f"cannot connect: {reason.splitlines()[0]}",
-            )
-        ]
+        where = parsed.render_as_string(hide_password=True)
+        return f"{where}: cannot connect: {reason.splitlines()[0]}"
     finally:
         engine.dispose()
-    return []
+    return None

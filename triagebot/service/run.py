@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -60,22 +61,10 @@ def load_registry_strict(path: Path) -> Registry:
 
 
 def rules_loader(path: Path) -> Callable[[], list[Rule]]:
-    """Rules errors raised as ConfigError, so every start-up problem is reported alike."""
-
-    def load() -> list[Rule]:
-        try:
-            return load_rules(path)
-        except Exception as exc:
-            problems = getattr(exc, "problems", None)
-            if problems is None:
-                raise
-            raise ConfigError([str(p) for p in problems]) from None
-
-    return load
+    return partial(load_rules, path)  # its RulesError is a ConfigError
 
 
 def make_client(config: Config) -> Client:
-    """The Bugzilla client as the configuration describes it (no request yet)."""
     return Client(
         config.bugzilla.url,
         config.bugzilla.api_key(),
@@ -105,7 +94,6 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
         raise ConfigError(problems)
 
     def go_live_check(new_registry: Registry, new_rules: list[Rule]) -> None:
-        """Not with the shipped example registry or a placeholder link (golive.py)."""
         if live:
             url, path = config.bugzilla.url, config.registry.path
             problems = golive.live_problems(url, new_registry, path, new_rules)
@@ -187,21 +175,13 @@ def check_products(bot: Bot, *, cached: bool = True, rules: list[Rule] | None = 
 
 
 def resolve_bot_login(bot: Bot, *, live: bool) -> None:
-    """The bot's own account, by which it recognises its comments on Bugzilla: `[bugzilla]
-    bot_login`, else the server's `GET /rest/whoami` (one request; Bugzilla 5.0 has none).
-    Live without either is a configuration error: the bot could not tell its own comments
-    from anybody's, and a lost database would mean a second comment."""
+    """`[bugzilla] bot_login`, else the server's `GET /rest/whoami` (one request; Bugzilla 5.0
+    has none). Live without either is an error (golive.no_login)."""
     login = bot.config.bugzilla.bot_login
     if login is None and bot.config.bugzilla.api_key():
         login = bot.client.whoami()
     if login is None and live:
-        raise ConfigError(
-            [
-                f"{bot.config.path or 'configuration'}: live mode needs the bot's Bugzilla "
-                "login, to recognise its own comments: set [bugzilla] bot_login "
-                f"({bot.config.bugzilla.url} has no /rest/whoami)"
-            ]
-        )
+        raise ConfigError([golive.no_login(bot.config, bot.config.bugzilla.url)])
     bot.poller.settings.bot_login = login
 
 
@@ -267,15 +247,12 @@ def run_forever(
     notifier: Notifier | None = None,
     service: Service | None = None,
 ) -> int | None:
-    """Poll now and every `[poll] interval_minutes`, and at once for a push (`service`), one
-    poll at a time, re-reading the
-    registry and rules first when their files changed. Returns once `stop` is set or, when
-    called from the main thread, on SIGINT/SIGTERM (the signal's number is returned): the
-    poll under way ends after its write in flight, and releases its lease.
+    """Poll now, every `[poll] interval_minutes` and at once for a push, one poll at a time,
+    re-reading changed registry and rules first. Returns once `stop` is set or, from the main
+    thread, on SIGINT/SIGTERM (its number): the poll under way ends after its write in flight.
 
-    Under systemd (`Type=notify`) it says READY=1 when the first poll starts, WATCHDOG=1 from
-    a job of the scheduler (so a scheduler that stopped running jobs is restarted) and
-    STOPPING=1 on its way out."""
+    Under systemd: READY=1 when the first poll starts, WATCHDOG=1 from a job of the scheduler
+    (so a scheduler that stopped running jobs is restarted), STOPPING=1 on the way out."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
     stop = stop or threading.Event()
