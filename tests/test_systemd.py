@@ -103,7 +103,7 @@ def notify_socket(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tu
 def test_notifier_sends_datagrams(notify_socket: tuple[str, Any]) -> None:
     name, sock = notify_socket
     notifier = Notifier({"NOTIFY_SOCKET": name, "WATCHDOG_USEC": "30000000"})
-    assert notifier.enabled and notifier.watchdog_seconds == 30.0
+    assert notifier.address is not None and notifier.watchdog_seconds == 30.0
     notifier.ready("polling every 5 min")
     notifier.ready("polling every 5 min")  # once only
     notifier.watchdog()
@@ -118,7 +118,7 @@ def test_notifier_sends_datagrams(notify_socket: tuple[str, Any]) -> None:
 
 def test_notifier_outside_systemd_does_nothing() -> None:
     notifier = Notifier({})
-    assert not notifier.enabled and notifier.watchdog_seconds is None
+    assert notifier.address is None and notifier.watchdog_seconds is None
     assert notifier.send("READY=1") is False
     other = Notifier({"NOTIFY_SOCKET": "/nonexistent/notify", "WATCHDOG_USEC": "1000000"})
     assert other.send("READY=1") is False  # no manager there: the bot carries on

@@ -12,14 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-
-
-def _root() -> Path:
-    installed = _PACKAGE / "share"  # a wheel
-    return installed if installed.is_dir() else _PACKAGE.parent  # a checkout
-
-
-ROOT = _root()
+ROOT = _PACKAGE / "share" if (_PACKAGE / "share").is_dir() else _PACKAGE.parent
 RULES = ROOT / "rules"
 DATA = ROOT / "data"
 CONFIG_EXAMPLE = ROOT / "config.example.toml"

@@ -43,16 +43,6 @@ def _redacted(value: Any) -> Any:
     return value
 
 
-def json_formatter() -> logging.Formatter:
-    return RedactingJsonFormatter(
-        "{levelname}{name}{message}",
-        style="{",
-        rename_fields={"levelname": "level", "name": "logger"},
-        timestamp=True,
-        json_ensure_ascii=False,
-    )
-
-
 _handler: logging.StreamHandler[Any] | None = None
 
 
@@ -82,19 +72,23 @@ def use_format(fmt: LogFormat) -> None:
     the command line, may ask for JSON)."""
     if _handler is None:
         return
-    json_mode = fmt == "json"
-    _handler.setFormatter(json_formatter() if json_mode else logging.Formatter(TEXT_FORMAT))
-    logging.captureWarnings(json_mode)  # a library's warning is a JSON line too
-
-
-def json_mode() -> bool:
-    return _handler is not None and isinstance(_handler.formatter, JsonFormatter)
+    formatter = logging.Formatter(TEXT_FORMAT)
+    if fmt == "json":
+        formatter = RedactingJsonFormatter(
+            "{levelname}{name}{message}",
+            style="{",
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp=True,
+            json_ensure_ascii=False,
+        )
+    _handler.setFormatter(formatter)
+    logging.captureWarnings(fmt == "json")  # a library's warning is a JSON line too
 
 
 def say(level: int, text: str, prefix: str = "error: ") -> None:
     """A message of the command itself (a start-up error, a notice): a plain line on stderr,
     or in JSON mode a log record like every other line."""
-    if json_mode():
+    if _handler is not None and isinstance(_handler.formatter, JsonFormatter):
         logging.getLogger("triagebot").log(level, "%s", text)
     else:
         print(f"{prefix}{text}", file=sys.stderr)

@@ -27,10 +27,6 @@ class Notifier:
         self.watchdog_seconds = _watchdog_seconds(env)
         self._ready = False
 
-    @property
-    def enabled(self) -> bool:
-        return self.address is not None
-
     def send(self, *lines: str) -> bool:
         """One datagram; False (and a debug line) when it could not be sent: a service
         manager that went away must not stop the bot."""

@@ -22,18 +22,14 @@ def fingerprint(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
     """(path, mtime_ns, size) of every file below `paths`: cheap enough to take every poll."""
     found: list[tuple[str, int, int]] = []
     for root in paths:
-        if root.is_file():
-            st = root.stat()
-            found.append((str(root), st.st_mtime_ns, st.st_size))
-            continue
-        for dirpath, _dirs, files in os.walk(root):
-            for name in files:
-                full = os.path.join(dirpath, name)
-                try:
-                    st = os.stat(full)
-                except OSError:
-                    continue
-                found.append((full, st.st_mtime_ns, st.st_size))
+        files = [str(root)] if root.is_file() else []
+        files += [os.path.join(d, name) for d, _dirs, names in os.walk(root) for name in names]
+        for full in files:
+            try:
+                st = os.stat(full)
+            except OSError:  # removed since
+                continue
+            found.append((full, st.st_mtime_ns, st.st_size))
     return tuple(sorted(found))
 
 
@@ -61,9 +57,7 @@ class Reloader(Generic[T]):
             self._value = self._load()
         except ConfigError as exc:
             self.errors = [str(p) for p in exc.problems]
-            return self.errors
-        self.errors = []
-        return []
+        return self.errors
 
     def current(self) -> T:
         assert self._value is not None, f"{self.what} not loaded"
