@@ -59,8 +59,6 @@ INTERNAL_ERRORS_FROM = 100000
 
 
 # -- errors ------------------------------------------------------------------------------
-
-
 class BugzillaError(Exception):
     """A failed Bugzilla call. `code` is Bugzilla's error code, None when Bugzilla gave no
     answer (timeout, connection, 5xx, not JSON): then a write may or may not have landed.
@@ -163,18 +161,13 @@ def _error_from_body(body: Any) -> tuple[int | None, str] | None:
 
 
 def _map_exception(
-    exc: BaseException,
-    what: str,
-    bug_id: int | None,
-    where: str | None = None,
-    attempts: Attempts | None = None,
-    seconds: float = 0.0,
+    exc: BaseException, what: str, bug_id: int | None, where: str, tries: int, seconds: float
 ) -> BugzillaError:
     """One `BugzillaError` from whatever python-bugzilla, requests or urllib3 raised."""
     if isinstance(exc, BugzillaError):
         return exc
-    if where is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
-        tries = max(attempts.tries if attempts else 1, 1)
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        tries = max(tries, 1)
         count = f"{tries} {'try' if tries == 1 else 'tries'} over {seconds:.0f} s"
         if isinstance(exc, requests.ConnectionError):
             why = _connection_reason(exc)
@@ -202,10 +195,6 @@ def _map_exception(
         if code is not None and message.endswith(suffix):
             message = message[: -len(suffix)]
         return BugzillaError(message, code if isinstance(code, int) else None, bug_id)
-    if isinstance(exc, requests.Timeout):
-        return BugzillaError(f"{what}: timed out ({type(exc).__name__})", None, bug_id)
-    if isinstance(exc, requests.ConnectionError):
-        return BugzillaError(f"{what}: connection failed: {exc}", None, bug_id)
     if isinstance(exc, requests.RequestException):
         return BugzillaError(f"{what}: {type(exc).__name__}: {exc}", None, bug_id)
     if isinstance(exc, ValueError):  # the answer was not JSON (a proxy's HTML page...)
@@ -214,8 +203,6 @@ def _map_exception(
 
 
 # -- parsing -----------------------------------------------------------------------------
-
-
 def parse_time(value: str | None) -> datetime | None:
     """Bugzilla's `2026-11-24T07:50:57Z` (REST times are UTC) as an aware datetime."""
     if not value:
@@ -250,11 +237,11 @@ def parse_bug(raw: dict[str, Any]) -> Bug:
         status=raw.get("status") or "",
         flags=tuple(
             Flag(
-                name=f.get("name", ""),
-                status=f.get("status", ""),
-                requestee=f.get("requestee"),
-                setter=f.get("setter"),
-                id=f.get("id"),
+                f.get("name", ""),
+                f.get("status", ""),
+                f.get("requestee"),
+                f.get("setter"),
+                f.get("id"),
             )
             for f in raw.get("flags") or ()
         ),
@@ -292,8 +279,6 @@ def rest_url(url: str) -> str:
 
 
 # -- the client --------------------------------------------------------------------------
-
-
 MAX_SEARCH_RESTARTS = 3
 
 
@@ -390,7 +375,7 @@ class Client:
         except Exception as exc:
             seconds = max(time.monotonic() - started, self.attempts.slept)
             where = public_url(self.url)
-            error = _map_exception(exc, what, bug_id, where, self.attempts, seconds)
+            error = _map_exception(exc, what, bug_id, where, self.attempts.tries, seconds)
         else:
             found = _error_from_body(result)  # an error answered with HTTP 200/201
             if found is None:
@@ -403,10 +388,10 @@ class Client:
     def _get(
         self, path: str, params: dict[str, Any] | None = None, bug_id: int | None = None
     ) -> dict:
-        """A GET over the shared session (budget, retries, timeout, redaction), for the reads
-        python-bugzilla has no public method for (batched comments, whoami, a paged search
-        without building a library object per bug). Bugzilla 5.0 takes the key only as a
-        query parameter; with `key_in="header"` the session carries it."""
+        """A GET over the shared session, for the reads python-bugzilla has no public method
+        for. Bugzilla 5.0 takes the key only as a query parameter; with `key_in="header"` the
+        session carries it. An error status is mapped with its body by `_map_exception`, an
+        error answered with HTTP 200 by `_call`."""
         self.library  # noqa: B018 - connected first: start-up costs stay at start-up
         query: dict[str, Any] = {}
         if self._api_key and self.key_in == "query":
@@ -415,16 +400,8 @@ class Client:
 
         def call() -> Any:
             response = self.session.get(self.rest_url + path, params=query)
-            try:
-                body = response.json()
-            except ValueError:
-                response.raise_for_status()
-                raise
-            found = _error_from_body(body)
-            if found is not None:
-                raise BugzillaError(found[1], found[0], bug_id, http_status=response.status_code)
             response.raise_for_status()
-            return body
+            return response.json()
 
         return self._call(f"GET {path}", call, bug_id)
 
@@ -484,44 +461,58 @@ class Client:
     def search_changed(
         self, product: str, components: list[str], since: datetime, *, page_size: int = 500
     ) -> Iterator[list[Bug]]:
-        """Bugs changed at or after `since` (`last_change_time`, inclusive, whole seconds), in
-        bug id order, one request per page of `page_size`: new bugs, bugs moved in from
-        another component and bugs with new comments all come from this one read.
+        """Bugs changed at or after `since` (`last_change_time`, inclusive, whole seconds):
+        new bugs, bugs moved in from another component and bugs with new comments all come
+        from this one read. A shifted page restarts the search (see `_pages`)."""
+        params = {"last_change_time": format_time(since)}
+        return self._pages(product, components, params, page_size, restart=True)
 
-        Each request asks for one bug more than a page: a page that comes back with no extra
-        bug is the last (no empty request after a full page), and the extra bug's id is the
-        one the next page must start with. Offset paging shifts when a bug leaves the results
-        between two requests (moved, made private), which would hide the bug at the page
-        boundary; when the next page does not start where it should, the search restarts
-        from the top, skipping what was already yielded. After a few restarts the poll fails
-        (the cursor stays put) rather than risk missing a bug."""
+    def search_tagged(
+        self, product: str, components: list[str], tag: str, *, page_size: int = 500
+    ) -> Iterator[list[Bug]]:
+        """Open or closed bugs whose whiteboard holds `tag` (Bugzilla's `whiteboard` search is
+        a substring match). For the queue and the sweep: a bug that shifts between pages
+        shows next time."""
+        return self._pages(product, components, {"whiteboard": tag}, page_size, restart=False)
+
+    def _pages(
+        self,
+        product: str,
+        components: list[str],
+        terms: dict[str, Any],
+        page_size: int,
+        *,
+        restart: bool,
+    ) -> Iterator[list[Bug]]:
+        """A search in bug id order, one request per page. Each request asks for one bug more
+        than a page: a page that comes back with no extra bug is the last (no empty request
+        after a full page), and the extra bug's id is the one the next page must start with.
+        Offset paging shifts when a bug leaves the results between two requests (moved, made
+        private), which would hide the bug at the page boundary; with `restart`, the search
+        then starts again from the top, skipping what was already yielded, and after a few
+        restarts fails (the cursor stays put) rather than risk missing a bug."""
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
         params: dict[str, Any] = {
             "product": product,
             "component": list(components),
-            "last_change_time": format_time(since),
+            **terms,
             "include_fields": SEARCH_FIELDS,
             "order": "bug_id",
             "limit": page_size + 1,
-            "offset": 0,
         }
         yielded: set[int] = set()
         offset, expected, restarts = 0, None, 0
         while True:
-            params["offset"] = offset
-            page = dict(params)
-            answer = self._get("/bug", page)
-            raw = answer.get("bugs") or []
-            if expected is not None and (not raw or raw[0].get("id") != expected):
+            raw = self._get("/bug", {**params, "offset": offset}).get("bugs") or []
+            if restart and expected is not None and (not raw or raw[0].get("id") != expected):
                 restarts += 1
                 if restarts > MAX_SEARCH_RESTARTS:
                     raise BugzillaError("search results kept shifting while paging")
                 log.info("search results shifted while paging; restarting from the top")
                 offset, expected = 0, None
                 continue
-            bugs = [parse_bug(b) for b in raw[:page_size]]
-            fresh = [b for b in bugs if b.id not in yielded]
+            fresh = [b for b in map(parse_bug, raw[:page_size]) if b.id not in yielded]
             yielded.update(b.id for b in fresh)
             yield fresh
             if len(raw) <= page_size:
@@ -529,54 +520,24 @@ class Client:
             offset += page_size
             expected = raw[page_size].get("id")
 
-    def search_tagged(
-        self, product: str, components: list[str], tag: str, *, page_size: int = 500
-    ) -> Iterator[list[Bug]]:
-        """Open or closed bugs whose whiteboard holds `tag` (Bugzilla's `whiteboard` search is
-        a substring match), in bug id order: one request per page, a page asking for one bug
-        more to know whether another follows. For the triagers' queue; a bug that shifts
-        between pages shows next time."""
-        offset = 0
-        while True:
-            params: dict[str, Any] = {
-                "product": product,
-                "component": list(components),
-                "whiteboard": tag,
-                "include_fields": SEARCH_FIELDS,
-                "order": "bug_id",
-                "limit": page_size + 1,
-                "offset": offset,
-            }
-            raw = self._get("/bug", params).get("bugs") or []
-            yield [parse_bug(b) for b in raw[:page_size]]
-            if len(raw) <= page_size:
-                return
-            offset += page_size
-
     def search_ids(self, product: str, components: list[str], ids: list[int]) -> list[Bug]:
         """These bugs, if still in the product and components: one request per 500 ids."""
         found: list[Bug] = []
         for start in range(0, len(ids), COMMENT_BATCH):
-            chunk = ids[start : start + COMMENT_BATCH]
-            answer = self._get(
-                "/bug",
-                {
-                    "id": ",".join(map(str, chunk)),
-                    "product": product,
-                    "component": list(components),
-                    "include_fields": SEARCH_FIELDS,
-                },
-            )
-            found.extend(parse_bug(raw) for raw in answer.get("bugs") or ())
+            chunk = ",".join(map(str, ids[start : start + COMMENT_BATCH]))
+            found += self._bugs({"id": chunk, "product": product, "component": list(components)})
         return found
 
     def get_bug(self, bug_id: int) -> Bug | None:
         """One bug with the fields a search returns, or None when it does not exist or this
         account cannot see it: `GET /rest/bug?id=N` is a search, so either is an empty answer,
         not an error."""
-        answer = self._get("/bug", {"id": bug_id, "include_fields": SEARCH_FIELDS}, bug_id)
-        found = [parse_bug(raw) for raw in answer.get("bugs") or () if raw.get("id") == bug_id]
+        found = [b for b in self._bugs({"id": bug_id}, bug_id) if b.id == bug_id]
         return found[0] if found else None
+
+    def _bugs(self, params: dict[str, Any], bug_id: int | None = None) -> list[Bug]:
+        answer = self._get("/bug", {**params, "include_fields": SEARCH_FIELDS}, bug_id)
+        return [parse_bug(raw) for raw in answer.get("bugs") or ()]
 
     def whoami(self) -> str | None:
         """The login the API key belongs to (`GET /rest/whoami`, Bugzilla 5.1 and later, and
@@ -598,23 +559,15 @@ class Client:
         answer = self._call(
             f"GET /rest/bug/{bug_id}/history", lambda: bz.bugs_history_raw([bug_id]), bug_id
         )
-        changes: list[Change] = []
-        for entry in answer.get("bugs") or ():
-            if int(entry.get("id", -1)) != bug_id:
-                continue
-            for event in entry.get("history") or ():
-                when = parse_time(event.get("when"))
-                for change in event.get("changes") or ():
-                    name = change.get("field_name")
-                    if when is not None and name in ("product", "component"):
-                        changes.append(
-                            Change(
-                                when,
-                                name,
-                                str(change.get("removed", "")),
-                                str(change.get("added", "")),
-                            )
-                        )
+        changes = [
+            Change(when, c["field_name"], str(c.get("removed", "")), str(c.get("added", "")))
+            for entry in answer.get("bugs") or ()
+            if int(entry.get("id", -1)) == bug_id
+            for event in entry.get("history") or ()
+            if (when := parse_time(event.get("when"))) is not None
+            for c in event.get("changes") or ()
+            if c.get("field_name") in ("product", "component")
+        ]
         return sorted(changes, key=lambda c: c.when)
 
     def comments(
@@ -644,8 +597,12 @@ class Client:
         unreadable: list[int],
         new_since: str | None = None,
     ) -> None:
+        first, rest = ids[0], ids[1:]
+        params: dict[str, Any] = {"ids": rest} if rest else {}
+        if new_since is not None:
+            params["new_since"] = new_since
         try:
-            answer = self._fetch_comments(ids, new_since)
+            answer = self._get(f"/bug/{first}/comment", params, bug_id=first if not rest else None)
         except BugzillaError as exc:
             if exc.code not in UNREADABLE_CODES:
                 raise
@@ -659,13 +616,6 @@ class Client:
         for key, entry in (answer.get("bugs") or {}).items():
             bug_id = int(key)
             result[bug_id] = [parse_comment(c, bug_id) for c in (entry or {}).get("comments") or ()]
-
-    def _fetch_comments(self, ids: list[int], new_since: str | None = None) -> dict:
-        first, rest = ids[0], ids[1:]
-        params: dict[str, Any] = {"ids": rest} if rest else {}
-        if new_since is not None:
-            params["new_since"] = new_since
-        return self._get(f"/bug/{first}/comment", params, bug_id=first if not rest else None)
 
     def users(self, *, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[dict[str, Any]]:
         """Many accounts in one GET /rest/user (id, name, real_name, can_login...).
