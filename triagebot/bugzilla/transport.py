@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import email.utils
 import inspect
 import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import MaxRetryError, ResponseError
+from urllib3.exceptions import InvalidHeader, MaxRetryError, ResponseError
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -59,7 +57,6 @@ class RequestBudget:
         self.clock = clock
         self.sleep = sleep
         self._stamps: collections.deque[float] = collections.deque()
-        self.slept = 0.0
 
     def acquire(self) -> float:
         """Take one request from the budget; returns the seconds slept for it."""
@@ -74,7 +71,6 @@ class RequestBudget:
             if waited > 0:
                 log.info("request budget of %d/min reached: waiting %.1fs", self.per_minute, waited)
                 self.sleep(waited)
-                self.slept += waited
             now = max(self.clock(), until)
             self._expire(now)
         self._stamps.append(now)
@@ -117,7 +113,10 @@ class BotRetry(Retry):
     ) -> BotRetry:
         if self.attempts is not None:
             self.attempts.tries += 1
-        wait = _raw_retry_after(response) if response is not None else None
+        try:
+            wait = self.get_retry_after(response) if response is not None else None
+        except InvalidHeader:
+            wait = None
         if wait is not None and wait > self.give_up_after:
             raise MaxRetryError(_pool, url, ResponseError(f"Retry-After {wait:.0f}s is too long"))
         return super().increment(method, url, response, error, _pool, _stacktrace)
@@ -146,22 +145,6 @@ class BotRetry(Retry):
         if self.attempts is not None:
             self.attempts.slept += seconds
         self.sleeper(seconds)
-
-
-def _raw_retry_after(response: Any) -> float | None:
-    value = getattr(response, "headers", {}).get("Retry-After")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 BACKOFF_MAX = 30.0  # seconds, the longest single backoff

@@ -1,8 +1,8 @@
 """What the bot knows of a bug and what it decides to do with it: plain data.
 
-These types are the seam between the imperative shell (`bugzilla`, `store`, `poller`) and
-the functional core (`triage`, `followup`): the shell fills `Bug`, the core returns a
-`Decision` holding at most one `Write`, and the shell sends it as one `Put`.
+The seam between the shell and the core: the shell fills `Bug`, the core (`triage`,
+`followup`) returns a `Decision` holding at most one `Write`, and the shell sends it as one
+`Put`.
 """
 
 from __future__ import annotations
@@ -78,10 +78,8 @@ class Bug:
 
 @dataclass(frozen=True, slots=True)
 class Write:
-    """What the bot writes to a bug, in one PUT, whether triage or a follow-up decided it:
-    the new whiteboard (tags added and removed), needinfo requested and cleared, one comment
-    and its footer. How the comment is sent (Markdown or plain text) is the server's
-    business: `put` applies it, at the edge."""
+    """What the bot writes to a bug in one PUT, whether triage or a follow-up decided it. How
+    the comment is sent (Markdown or plain text) is the server's business: `put` applies it."""
 
     rule: str
     kind: str | None = None  # a follow-up's kind, named in the footer; None: the first comment
@@ -91,9 +89,8 @@ class Write:
     clear_flags: tuple[int, ...] = ()  # the bot's needinfo requests to clear (status X), by id
 
     def text(self, ref: str, markdown: bool) -> str | None:
-        """The comment as posted: the body (as plain text for a server that shows Markdown
-        as typed, see markup.py) and a footer naming the bot, the rule, a follow-up's kind
-        and the write's unique ref, by which the bot recognises its own comment later."""
+        """The comment as posted: the body, as plain text for a server that shows Markdown as
+        typed, and the footer by which the bot recognises its own comment later."""
         if self.comment is None:
             return None  # a tag-only change posts no comment
         body = self.comment if markdown else plain_text(self.comment)
@@ -101,15 +98,8 @@ class Write:
 
     def put(self, bug_id: int, ref: str, markdown: bool) -> Put:
         text = self.text(ref, markdown)
-        return Put(
-            bug_id,
-            ref,
-            text,
-            markdown and text is not None,
-            self.whiteboard,
-            self.needinfo,
-            self.clear_flags,
-        )
+        markdown = markdown and text is not None
+        return Put(bug_id, ref, text, markdown, self.whiteboard, self.needinfo, self.clear_flags)
 
 
 @dataclass(frozen=True, slots=True)

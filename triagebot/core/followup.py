@@ -1,9 +1,6 @@
 """The follow-up core: after the bot's first comment, what to do with a bug's answers.
 
-`follow_up` is pure, like `triage.decide`: from (bug, its comments, registry, rule, now, the
-bot's login) to at most one `Decision` whose `Write` is one PUT, as a first comment's is: the
-new whiteboard, the needinfo flags to clear (by id, status X), new needinfo requests and one
-comment.
+`follow_up` is pure, like `triage.decide`, and decides at most one write.
 
 Everything is read back from the bug, never from the database, so a lost database posts no
 second confirmation, reminder or re-triage:
@@ -49,6 +46,11 @@ from triagebot.core.rule import COMMANDS, Rule
 REASON_LIMIT = 300  # characters of a decline reason quoted back
 
 _COMMAND = re.compile(r"/(endorse|decline)(?:\s+(.*))?", re.IGNORECASE)
+# A delegate's command: the kind of the bot's answer, the tag it adds, the outcome.
+_ANSWERED = {
+    "endorse": ("confirmation", ENDORSED, "endorsed"),
+    "decline": ("decline", DECLINED, "declined"),
+}
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -91,25 +93,6 @@ class ReadHistory:
     reason: str
 
 
-def _followup(
-    bug_id: int,
-    rule: str,
-    kind: str,
-    reason: str,
-    community: str | None = None,
-    outcome: str = "awaiting",
-    comment: str | None = None,
-    whiteboard: str | None = None,
-    needinfo: tuple[str, ...] = (),
-    clear_flags: tuple[int, ...] = (),
-) -> Decision:
-    """A follow-up's decision: `outcome` is the endorsement state after its write; `kind`
-    (one of KINDS, or "stale" for a tag-only change) goes in the comment's footer."""
-    write = Write(rule, kind, comment, whiteboard, needinfo, clear_flags)
-    communities = (community,) if community else ()
-    return Decision(bug_id, rule, outcome, reason, community, communities, write)
-
-
 def follow_up(
     bug: Bug,
     comments: Sequence[Comment],
@@ -132,27 +115,27 @@ def follow_up(
     if state is None:
         return None
     community = registry.communities.get(state.community) if state.community else None
-    day = now.date()
+    case = _Case(bug, rule, registry, now, bot_login, state, community)
     refused: Comment | None = None
     for comment in state.since:
         command = parse_command(comment.text)
         if command is None or command.verb not in settings.commands:
             continue
-        decider = _decider(registry, comment, community, day)
+        decider = _decider(registry, comment, community, now.date())
         if decider is not None:
-            return _decided(bug, rule, community, command, comment, decider, day, bot_login)
+            return case.decided(command, comment, *decider)
         refused = refused or comment
     if settings.retriage and community is None:
         for comment in state.since:
             if _same_person(registry, bug, comment.creator):
-                found = _retriage(bug, comment, registry, rule, day, bot_login)
+                found = case.retriage(comment)
                 if found is not None:
                     return found
     if refused is not None and "who-can-endorse" not in state.kinds:
         if not complete:
             return ReadHistory("a refused command: read all")
-        return _who_can_endorse(bug, rule, registry, community, refused, day)
-    return _stale(bug, rule, registry, state, community, now, bot_login, complete)
+        return case.who_can_endorse(refused)
+    return case.stale(complete)
 
 
 def _decider(
@@ -181,169 +164,125 @@ def _same_person(registry: Registry, bug: Bug, login: str) -> bool:
     return reporter is not None and registry.person_by_email(login) is reporter
 
 
-def _decided(
-    bug: Bug,
-    rule: Rule,
-    asked_about: Community | None,
-    command: Command,
-    comment: Comment,
-    decider: tuple[Person, Delegation, Community],
-    day: date,
-    bot_login: str | None,
-) -> Decision:
-    person, term, community = decider
-    endorse = command.verb == "endorse"
-    kind, tag = ("confirmation", ENDORSED) if endorse else ("decline", DECLINED)
-    add = [tag]
-    if asked_about is None:
-        add.insert(0, community_tag_for(rule, community.slug))
-    reason = triage.sanitize(command.reason, REASON_LIMIT) or None
-    context = {
-        **_base_context(rule, community, day),
-        "decider": {"name": person.name, "title": term.title, "since": term.since.isoformat()},
-        "date": day.isoformat(),
-        "reason": reason,
-        "answer": comment.count,
-    }
-    verb = "endorsed" if endorse else "declined"
-    return _followup(
-        bug.id,
-        rule.name,
-        kind,
-        f"{person.handle}, {term.title} of {community.slug}, {verb} in comment {comment.count}",
-        community=community.slug,
-        outcome="endorsed" if endorse else "declined",
-        comment=rule.render_followup(kind, context),
-        whiteboard=edit_whiteboard(bug.whiteboard, add=add, remove=(AWAITING, STALE)),
-        clear_flags=_flag_ids(bot_needinfo(bug, bot_login)),
-    )
+@dataclass(frozen=True, slots=True)
+class _Case:
+    """A bug on which the bot awaits an answer, as each kind of follow-up reads it."""
 
+    bug: Bug
+    rule: Rule
+    registry: Registry
+    now: datetime
+    bot_login: str | None
+    state: Asked
+    community: Community | None  # the one in the bug's community tag
 
-def _who_can_endorse(
-    bug: Bug,
-    rule: Rule,
-    registry: Registry,
-    community: Community | None,
-    refused: Comment,
-    day: date,
-) -> Decision:
-    command = parse_command(refused.text)
-    assert command is not None
-    context = {
-        **_base_context(rule, community, day, registry),
-        "verb": command.verb,
-        "answer": refused.count,
-    }
-    slug = community.slug if community else None
-    return _followup(
-        bug.id,
-        rule.name,
-        "who-can-endorse",
-        f"/{command.verb} in comment {refused.count} is not by a current delegate"
-        + (f" of {slug}" if slug else " of exactly one community"),
-        community=slug,
-        outcome="awaiting",
-        comment=rule.render_followup("who-can-endorse", context),
-    )
+    def decision(
+        self,
+        kind: str,
+        reason: str,
+        community: str | None,
+        outcome: str = "awaiting",
+        context: dict[str, Any] | None = None,
+        whiteboard: str | None = None,
+        needinfo: tuple[str, ...] = (),
+        clear: Sequence[Flag] = (),
+    ) -> Decision:
+        """`outcome`: the endorsement state after the write; `kind` (one of KINDS, or "stale"
+        for a tag-only change, no `context`) names the template and goes in the footer."""
+        comment = None if context is None else self.rule.render_followup(kind, context)
+        flags = tuple(f.id for f in clear if f.id is not None)
+        write = Write(self.rule.name, kind, comment, whiteboard, needinfo, flags)
+        communities = (community,) if community else ()
+        return Decision(self.bug.id, self.rule.name, outcome, reason, community, communities, write)
 
+    def context(self, community: Community | None, full: bool = True, **extra: Any) -> dict:
+        """What every follow-up template sees, and `extra`; not `full`: the community without
+        its contacts and delegates."""
+        assert self.rule.followup is not None
+        shown = None
+        if community is not None and full:
+            shown = triage.community_view(community, self.registry.people, self.now.date())
+        elif community is not None:
+            shown = {**triage.community_ref(community), "contacts": (), "delegates": ()}
+        return {
+            "rule": self.rule.name,
+            "directory_url": self.rule.directory_url,
+            "community": shown,
+            "commands": tuple(self.rule.followup.commands),
+            **extra,
+        }
 
-def _retriage(
-    bug: Bug, answer: Comment, registry: Registry, rule: Rule, day: date, bot_login: str | None
-) -> Decision | None:
-    """The reporter's answer names exactly one community: decide the bug again with it."""
-    mentions = triage.text_index(registry).find(unquoted(answer.text)[: triage.SCAN_LIMIT])
-    if len(mentions.communities) != 1:
-        return None
-    reporter = registry.identify(bug.creator_id, bug.creator)
-    roles = registry.roles_of(reporter.handle, day) if reporter else []
-    roles = [r for r in roles if r.community.slug == mentions.communities[0].slug]
-    verdict = triage.classify(day, reporter, roles, triage.Mentions(mentions.communities[:1]))
-    action = rule.outcomes[verdict.outcome]
-    needinfo, asked = triage.plan_needinfo(
-        bug, registry, verdict, action.needinfo, rule.needinfo_cap
-    )
-    commands = rule.followup.commands if rule.followup else ()
-    context = triage.build_context(
-        bug, registry, verdict, asked, rule.name, rule.directory_url, commands
-    )
-    assert verdict.community is not None
-    slug = verdict.community.slug
-    tags = tuple(t.format(community=slug) for t in action.whiteboard)
-    remove = (STALE,) if AWAITING in tags else (AWAITING, STALE)  # a new ask starts afresh
-    context = {
-        **context,
-        "body": rule.render(verdict.outcome, context),
-        "answer": answer.count,
-    }
-    reporter_login = normalize_email(bug.creator)
-    return _followup(
-        bug.id,
-        rule.name,
-        "retriage",
-        f"the reporter named {slug} in comment {answer.count}: {verdict.outcome}",
-        community=slug,
-        outcome=verdict.outcome,
-        comment=rule.render_followup("retriage", context),
-        whiteboard=edit_whiteboard(bug.whiteboard, add=tags, remove=remove),
-        needinfo=needinfo,
-        clear_flags=_flag_ids(bot_needinfo(bug, bot_login, reporter_login)),
-    )
+    def decided(
+        self, command: Command, comment: Comment, person: Person, term: Delegation, to: Community
+    ) -> Decision:
+        kind, tag, outcome = _ANSWERED[command.verb]
+        add = [tag] if self.community is not None else [community_tag_for(self.rule, to.slug), tag]
+        context = self.context(
+            to,
+            False,
+            decider={"name": person.name, "title": term.title, "since": term.since.isoformat()},
+            date=self.now.date().isoformat(),
+            reason=triage.sanitize(command.reason, REASON_LIMIT) or None,
+            answer=comment.count,
+        )
+        reason = f"{person.handle}, {term.title} of {to.slug}, {outcome} in comment {comment.count}"
+        whiteboard = edit_whiteboard(self.bug.whiteboard, add=add, remove=(AWAITING, STALE))
+        clear = bot_needinfo(self.bug, self.bot_login)
+        return self.decision(kind, reason, to.slug, outcome, context, whiteboard, clear=clear)
 
+    def who_can_endorse(self, refused: Comment) -> Decision:
+        command = parse_command(refused.text)
+        assert command is not None
+        slug = self.community.slug if self.community else None
+        reason = f"/{command.verb} in comment {refused.count} is not by a current delegate"
+        reason += f" of {slug}" if slug else " of exactly one community"
+        context = self.context(self.community, verb=command.verb, answer=refused.count)
+        return self.decision("who-can-endorse", reason, slug, context=context)
 
-def _stale(
-    bug: Bug,
-    rule: Rule,
-    registry: Registry,
-    state: Asked,
-    community: Community | None,
-    now: datetime,
-    bot_login: str | None,
-    complete: bool,
-) -> Decision | ReadHistory | None:
-    settings = rule.followup
-    assert settings is not None
-    if not turns_stale(bug, state, rule, now):
-        return None
-    assert state.ask.creation_time is not None
-    age = now - state.ask.creation_time
-    whiteboard = edit_whiteboard(bug.whiteboard, add=(STALE,))
-    reason = f"awaiting an answer for {age.days} days"
-    slug = community.slug if community else None
-    if settings.remind and not complete and "reminder" not in state.kinds:
-        return ReadHistory("stale: was a reminder posted?")
-    if not settings.remind or "reminder" in state.kinds:
-        return _followup(bug.id, rule.name, "stale", reason, slug, "awaiting", None, whiteboard)
-    # Whom the bot is still waiting for: its open needinfo requests, by name. Nobody is asked
-    # again: a request still open needs no second one, and one cleared must not come back.
-    context = {
-        **_base_context(rule, community, now.date(), registry),
-        "days": age.days,
-        "waiting": asked_names(bug, registry, bot_login),
-    }
-    comment = rule.render_followup("reminder", context)
-    return _followup(bug.id, rule.name, "reminder", reason, slug, "awaiting", comment, whiteboard)
+    def retriage(self, answer: Comment) -> Decision | None:
+        """The reporter's answer names exactly one community: decide the bug again with it."""
+        bug, registry, day = self.bug, self.registry, self.now.date()
+        mentions = triage.text_index(registry).find(unquoted(answer.text)[: triage.SCAN_LIMIT])
+        if len(mentions.communities) != 1:
+            return None
+        reporter = registry.identify(bug.creator_id, bug.creator)
+        roles = registry.roles_of(reporter.handle, day) if reporter else []
+        roles = [r for r in roles if r.community.slug == mentions.communities[0].slug]
+        verdict = triage.classify(day, reporter, roles, triage.Mentions(mentions.communities[:1]))
+        context, tags, needinfo = triage.respond(bug, registry, self.rule, verdict)
+        assert verdict.community is not None
+        slug = verdict.community.slug
+        remove = (STALE,) if AWAITING in tags else (AWAITING, STALE)  # a new ask starts afresh
+        return self.decision(
+            "retriage",
+            f"the reporter named {slug} in comment {answer.count}: {verdict.outcome}",
+            slug,
+            verdict.outcome,
+            {**context, "answer": answer.count},
+            edit_whiteboard(bug.whiteboard, add=tags, remove=remove),
+            needinfo,
+            bot_needinfo(bug, self.bot_login, bug.creator),
+        )
 
-
-def _flag_ids(flags: Sequence[Flag]) -> tuple[int, ...]:
-    return tuple(f.id for f in flags if f.id is not None)
-
-
-def _base_context(
-    rule: Rule, community: Community | None, day: date, registry: Registry | None = None
-) -> dict[str, Any]:
-    settings = rule.followup
-    assert settings is not None
-    people = registry.people if registry is not None else {}
-    shown = None
-    if community is not None:
-        shown = triage.community_view(community, people, day) if registry else None
-        shown = shown or {**triage.community_ref(community), "contacts": (), "delegates": ()}
-    return {
-        "rule": rule.name,
-        "directory_url": rule.directory_url,
-        "community": shown,
-        "commands": tuple(settings.commands),
-    }
+    def stale(self, complete: bool) -> Decision | ReadHistory | None:
+        settings, state = self.rule.followup, self.state
+        assert settings is not None
+        if not turns_stale(self.bug, state, self.rule, self.now):
+            return None
+        assert state.ask.creation_time is not None
+        age = self.now - state.ask.creation_time
+        whiteboard = edit_whiteboard(self.bug.whiteboard, add=(STALE,))
+        reason = f"awaiting an answer for {age.days} days"
+        slug = self.community.slug if self.community else None
+        if settings.remind and not complete and "reminder" not in state.kinds:
+            return ReadHistory("stale: was a reminder posted?")
+        if not settings.remind or "reminder" in state.kinds:
+            return self.decision("stale", reason, slug, whiteboard=whiteboard)
+        # Whom the bot is still waiting for: its open needinfo requests, by name. Nobody is asked
+        # again: a request still open needs no second one, and one cleared must not come back.
+        waiting = asked_names(self.bug, self.registry, self.bot_login)
+        context = self.context(self.community, days=age.days, waiting=waiting)
+        return self.decision("reminder", reason, slug, context=context, whiteboard=whiteboard)
 
 
 # -- samples, for checking templates when rules load ----------------------------------------------

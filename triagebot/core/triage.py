@@ -32,7 +32,7 @@ from typing import Any
 
 from triagebot.core import lookalike
 from triagebot.core.bugs import Bug, Decision, Write
-from triagebot.core.bugstate import SKIP, open_requestees, skipped
+from triagebot.core.bugstate import SKIP, has_tag, open_requestees, skipped
 from triagebot.core.registry import (
     Community,
     Contact,
@@ -70,31 +70,36 @@ def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
     if skipped(bug):
         return Decision(bug.id, rule.name, "skipped", f"whiteboard has {SKIP}")
     verdict = analyse(bug, registry, now.astimezone(UTC).date())  # the UTC day, like the CLI
+    context, tags, needinfo = respond(bug, registry, rule, verdict)
+    comment = context["body"]
+    note = identity_note(verdict)
+    if note is not None:  # a triager must see that the login itself is not in the registry
+        comment = f"{comment.rstrip()}\n\nNote: {note}."
+    write = Write(rule.name, None, comment, new_whiteboard(bug.whiteboard, tags), needinfo)
+    return Decision(
+        bug.id,
+        rule.name,
+        verdict.outcome,
+        reason(verdict, bug),
+        verdict.community.slug if verdict.community else None,
+        tuple(c.slug for c in verdict.matched),
+        write,
+        lookalike_sentence(verdict.lookalike),
+    )
+
+
+def respond(
+    bug: Bug, registry: Registry, rule: Rule, verdict: Verdict
+) -> tuple[dict[str, Any], tuple[str, ...], tuple[str, ...]]:
+    """What the rule does for a verdict, for triage and re-triage alike: the template context
+    with the rendered comment as `body`, the whiteboard tags to add, the logins to ask."""
     action = rule.outcomes[verdict.outcome]
     needinfo, asked = plan_needinfo(bug, registry, verdict, action.needinfo, rule.needinfo_cap)
     commands = rule.followup.commands if rule.followup is not None else ()
     context = build_context(bug, registry, verdict, asked, rule.name, rule.directory_url, commands)
-    slug = verdict.community.slug if verdict.community else None
-    comment = rule.render(verdict.outcome, context)
-    note = identity_note(verdict)
-    if note is not None:  # a triager must see that the login itself is not in the registry
-        comment = f"{comment.rstrip()}\n\nNote: {note}."
-    write = Write(
-        rule.name,
-        comment=comment,
-        whiteboard=new_whiteboard(bug.whiteboard, action.whiteboard, slug),
-        needinfo=needinfo,
-    )
-    return Decision(
-        bug_id=bug.id,
-        rule=rule.name,
-        outcome=verdict.outcome,
-        reason=reason(verdict, bug),
-        community=slug,
-        communities=tuple(c.slug for c in verdict.matched),
-        write=write,
-        lookalike=lookalike_sentence(verdict.lookalike),
-    )
+    slug = verdict.community.slug if verdict.community else ""
+    tags = tuple(tag.format(community=slug) for tag in action.whiteboard)
+    return {**context, "body": rule.render(verdict.outcome, context)}, tags, needinfo
 
 
 # -- analysis: who reported it, what it names, which outcome -------------------------------------
@@ -303,21 +308,15 @@ def text_index(registry: Registry) -> TextIndex:
 
 
 # -- actions: whiteboard and needinfo -------------------------------------------------------------
-def new_whiteboard(current: str, tags: tuple[str, ...], slug: str | None) -> str | None:
-    """The whiteboard with the rule's tags appended, or None when all of them are there.
-
-    A tag counts as present wherever it occurs, case aside: `[a][b]` holds `[b]`."""
+def new_whiteboard(current: str, tags: tuple[str, ...]) -> str | None:
+    """The whiteboard with the missing tags appended, or None when all of them are there.
+    Unlike `edit_whiteboard`, the spacing humans wrote is left as it was."""
     text = current.strip()
-    folded = text.casefold()
     added: list[str] = []
-    for tag_template in tags:
-        tag = tag_template.format(community=slug or "")
-        if tag.casefold() not in folded:
+    for tag in tags:
+        if not has_tag(" ".join([text, *added]), tag):
             added.append(tag)
-            folded += " " + tag.casefold()
-    if not added:
-        return None
-    return " ".join([text, *added] if text else added)
+    return (" ".join([text, *added]) if text else " ".join(added)) if added else None
 
 
 def plan_needinfo(
