@@ -1,15 +1,9 @@
 """The triagers' queue: bugs awaiting endorsement, per community, read from Bugzilla.
 
-`triagebot queue` asks Bugzilla (one search per page: the rule's components, whiteboard
-`[endorsement-needed]`; and one batched comments request for the bugs old enough to have
-turned stale), not the database: the tags and the bot's comments are the record, and a bug a
-human re-tagged or untagged shows as it is. Stale is what the bot's sweep tags. Pure from
-here on: `entries` turns bugs into rows, `render_text` and `render_markdown` show them
-(`--json`: triagebot.commands.jsonout).
-
-Who was asked is the open needinfo requests the bot set, by registry name ("the reporter"
-for the reporter); a login is shown only for someone the registry does not know, as
-Bugzilla itself shows it.
+`triagebot queue` reads Bugzilla (the awaiting tag, and the comments of the bugs old enough to
+have turned stale), not the database: the tags and the bot's comments are the record, and a
+bug a human re-tagged or untagged shows as it is. `entries` turns bugs into rows,
+`render_text` and `render_markdown` show them (`--json`: triagebot.commands.jsonout).
 """
 
 from __future__ import annotations
@@ -50,8 +44,7 @@ def entries(
     base_url: str,
 ) -> list[Entry]:
     """The bugs that await endorsement under `rule`, oldest first. `comments`: those of the
-    bugs that may have turned stale (`bugstate.may_turn_stale`); stale is what the bot's
-    sweep tags (`bugstate.stale`)."""
+    bugs that may have turned stale (`bugstate.may_turn_stale`)."""
     found: list[Entry] = []
     for bug in bugs:
         if not awaiting(bug):

@@ -1,11 +1,10 @@
 """A bug's state as the bot reads it from Bugzilla: one vocabulary for the poll, the
 follow-up, `queue`, `status` and `explain`.
 
-Bugzilla is the record, so every question about a bug is answered here from the bug itself:
-its whiteboard tags, the needinfo requests the bot has open on it, the bot's own comments and
-their kind, whether it awaits an answer, and whether it is stale. A second reading of any of
-these elsewhere would sooner or later disagree with this one (`queue` calling a bug stale that
-the bot never tags).
+Bugzilla is the record, so every question about a bug (tags, the bot's open needinfo, its own
+comments and their kind, awaiting, stale) is answered here from the bug itself: a second
+reading elsewhere would sooner or later disagree (`queue` calling a bug stale that the bot
+never tags).
 
 The bot's account: when its login is unknown (a dry run without `bot_login` on a server
 without whoami), a comment ending in the bot's footer is taken for the bot's, and every open
@@ -39,8 +38,8 @@ def has_tag(whiteboard: str, tag: str) -> bool:
 
 
 def edit_whiteboard(current: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> str:
-    """The whiteboard without the `remove` tags (case aside) and with the `add` tags that are
-    missing appended; the rest of what humans wrote is kept as it was."""
+    """The whiteboard without the `remove` tags (case aside), with the missing `add` tags
+    appended; the rest of what humans wrote is kept, in single spaces."""
     text = current
     for tag in remove:
         text = re.sub(re.escape(tag), " ", text, flags=re.IGNORECASE)
@@ -83,8 +82,7 @@ def awaiting(bug: Bug) -> bool:
 
 
 def awaits(bug: Bug, rule: Rule) -> bool:
-    """Might this bug hold an answer for the bot to read? The rule follows up and the bug
-    awaits endorsement. (The bot's own comment is checked with the comments.)"""
+    """Might this bug hold an answer for the bot to read? (Its comments tell for sure.)"""
     return rule.followup is not None and awaiting(bug)
 
 
@@ -94,8 +92,7 @@ def _open_needinfo(bug: Bug) -> Iterable[Flag]:
 
 
 def open_requestees(bug: Bug) -> set[str]:
-    """Everyone with an open needinfo request on the bug, whoever set it: nobody is asked
-    twice at once."""
+    """Everyone with an open needinfo request, whoever set it: nobody is asked twice at once."""
     return {normalize_email(f.requestee) for f in _open_needinfo(bug) if f.requestee}
 
 
@@ -111,8 +108,8 @@ def bot_needinfo(bug: Bug, bot_login: str | None, requestee: str | None = None) 
 
 
 def asked_names(bug: Bug, registry: Registry, bot_login: str | None) -> tuple[str, ...]:
-    """Whom the bot is waiting for, as a triager reads it: its open needinfo requests by
-    registry name, "the reporter" for the reporter, else the login as Bugzilla shows it."""
+    """Whom the bot's open needinfo requests wait for: registry names, "the reporter", else
+    the login as Bugzilla shows it."""
     names: list[str] = []
     for flag in bot_needinfo(bug, bot_login):
         login = flag.requestee or ""
@@ -135,11 +132,10 @@ DECIDED = ("confirmation", "decline")  # after these the bot writes nothing more
 
 @dataclass(frozen=True, slots=True)
 class Own:
-    """One of the bot's comments under a rule: its kind (None: the first comment) and the
-    ref of its write (None: no footer, the author is enough to go by)."""
+    """One of the bot's comments under a rule."""
 
-    kind: str | None
-    ref: str | None
+    kind: str | None  # None: the first comment
+    ref: str | None  # None: no footer, the author is enough to go by
 
 
 def by_bot(comment: Comment, bot_login: str | None) -> bool:
@@ -151,8 +147,7 @@ def by_bot(comment: Comment, bot_login: str | None) -> bool:
 
 def own(comment: Comment, rule: str, bot_login: str | None) -> Own | None:
     """The comment as the bot's own under `rule`, or None. A comment by the bot's login with
-    no footer counts as a first comment (a footer edited away, a comment from before
-    footers); a footer pasted by somebody else does not count once the login is known."""
+    no footer is a first comment (a footer edited away, a comment from before footers)."""
     if not by_bot(comment, bot_login):
         return None
     footer = parse_footer(comment.text)
@@ -201,9 +196,8 @@ def asked(
     complete: bool = True,
 ) -> Asked | None:
     """What the bug's comments say of the bot's question under `rule`: None when the bot
-    never asked or has decided (a confirmation or decline, whatever the tags say now).
-    `complete`: all the comments; else only those since some time (Bugzilla's `new_since`),
-    and an ask not among them is older than all of them (the awaiting tag says it exists)."""
+    never asked or has decided (a confirmation or decline, whatever the tags say now). Not
+    `complete` (see `follow_up`): an ask not among them is older than all of them."""
     ask: Comment | None = None
     after: list[Comment] = []
     kinds: set[str | None] = set()
@@ -226,15 +220,14 @@ def asked(
 
 
 def stale_after(rule: Rule) -> timedelta | None:
-    """How long the bot waits for an answer before calling a bug stale; None: it never does
-    (the rule does not follow up)."""
+    """How long the bot waits for an answer; None: the rule does not follow up."""
     return timedelta(days=rule.followup.stale_after_days) if rule.followup else None
 
 
 def may_turn_stale(bug: Bug, rule: Rule, now: datetime) -> bool:
-    """Can the bot's ask on this awaiting bug be old enough to turn it stale? Not when it is
-    tagged stale already, nor on a bug filed more recently than that (the ask comes after
-    the bug): the comments of the others need not be read."""
+    """Can the bot's ask be old enough to turn the bug stale? Not on a bug tagged stale
+    already, nor on one filed more recently (the ask comes after the bug): the comments of
+    those need not be read."""
     wait = stale_after(rule)
     return (
         wait is not None
@@ -245,8 +238,7 @@ def may_turn_stale(bug: Bug, rule: Rule, now: datetime) -> bool:
 
 
 def turns_stale(bug: Bug, state: Asked | None, rule: Rule, now: datetime) -> bool:
-    """Does the bot tag this bug stale now? Its ask is at least `stale_after_days` old and the
-    bug is not tagged stale yet."""
+    """Does the bot tag this bug stale now? Its ask is old enough and the tag not there yet."""
     wait = stale_after(rule)
     if wait is None or state is None or state.ask.creation_time is None:
         return False

@@ -25,15 +25,13 @@ class Footer:
 
 
 def footer_line(rule: str, ref: str, kind: str | None = None) -> str:
-    """The last line of every comment the bot posts: the bot, the rule, a follow-up's kind,
-    the write's ref."""
+    """The last line of every comment the bot posts."""
     middle = f"; {kind}" if kind else ""
     return f"-- triagebot (rule {rule}{middle}; ref {ref})"
 
 
 def parse_footer(text: str) -> Footer | None:
     """The last footer in `text`, if any."""
-    found = None
-    for found in _FOOTER.finditer(text):  # noqa: B007 - the last one counts
-        pass
-    return None if found is None else Footer(found["rule"].strip(), found["ref"], found["kind"])
+    for found in reversed(list(_FOOTER.finditer(text))):
+        return Footer(found["rule"].strip(), found["ref"], found["kind"])
+    return None

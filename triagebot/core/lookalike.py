@@ -1,16 +1,12 @@
 """Look-alike logins: a reporter whose login only *looks* like a registry login.
 
 Identity stays exact (`Registry.identify`): a look-alike is a stranger and is never endorsed.
-This module only tells the triager why a stranger's login deserves a second look: it
-resembles a known person's login, which is how an impersonation attempt would look.
+This module only tells the triager why a stranger's login deserves a second look, as an
+impersonation attempt would look.
 
-Resemblance is the UTS #39 skeleton, as computed by the `disarm` library's `skeleton_key`
-(confusables.txt folded, with `digit_policy="tr39"` so `1` is `l` and `0` is `O`, and
-invisible characters dropped): two logins with the same skeleton are confusable. The
-registry's skeletons are computed once per registry (`LoginIndex`, cached by `login_index`),
-so the per-bug check is one skeleton and a dictionary look-up, whatever the registry's size.
-
-Everything here is pure: no I/O, no clock; the explanation is built from the two logins.
+Two logins are confusable when they share a UTS #39 skeleton (`disarm`'s `skeleton_key`, with
+`digit_policy="tr39"` so `1` is `l` and `0` is `O`). The registry's skeletons are computed
+once per registry (`LoginIndex`), so the per-bug check is one look-up whatever its size.
 """
 
 from __future__ import annotations
@@ -107,17 +103,13 @@ def _describe(char: str, instead: str) -> str:
     if char.isascii():
         kind = "the digit" if char.isdigit() else "the character"
         return f"{kind} '{char}' where the registry has '{instead}'" if instead else f"'{char}'"
-    script = _script(char)
-    if script and script not in _PLAIN_SCRIPTS:
-        return f"{script} '{char}' {code}"
-    return f"'{char}' {code} ({unicodedata.name(char, 'unnamed').lower()})"
-
-
-def _script(char: str) -> str | None:
     from disarm import detect_scripts
 
     scripts = detect_scripts(char)
-    return scripts[0].value if scripts else None
+    script = scripts[0].value if scripts else None
+    if script and script not in _PLAIN_SCRIPTS:
+        return f"{script} '{char}' {code}"
+    return f"'{char}' {code} ({unicodedata.name(char, 'unnamed').lower()})"
 
 
 def login_index(registry: Registry) -> LoginIndex:

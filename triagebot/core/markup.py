@@ -7,9 +7,7 @@ reads as plain text: `**strong**`, `` `code` ``, `- ` list items, bare URLs, bla
 between paragraphs. For a plain-text server, `plain_text` drops the `**` and backtick markers
 and nothing else, so the two formats cannot drift apart and a maintainer edits one file per
 comment. (Two template sets would double every wording change; a Jinja filter per marker
-would clutter every template.)
-
-`[bugzilla] markdown` chooses: "auto" (Markdown on bugzilla.mozilla.org only), true or false.
+would clutter every template.) `[bugzilla] markdown`: "auto" (BMO only), true or false.
 """
 
 from __future__ import annotations
@@ -23,17 +21,12 @@ _STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*")
 _CODE = re.compile(r"(`+)(?!`)(.+?)(?<!`)\1(?!`)")
 
 
-def renders_markdown(host_url: str) -> bool:
-    """Does this Bugzilla render Markdown comments? bugzilla.mozilla.org (BMO) does."""
-    host = (urlsplit(host_url).hostname or "").lower()
-    return host == "bugzilla.mozilla.org" or host.endswith(".bugzilla.mozilla.org")
-
-
 def use_markdown(setting: str | bool, bugzilla_url: str) -> bool:
     """The `[bugzilla] markdown` setting resolved against the server."""
-    if setting == "auto":
-        return renders_markdown(bugzilla_url)
-    return bool(setting)
+    if setting != "auto":
+        return bool(setting)
+    host = (urlsplit(bugzilla_url).hostname or "").lower()
+    return host == "bugzilla.mozilla.org" or host.endswith(".bugzilla.mozilla.org")
 
 
 def plain_text(markdown: str) -> str:

@@ -72,15 +72,17 @@ def decide(bug: Bug, registry: Registry, rule: Rule, now: datetime) -> Decision:
     verdict = analyse(bug, registry, now.astimezone(UTC).date())  # the UTC day, like the CLI
     context, tags, needinfo = respond(bug, registry, rule, verdict)
     comment = context["body"]
+    because = reason(verdict, bug)
     note = identity_note(verdict)
     if note is not None:  # a triager must see that the login itself is not in the registry
         comment = f"{comment.rstrip()}\n\nNote: {note}."
+        because = f"{because}; {note}"
     write = Write(rule.name, None, comment, new_whiteboard(bug.whiteboard, tags), needinfo)
     return Decision(
         bug.id,
         rule.name,
         verdict.outcome,
-        reason(verdict, bug),
+        because,
         verdict.community.slug if verdict.community else None,
         tuple(c.slug for c in verdict.matched),
         write,
@@ -140,7 +142,8 @@ def analyse(bug: Bug, registry: Registry, day: date) -> Verdict:
     """Identify the reporter exactly, find what the bug names, and pick the outcome."""
     reporter = registry.identify(bug.creator_id, bug.creator)
     roles = registry.roles_of(reporter.handle, day) if reporter else []
-    mentions = text_index(registry).find(scan_text(bug))
+    scanned = f"{bug.summary[:SCAN_LIMIT]}\n{bug.description[:SCAN_LIMIT]}"
+    mentions = text_index(registry).find(scanned)
     verdict = classify(day, reporter, roles, mentions)
     if (
         reporter is not None
@@ -207,11 +210,6 @@ def _recency(role: Role) -> tuple[date, date]:
 
 
 # -- finding communities in text ------------------------------------------------------------------
-def scan_text(bug: Bug) -> str:
-    """The part of a bug searched for communities: the summary and the description's start."""
-    return f"{bug.summary[:SCAN_LIMIT]}\n{bug.description[:SCAN_LIMIT]}"
-
-
 class TextIndex:
     """A registry's names and resource ids, arranged so that one pass over a text finds them.
 
@@ -359,7 +357,8 @@ def _delegates_to_ask(bug: Bug, registry: Registry, verdict: Verdict) -> Iterato
 
 
 # -- the reason: one line for logs and triagers ----------------------------------------------------
-def _reason(verdict: Verdict, bug: Bug) -> str:
+def reason(verdict: Verdict, bug: Bug) -> str:
+    """Why the outcome, in one line (explain, logs)."""
     who = verdict.reporter.handle if verdict.reporter else sanitize(bug.creator, 80) or "?"
     slug = verdict.community.slug if verdict.community else ""
     term = verdict.role.delegation if verdict.role else None
@@ -377,17 +376,8 @@ def _reason(verdict: Verdict, bug: Bug) -> str:
     return f"reporter {who} holds no delegate role and the bug names no community"
 
 
-def reason(verdict: Verdict, bug: Bug) -> str:
-    """Why the outcome, in one line (explain, logs), with how the reporter was recognised
-    when it was by account id alone."""
-    note = identity_note(verdict)
-    because = _reason(verdict, bug)
-    return f"{because}; {note}" if note else because
-
-
 def identity_note(verdict: Verdict) -> str | None:
-    """`matched by Bugzilla account id; login L is not listed for P`, when that is how the
-    reporter was recognised."""
+    """How the reporter was recognised, when it was by account id alone."""
     if verdict.unlisted_login is None or verdict.reporter is None:
         return None
     login = sanitize(verdict.unlisted_login, 80)
@@ -417,12 +407,9 @@ def build_context(
     directory_url: str | None,
     commands: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """Plain data for the template: names, titles, dates and public contacts only.
-    `commands`: the follow-up commands the rule takes (`endorse`, `decline`), for the line
-    telling delegates how to answer.
-
-    Keys are the same for every outcome (None or empty where they do not apply), so a
-    template can be checked against a sample at load time."""
+    """Plain data for the template: names, titles, dates and public contacts only. Keys are
+    the same for every outcome (None or empty where they do not apply), so a template can be
+    checked against a sample at load time."""
     people, day, community = registry.people, verdict.day, verdict.community
     chosen = community_view(community, people, day) if community else None
     also = [c for c in verdict.mentions.communities if c is not community] if community else []
