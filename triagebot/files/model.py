@@ -3,9 +3,9 @@
 What an entry may hold is declared once, on the core's own types (`triagebot.core.registry`):
 validating a file gives the `Person` and `Community` objects the bot looks things up in. The
 one thing a file adds is the key an entry is filed under, which is not written inside it: a
-person's handle is its table's name, a community's slug its file name. These adapters put
-the key in before validation (`triagebot.files.validate` reports a `handle` or `slug` written
-inside as an unknown key).
+person's handle is its table's name, a community's slug its file name. `People` puts the
+handles in before validation, the loader a community's slug (`triagebot.files.validate`
+reports a `handle` or `slug` written inside as an unknown key).
 """
 
 from __future__ import annotations
@@ -31,8 +31,3 @@ PERSON_SAY = Say("a table of person fields ([{key}] then name = ...)")
 People = Annotated[  # people.toml: a table per handle
     dict[Handle, Annotated[Person, PERSON_SAY]], BeforeValidator(_with_handles)
 ]
-
-
-def community_file(slug: str, table: dict[str, Any]) -> dict[str, Any]:
-    """A community file's table as `Community` validates it: with its slug."""
-    return {**table, "slug": slug}

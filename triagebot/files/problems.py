@@ -17,6 +17,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
 
 import rtoml
@@ -60,26 +61,26 @@ class ProblemError(Exception):
         super().__init__("\n".join(str(p) for p in self.problems))
 
 
+_SCALARS = (  # in this order: a bool is an int, a datetime a date
+    (bool, "boolean"),
+    (int, "integer"),
+    (float, "float"),
+    (datetime, "date-time"),
+    (date, "date"),
+    (time, "time"),
+)
+
+
 def describe(value: object) -> str:
     """A value as the maintainer wrote it, in TOML terms: `string '2024-13-01'`, `a table`."""
-    if isinstance(value, bool):
-        return f"boolean {str(value).lower()}"
     if isinstance(value, str):
         return f"string {value if len(value) <= 40 else value[:37] + '...'!r}"
-    if isinstance(value, int):
-        return f"integer {value}"
-    if isinstance(value, float):
-        return f"float {value}"
-    if isinstance(value, datetime):
-        return f"date-time {value.isoformat()}"
-    if isinstance(value, date):
-        return f"date {value.isoformat()}"
-    if isinstance(value, time):
-        return f"time {value.isoformat()}"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
+    if isinstance(value, list | dict):
+        return "an array" if isinstance(value, list) else "a table"
+    for kind, name in _SCALARS:
+        if isinstance(value, kind):
+            text = value.isoformat() if isinstance(value, date | time) else str(value).lower()
+            return f"{name} {text}"
     return type(value).__name__  # pragma: no cover - TOML has no other types
 
 
@@ -228,32 +229,25 @@ def error_message(root: Any, error: Any) -> tuple[FieldPath, str]:
 
 # -- one file: parse, validate, locate ----------------------------------------------------------
 class TomlFile:
-    """One TOML file being checked: its shown name, text, parsed document and problems. The
-    line of a problem is looked up only when the report is made (a valid file pays nothing)."""
+    """One TOML file being checked: its shown name, text and problems. The line of a problem
+    is looked up only when the report is made (a valid file pays nothing)."""
 
     def __init__(self, name: str, text: str = "") -> None:
         self.name = name
         self.text = text
-        self.document: dict[str, Any] | None = None
-        self._pending: list[tuple[FieldPath, str, str, int | None]] = []
+        self.opened = False  # its bytes were read (`read`)
+        self._pending: list[tuple[FieldPath, int | None, str, str]] = []  # message, severity
         self._locator: Locator | None = None
 
-    @property
-    def failed(self) -> bool:
-        return any(severity == "error" for _, _, severity, _ in self._pending)
-
     def error(self, path: FieldPath, message: str, line: int | None = None) -> None:
-        self._pending.append((path, message, "error", line))
+        self._pending.append((path, line, message, "error"))
 
     def warn(self, path: FieldPath, message: str, line: int | None = None) -> None:
-        self._pending.append((path, message, "warning", line))
+        self._pending.append((path, line, message, "warning"))
 
     def line(self, path: FieldPath) -> int:
-        if self.document is None:
-            return 1
         try:
-            if self._locator is None:
-                self._locator = Locator(self.text)
+            self._locator = self._locator or Locator(self.text)
             return self._locator.line(path)
         except Exception:  # a best-effort position must never hide the problem itself
             return 1
@@ -261,29 +255,22 @@ class TomlFile:
     def problems(self) -> list[Problem]:
         """In line order; on one line, unknown keys first (often the cause of the rest)."""
         found = [
-            (
-                line if line is not None else self.line(path),
-                not message.startswith("unknown "),
-                Problem(self.name, 0, format_path(path), message, severity),
-            )
-            for path, message, severity, line in self._pending
+            Problem(self.name, self.line(path) if line is None else line, format_path(path), *said)
+            for path, line, *said in self._pending
         ]
-        found.sort(key=lambda item: item[:2])
-        return [Problem(p.file, line, p.field, p.message, p.severity) for line, _, p in found]
+        return sorted(found, key=lambda p: (p.line, not p.message.startswith("unknown ")))
 
-    def read(self, data: bytes | None = None) -> dict[str, Any] | None:
-        """Decode and parse the file (read from disk unless `data` is given); None after
-        reporting why there is no document."""
-        if data is None:
-            try:
-                with open(self.name, "rb") as stream:
-                    data = stream.read()
-            except FileNotFoundError:
-                self.error((), "file not found", line=1)
-                return None
-            except OSError as exc:
-                self.error((), f"cannot read: {exc.strerror or exc}", line=1)
-                return None
+    def read(self) -> dict[str, Any] | None:
+        """Read, decode and parse the file; None after reporting why there is no document."""
+        try:
+            data = Path(self.name).read_bytes()
+        except FileNotFoundError:
+            self.error((), "file not found", line=1)
+            return None
+        except OSError as exc:
+            self.error((), f"cannot read: {exc.strerror or exc}", line=1)
+            return None
+        self.opened = True
         try:
             self.text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -296,11 +283,10 @@ class TomlFile:
 
     def parse(self) -> dict[str, Any] | None:
         try:
-            self.document = rtoml.loads(self.text)
+            return rtoml.loads(self.text)
         except rtoml.TomlParsingError as exc:
             self._syntax_error(str(exc))
             return None
-        return self.document
 
     def _syntax_error(self, text: str) -> None:
         match = _RTOML_POSITION.search(text)
@@ -311,7 +297,7 @@ class TomlFile:
         message = text[: match.start()]
         lines = self.text.splitlines()
         keys = header_keys(lines[line - 1]) if message == "duplicate key" and lines else None
-        first = Locator(self.text).line(keys) if keys else line
+        first = self.line(keys) if keys else line
         if keys and first < line:
             shown = "[" + format_path(keys) + "]"
             self.error(keys, f"table {shown} is defined twice (again at line {line})", first)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 PathKey = tuple[str | int, ...]
 
@@ -33,16 +34,7 @@ _SCALAR = re.compile(r"[^,\]}\n#]+")
 _BLANKS = re.compile(r"[ \t\r]*")
 _BLANKS_AND_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 _ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
-_ESCAPES = {
-    "b": "\b",
-    "t": "\t",
-    "n": "\n",
-    "f": "\f",
-    "r": "\r",
-    "e": "\x1b",
-    '"': '"',
-    "\\": "\\",
-}
+_ESCAPES = {"b": "\b", "t": "\t", "n": "\n", "f": "\f", "r": "\r", "e": "\x1b"}  # and \" \\ as is
 
 
 class _Confused(Exception):
@@ -86,16 +78,12 @@ def _key(src: str, pos: int, end: int) -> tuple[tuple[str, ...], int]:
         ch = src[pos]
         if ch == '"':
             part, pos = _basic_string(src, pos, end)
-        elif ch == "'":
-            match = _LITERAL_STRING.match(src, pos, end)
-            if match is None:
-                raise _Confused
-            part, pos = match.group()[1:-1], match.end()
         else:
-            match = _BARE_KEY.match(src, pos, end)
+            literal = ch == "'"
+            match = (_LITERAL_STRING if literal else _BARE_KEY).match(src, pos, end)
             if match is None:
                 raise _Confused
-            part, pos = match.group(), match.end()
+            part, pos = match.group()[1:-1] if literal else match.group(), match.end()
         parts.append(part)
         pos = _skip_space(src, pos, end, newlines=False)
         if pos < end and src[pos] == ".":
@@ -212,13 +200,11 @@ def _escaped(src: str, pos: int) -> bool:
     return count % 2 == 1
 
 
+@dataclass(slots=True)
 class _Header:
-    __slots__ = ("body", "end", "line_offset")
-
-    def __init__(self, line_offset: int, body: int) -> None:
-        self.line_offset = line_offset
-        self.body = body
-        self.end = -1
+    line_offset: int
+    body: int  # where its keys start
+    end: int = -1
 
 
 class Locator:
@@ -233,12 +219,9 @@ class Locator:
 
     def line(self, path: Sequence[str | int]) -> int:
         """The 1-based line of `path`, or of the nearest enclosing key or table we can find."""
-        return self.line_of_offset(self.offset(tuple(path)))
-
-    def line_of_offset(self, offset: int) -> int:
         if self._line_starts is None:
             self._line_starts = [m.end() for m in re.finditer("\n", self._src)]
-        return bisect.bisect_right(self._line_starts, offset) + 1
+        return bisect.bisect_right(self._line_starts, self.offset(tuple(path))) + 1
 
     def offset(self, path: PathKey) -> int:
         headers = self._index()

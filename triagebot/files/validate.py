@@ -84,7 +84,7 @@ class _Draft:
 
     file: TomlFile
     slug: str
-    names: list[tuple[FieldPath, str, str]]  # path, role, text
+    names: list[tuple[FieldPath, str, str]]  # path, role (name or alias), text
     resources: list[tuple[int, str]]  # index, id
     community: Community | None = None
 
@@ -96,7 +96,6 @@ class _Loader:
         self.root = root
         self.today = today
         self.files: list[TomlFile] = []
-        self.files_read = 0
         self.handles: dict[str, Any] | None = None  # people.toml's tables, once it parsed
         self.referenced: set[str] = set()
 
@@ -105,22 +104,10 @@ class _Loader:
         self.files.append(file)
         return file
 
-    def _read(self, file: TomlFile) -> dict[str, Any] | None:
-        try:
-            data = Path(file.name).read_bytes()
-        except FileNotFoundError:
-            file.error((), "file not found", line=1)
-            return None
-        except OSError as exc:
-            file.error((), f"cannot read: {exc.strerror or exc}", line=1)
-            return None
-        self.files_read += 1
-        return file.read(data)
-
     def run(self) -> LoadResult:
         if not self.root.is_dir():
             self._file(str(self.root)).error((), "registry directory not found", line=0)
-            return self._result([], complete=False)
+            return self._result([])
         people = self._people(self._file(str(self.root / PEOPLE_FILE)))
         drafts, complete = self._communities(self.root / COMMUNITIES_DIR)
         self._check_names(drafts)
@@ -129,11 +116,11 @@ class _Loader:
                 if handle not in self.referenced:
                     message = "person is referenced by no community (no delegation, no resource)"
                     self.files[0].warn((handle,), message)
-        return self._result(drafts, complete, people)
+        return self._result(drafts, people)
 
     # people.toml
     def _people(self, file: TomlFile) -> dict[str, Person]:
-        raw = self._read(file)
+        raw = file.read()
         if raw is None:
             return {}
         self.handles = raw
@@ -198,7 +185,7 @@ class _Loader:
             if not entry.name.endswith(".toml") or not entry.is_file():
                 file.warn((), "not a .toml file; ignored", line=1)
                 continue
-            raw = self._read(file)
+            raw = file.read()
             if raw is None:
                 complete = False
                 continue
@@ -214,7 +201,7 @@ class _Loader:
             file.error((), message, line=1)
         if "slug" in raw:
             file.error(("slug",), "unknown key; a community's slug is its file name")
-        names: list[tuple[FieldPath, str, str]] = [((), "slug", slug)]
+        names: list[tuple[FieldPath, str, str]] = []
         if name := _text(raw.get("name")):
             names.append((("name",), "name", name))
         for index, alias in _items(raw.get("aliases")):
@@ -225,27 +212,22 @@ class _Loader:
             for index, table in _items(raw.get("resources"))
             if isinstance(table, dict) and (ident := _text(table.get("id")))
         ]
-        draft = _Draft(file, slug, names, resources)
         context = {"today": self.today, "handles": self.handles, "referenced": self.referenced}
-        checked = file.validate(Community, model.community_file(slug, raw), context)
+        checked = file.validate(Community, {**raw, "slug": slug}, context)
         if checked is not None:
-            draft.community = checked
             self._check_terms(file, checked.status, checked.delegates, checked.resources)
-            self._check_review(file, checked.reviewed)
+            if self.today - checked.reviewed > REVIEW_MAX_AGE:
+                message = "more than a year ago: please confirm this file"
+                file.warn(("reviewed",), f"last reviewed {checked.reviewed}, {message}")
         else:  # the checks of each part that is valid still run
-            quiet = {"today": self.today, "handles": self.handles, "referenced": set()}
+            quiet = {**context, "referenced": set()}
             self._check_terms(
                 file,
                 conforms(CommunityStatus, raw.get("status")),
                 conforms(tuple[Delegation, ...], raw.get("delegates", []), quiet),
                 conforms(tuple[Resource, ...], raw.get("resources", []), quiet),
             )
-        return draft
-
-    def _check_review(self, file: TomlFile, reviewed: date) -> None:
-        if self.today - reviewed > REVIEW_MAX_AGE:
-            message = f"last reviewed {reviewed}, more than a year ago: please confirm this file"
-            file.warn(("reviewed",), message)
+        return _Draft(file, slug, names, resources, checked)
 
     def _check_terms(
         self,
@@ -289,7 +271,7 @@ class _Loader:
         for draft in drafts:
             owners.setdefault(normalize_name(draft.slug), (draft, "slug"))
         for draft in drafts:
-            for path, role, text in draft.names[1:]:
+            for path, role, text in draft.names:
                 other, other_role = owners.setdefault(normalize_name(text), (draft, role))
                 if other is not draft:
                     message = f"{role} '{text}' is already the {other_role} of {other.file.name}"
@@ -302,9 +284,7 @@ class _Loader:
                     message = f"resource '{ident}' already belongs to {other.file.name}"
                     draft.file.error(("resources", index, "id"), message)
 
-    def _result(
-        self, drafts: list[_Draft], complete: bool, people: dict[str, Person] | None = None
-    ) -> LoadResult:
+    def _result(self, drafts: list[_Draft], people: dict[str, Person] | None = None) -> LoadResult:
         problems = [p for file in self.files for p in file.problems()]
         errors = [p for p in problems if p.severity == "error"]
         registry = None
@@ -315,7 +295,7 @@ class _Loader:
             registry,
             errors,
             [p for p in problems if p.severity == "warning"],
-            files=self.files_read,
+            files=sum(file.opened for file in self.files),
             people=len(self.handles or ()),
             communities=len(drafts),
         )
