@@ -4,14 +4,12 @@ One TOML file per rule under `rules/` (the rule's name is the file's stem), with
 templates under `rules/templates/`. Maintainers edit these by hand, so loading reports every
 problem at once as `FILE:LINE: field.path: message`, the way a compiler does, and refuses to
 start on any of them: a typo found at start-up is better than a wrong comment on a live bug.
-The file's format is declared once, as pydantic models (`RuleFile`), worded by
-`triagebot.files.problems`; what needs the templates or the outcome is checked by hand.
+The file's format is declared once, as pydantic models (`RuleFile`); what needs the
+templates or the outcome is checked by hand.
 
-Templates are compiled once, at load, in a sandbox with strict undefined variables and no
-HTML escaping (Bugzilla comments are plain text). Each template is also rendered at load with
-a sample context of its outcome (built by the same code as real contexts, see
-`triage.sample_context`), so a misspelt variable or a blocked attribute is a load error, not
-a crash on the first matching bug.
+Templates are compiled once, at load, and rendered with a sample context of their outcome
+(built by the same code as real contexts, see `triage.sample_context`), so a misspelt variable
+or a blocked attribute is a load error, not a crash on the first matching bug.
 """
 
 from __future__ import annotations
@@ -30,6 +28,7 @@ from pydantic import AfterValidator, Field, create_model
 
 from triagebot.core import followup, markup, triage
 from triagebot.core.bugs import OUTCOMES
+from triagebot.core.registry import Text
 from triagebot.core.rule import (  # the loaded form, re-exported for callers of load_rules
     COMMANDS,
     DEFAULT_STALE_AFTER_DAYS,
@@ -39,6 +38,7 @@ from triagebot.core.rule import (  # the loaded form, re-exported for callers of
 )
 from triagebot.core.says import Say, did_you_mean, invalid
 from triagebot.files.problems import (
+    FieldPath,
     Problem,
     ProblemError,
     Table,
@@ -58,11 +58,6 @@ PLACEHOLDER = "community"
 MAX_STALE_AFTER_DAYS = 365
 _NAME_RE = re.compile(r"[a-z0-9][a-z0-9-]*")
 
-Key = str | int
-
-
-# -- public API ----------------------------------------------------------------------------------
-RuleProblem = Problem
 RulesError = ProblemError  # the rules have problems; `problems` lists every one
 
 
@@ -82,7 +77,7 @@ def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSan
 
     Immutable sandbox: no unsafe attributes (`__class__`...) and no mutating the context.
     StrictUndefined: a misspelt name fails instead of printing nothing. No autoescape:
-    comments are plain text. Everything is read before, so rendering does no I/O."""
+    Bugzilla comments are plain text. Everything is read before, so rendering does no I/O."""
 
     def source(name: str) -> tuple[str, str, Any] | None:
         found = sources.get(name)
@@ -94,7 +89,6 @@ def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSan
         autoescape=False,
         trim_blocks=True,
         lstrip_blocks=True,
-        keep_trailing_newline=False,
         auto_reload=False,
         cache_size=-1,
     )
@@ -106,19 +100,18 @@ def template_environment(sources: Mapping[str, tuple[str, str]]) -> ImmutableSan
 class _Loader:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.problems: list[RuleProblem] = []
+        self.problems: list[Problem] = []
         self.templates_dir = (path if path.is_dir() else path.parent) / TEMPLATES_DIR
         self.template_names: list[str] = []
         self.shown_templates: set[str] = set()
-        self.env = template_environment({})
         self.compiled: dict[str, Template] = {}
         self.sources: dict[str, TomlFile] = {}  # rule name -> its file
         self.flagged: set[str] = set()  # templates with a problem reported already
 
     def problem(self, file: str, line: int, field_: str, message: str) -> None:
-        self.problems.append(RuleProblem(file, line, field_, message))
+        self.problems.append(Problem(file, line, field_, message))
 
-    def error(self, source: TomlFile, path: tuple[Key, ...], message: str) -> None:
+    def error(self, source: TomlFile, path: FieldPath, message: str) -> None:
         self.problem(source.name, source.line(path), format_path(path), message)
 
     def run(self) -> list[Rule]:
@@ -156,34 +149,28 @@ class _Loader:
                 self.problem(shown, 1, "template", f"cannot read: {exc}")
         self.template_names = sorted(sources)
         self.shown_templates = {shown for _, shown in sources.values()}
-        self.env = template_environment(sources)
-        known = set(triage.sample_context("unknown", "nobody", "x", None)) | set(self.env.globals)
+        env = template_environment(sources)
+        known = set(triage.sample_context("unknown", "nobody", "x", None)) | set(env.globals)
         for kind in followup.KINDS:
             known |= set(followup.sample_context(kind, "x", None))
         for name, (text, shown) in sources.items():
             try:
-                self.compiled[name] = self.env.get_template(name)
+                self.compiled[name] = env.get_template(name)
             except TemplateError as exc:
                 line = getattr(exc, "lineno", None) or 1
                 self.problem(shown, line, "template", getattr(exc, "message", None) or str(exc))
                 continue
-            if not self._check_names(text, shown, known):
+            # Top-level names the context does not provide, each at its first use.
+            tree = env.parse(text)
+            if unknown := meta.find_undeclared_variables(tree) - known:
                 self.flagged.add(name)
-
-    def _check_names(self, text: str, shown: str, known: set[str]) -> bool:
-        """Top-level names the context does not provide, each at its first use."""
-        tree = self.env.parse(text)
-        unknown = meta.find_undeclared_variables(tree) - known
-        if not unknown:
-            return True
-        first: dict[str, int] = {}
-        for node in tree.find_all(nodes.Name):
-            if node.name in unknown:
-                first.setdefault(node.name, node.lineno)
-        for name in sorted(unknown, key=lambda n: (first.get(n, 1), n)):
-            hint = did_you_mean(name, sorted(known))
-            self.problem(shown, first.get(name, 1), "template", f"unknown variable '{name}'{hint}")
-        return False
+                first: dict[str, int] = {}
+                for node in tree.find_all(nodes.Name):
+                    first.setdefault(node.name, node.lineno)
+                for variable in sorted(unknown, key=lambda n: (first.get(n, 1), n)):
+                    hint = did_you_mean(variable, sorted(known))
+                    message = f"unknown variable '{variable}'{hint}"
+                    self.problem(shown, first.get(variable, 1), "template", message)
 
     # rule files
     def _load_file(self, file: Path) -> Rule | None:
@@ -212,34 +199,26 @@ class _Loader:
                     self.error(self.sources[rule.name], ("components",), message)
 
     def _check_render(self, rule: Rule) -> None:
-        """Render each outcome's template with a sample context: what compiles may still
-        misspell a key, or reach for an attribute the sandbox blocks. One report per template."""
+        """Render each template with a sample context: what compiles may still misspell a
+        key, or reach for an attribute the sandbox blocks. One report per template."""
+        url = rule.directory_url
         for outcome, action in rule.outcomes.items():
-            if action.template in self.flagged:
-                continue
-            context = triage.sample_context(outcome, action.needinfo, rule.name, rule.directory_url)
-            try:
-                rule.render(outcome, context)
-            except Exception as exc:
-                self.flagged.add(action.template)
-                shown = rule.templates[outcome].filename or action.template
-                file, line = _render_position(exc, self.shown_templates, shown)
-                message = f"{exc} (rendering a sample '{outcome}' comment)"
-                self.problem(file, line, "template", message)
-        settings = rule.followup
-        for kind, template in (settings.templates if settings else {}).items():
-            name = settings.template_names[kind] if settings else ""
-            if name in self.flagged:
-                continue
-            try:
-                rule.render_followup(
-                    kind, followup.sample_context(kind, rule.name, rule.directory_url)
-                )
-            except Exception as exc:
-                self.flagged.add(name)
-                file, line = _render_position(exc, self.shown_templates, template.filename or name)
-                message = f"{exc} (rendering a sample '{kind}' comment)"
-                self.problem(file, line, "template", message)
+            context = triage.sample_context(outcome, action.needinfo, rule.name, url)
+            self._sample(outcome, action.template, rule.templates[outcome], context)
+        if settings := rule.followup:
+            for kind, template in settings.templates.items():
+                context = followup.sample_context(kind, rule.name, url)
+                self._sample(kind, settings.template_names[kind], template, context)
+
+    def _sample(self, kind: str, name: str, template: Template, context: dict[str, Any]) -> None:
+        if name in self.flagged:
+            return
+        try:
+            template.render(context)
+        except Exception as exc:
+            self.flagged.add(name)
+            file, line = _render_position(exc, self.shown_templates, template.filename or name)
+            self.problem(file, line, "template", f"{exc} (rendering a sample '{kind}' comment)")
 
 
 def _render_position(exc: BaseException, templates: set[str], default: str) -> tuple[str, int]:
@@ -253,9 +232,6 @@ def _render_position(exc: BaseException, templates: set[str], default: str) -> t
 
 
 # -- the rule file's format ---------------------------------------------------------------------
-Text = Annotated[str, Field(pattern=r"\S"), Say(string_pattern_mismatch="must not be empty")]
-
-
 def _http_url(value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -349,21 +325,18 @@ class _RuleChecker:
         self.file = file
         self.failed = False
 
-    def error(self, path: tuple[Key, ...], message: str) -> None:
+    def error(self, path: FieldPath, message: str) -> None:
         self.failed = True
         self.loader.error(self.source, path, message)
 
     def check(self, raw: dict[str, Any]) -> Rule | None:
         name = self.file.stem
         if not _NAME_RE.fullmatch(name):
-            self.failed = True
-            self.loader.problem(
-                self.source.name,
-                1,
-                "",
+            message = (
                 f"file name '{name}' is not a valid rule name "
-                "(lowercase letters, digits and '-', starting with a letter or digit)",
+                "(lowercase letters, digits and '-', starting with a letter or digit)"
             )
+            self.error((), message)
         checked = self.source.validate(RuleFile, raw)
         self.loader.problems.extend(self.source.problems())
         self.components(raw.get("components"))
@@ -371,13 +344,10 @@ class _RuleChecker:
         templates: dict[str, Template] = {}
         for outcome in OUTCOMES:
             table = outcomes.get(outcome) if isinstance(outcomes, dict) else None
-            if isinstance(table, dict):
-                found = self.outcome(outcome, table)
-                if found is not None:
-                    templates[outcome] = found
-        settings = None
-        if isinstance(raw.get("followup"), dict):
-            settings = self.followup(raw["followup"], checked)
+            if isinstance(table, dict) and (found := self.outcome(outcome, table)) is not None:
+                templates[outcome] = found
+        value = raw.get("followup")
+        kinds = self.followup(value) if isinstance(value, dict) else ({}, {})
         if checked is None or self.failed:
             return None
         actions = {
@@ -385,6 +355,12 @@ class _RuleChecker:
             for outcome in OUTCOMES
             if (table := getattr(checked.outcomes, outcome.replace("-", "_")))
         }
+        settings = None
+        if (after := checked.followup) is not None:
+            commands = tuple(dict.fromkeys(after.commands))
+            settings = Followup(
+                commands, after.retriage, after.stale_after_days, after.remind, *kinds
+            )
         return Rule(
             name,
             self.file,
@@ -406,7 +382,7 @@ class _RuleChecker:
                 )
 
     def outcome(self, outcome: str, table: dict[str, Any]) -> Template | None:
-        base: tuple[Key, ...] = ("outcomes", outcome)
+        base: FieldPath = ("outcomes", outcome)
         for index, tag in enumerate(table.get("whiteboard") or ()):
             message = _tag_problem(tag, outcome) if isinstance(tag, str) else None
             if message:
@@ -419,7 +395,7 @@ class _RuleChecker:
             )
         return self.template(table.get("template"), (*base, "template"))
 
-    def template(self, name: Any, path: tuple[Key, ...]) -> Template | None:
+    def template(self, name: Any, path: FieldPath) -> Template | None:
         """The compiled template a rule names; None when it is not there (reported) or
         not a name at all (the model reports that)."""
         if not isinstance(name, str) or not name.strip():
@@ -438,37 +414,22 @@ class _RuleChecker:
             self.failed = True  # its own syntax error is already reported
         return compiled
 
-    def followup(self, value: dict[str, Any], checked: RuleFile | None) -> Followup | None:
-        """`[followup]`: the templates default to `KIND.md.j2`."""
-        base: tuple[Key, ...] = ("followup",)
+    def followup(self, value: dict[str, Any]) -> tuple[dict[str, Template], dict[str, str]]:
+        """`[followup]`'s templates, compiled and by name (`KIND.md.j2` unless named)."""
         raw_names = value.get("templates")
         raw_names = raw_names if isinstance(raw_names, dict) else {}
-        names: dict[str, str] = {}
         compiled: dict[str, Template] = {}
+        names: dict[str, str] = {}
         for kind in followup.KINDS:
-            if kind in raw_names:
-                found = self.template(raw_names[kind], (*base, "templates", kind))
-                names[kind] = raw_names[kind]
-            elif f"{kind}.md.j2" not in self.loader.template_names:
+            name = raw_names.get(kind, f"{kind}.md.j2")
+            if kind not in raw_names and name not in self.loader.template_names:
                 where = self.loader.templates_dir
-                self.error(base, f"no template '{kind}.md.j2' in {where} (templates.{kind})")
+                self.error(("followup",), f"no template '{name}' in {where} (templates.{kind})")
                 continue
-            else:
-                names[kind] = f"{kind}.md.j2"
-                found = self.template(names[kind], (*base, "templates", kind))
-            if found is not None:
+            names[kind] = name
+            if (found := self.template(name, ("followup", "templates", kind))) is not None:
                 compiled[kind] = found
-        settings = checked.followup if checked is not None else None
-        if settings is None:
-            return None
-        return Followup(
-            tuple(dict.fromkeys(settings.commands)),
-            settings.retriage,
-            settings.stale_after_days,
-            settings.remind,
-            compiled,
-            names,
-        )
+        return compiled, names
 
 
 def _tag_problem(tag: str, outcome: str) -> str | None:
@@ -476,19 +437,17 @@ def _tag_problem(tag: str, outcome: str) -> str | None:
     if any(ch.isspace() for ch in tag):
         return "a whiteboard tag must not contain spaces; list each tag separately"
     try:
-        fields = list(string.Formatter().parse(tag))
-    except ValueError as exc:
-        return f"{exc}; write {{{{ and }}}} for literal braces"
-    for _, name, spec, conversion in fields:
-        if name is None:
-            continue
-        if name != PLACEHOLDER:
-            return f"unknown placeholder '{{{name}}}'; only '{{{PLACEHOLDER}}}' is allowed"
-        if spec or conversion:
-            return f"'{{{PLACEHOLDER}}}' takes no format spec or conversion"
-        if outcome in NO_COMMUNITY:
-            return f"'{{{PLACEHOLDER}}}' is empty for outcome '{outcome}': there is no community"
-    try:
+        for _, name, spec, conversion in list(string.Formatter().parse(tag)):
+            if name is None:
+                continue
+            if name != PLACEHOLDER:
+                return f"unknown placeholder '{{{name}}}'; only '{{{PLACEHOLDER}}}' is allowed"
+            if spec or conversion:
+                return f"'{{{PLACEHOLDER}}}' takes no format spec or conversion"
+            if outcome in NO_COMMUNITY:
+                return (
+                    f"'{{{PLACEHOLDER}}}' is empty for outcome '{outcome}': there is no community"
+                )
         tag.format(community="slug")  # parse() lets an unclosed '{community' through
     except ValueError as exc:
         return f"{exc}; write {{{{ and }}}} for literal braces"
