@@ -1,20 +1,14 @@
 """Operator configuration: one TOML file, validated strictly before anything runs.
 
-Found from `--config FILE`, else `$TRIAGEBOT_CONFIG`, else `./triagebot.toml`, else built-in
-defaults. Relative paths in a file are relative to that file, so a service can be started from
-any directory. Every error names file, line and key, like the registry's.
+Relative paths in a file are relative to that file, so a service can be started from any
+directory. Every error names file, line and key, like the registry's.
 
 The format is declared once, here: one `Table` class per `[section]`, each field with its type
-and its default, and `Config` holding one field per section. The same classes validate the file,
-are what the program reads (`config.bugzilla.url`, `config.poll.interval_minutes`), and give
-the JSON Schema editors check `triagebot.toml` with (`triagebot.files.schema`).
-
-Adding a section is one small class: subclass `Table`, give each key a type (the field types
-below say how a value is described in errors) and a default, and add `name: Section =
-section()` to `Config`; a key in an existing section is one line. Then document each key in
-`config.example.toml`, set to its default (tests/test_config.py checks the example against
-this model, both ways), and regenerate the schema: `triagebot registry schema --out
-data/schema` (tests/test_schema.py checks it is current, and that taplo reads it).
+and its default. The same classes validate the file, are what the program reads
+(`config.poll.interval_minutes`), and give the JSON Schema editors check `triagebot.toml`
+with. A new key is one line here, one in `config.example.toml` set to its default
+(tests/test_config.py compares them) and a regenerated schema: `triagebot registry schema
+--out data/schema` (tests/test_schema.py checks it is current).
 """
 
 from __future__ import annotations
@@ -73,9 +67,8 @@ def _sqlite_relative(url: str, info: ValidationInfo) -> str:
     """`sqlite:///relative.db` is relative to the config file, like every other path."""
     prefix = "sqlite:///"
     base = _base(info)
-    if base is None or not url.startswith(prefix) or url.startswith(prefix + "/"):
-        return url
-    if ":memory:" in url:
+    absolute = url.startswith(prefix + "/") or ":memory:" in url
+    if base is None or not url.startswith(prefix) or absolute:
         return url
     return prefix + str((base / url[len(prefix) :]).resolve())
 
@@ -91,15 +84,12 @@ def parse_listen(value: str) -> tuple[str, int]:
     host, sep, port = value.rpartition(":")
     host = host.removeprefix("[").removesuffix("]")
     if not sep or not host or not port.isdigit() or int(port) > 65535:
-        raise ValueError(f"expected host:port like 127.0.0.1:9464, got {value!r}")
+        raise invalid(f"expected host:port like 127.0.0.1:9464, got {value!r}")
     return host, int(port)
 
 
 def _listen(value: str) -> str:
-    try:
-        parse_listen(value)
-    except ValueError as exc:
-        raise invalid(str(exc)) from None
+    parse_listen(value)
     return value
 
 
@@ -170,46 +160,34 @@ class Bugzilla(Table):
         """The file the key is read from when the environment has none: systemd's credential
         (`LoadCredential=bugzilla-api-key:...`, README: Run it as a service), else
         `api_key_file`."""
-        return systemd_credential(API_KEY_CREDENTIAL) or self.api_key_file
+        return systemd_credential("bugzilla-api-key") or self.api_key_file
 
     def api_key(self) -> str | None:
-        """The key from the environment, else from its file. Never logged or printed."""
-        value = os.environ.get(self.api_key_env, "").strip()
-        if value:
-            return value
-        path = self.api_key_path()
-        return None if path is None else read_secret_file(path, "API key")
+        return read_secret(self.api_key_env, self.api_key_path(), "API key")
 
 
-def read_secret_file(path: Path, what: str) -> str | None:
-    """A secret from a file only its owner may read; a file others can read is refused."""
+def read_secret(env: str | None, path: Path | None, what: str) -> str | None:
+    """`$env`, else the file at `path`, which only its owner may read (a file others can read
+    is refused). A secret is never logged or printed."""
+    value = os.environ.get(env, "").strip() if env else ""
+    if value or path is None:
+        return value or None
     try:
         mode = path.stat().st_mode
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read the {what} file: {exc.strerror}"]) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(
-            [
-                f"{path}: the {what} file is readable by other users "
-                f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
-            ]
-        )
+        chmod = f"(mode {stat.S_IMODE(mode):o}); run: chmod 600 {path}"
+        raise ConfigError([f"{path}: the {what} file is readable by other users {chmod}"])
     return path.read_text(encoding="utf-8").strip() or None
-
-
-# The names of the systemd credentials (LoadCredential=NAME:SOURCE in the unit).
-API_KEY_CREDENTIAL = "bugzilla-api-key"
-PUSH_CREDENTIAL = "push-secret"
 
 
 def systemd_credential(name: str) -> Path | None:
     """`$CREDENTIALS_DIRECTORY/NAME`, where systemd puts the unit's `LoadCredential=` files
     (readable by the service's user only), when the service has that credential."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY", "")
-    if not directory:
-        return None
     path = Path(directory) / name
-    return path if path.is_file() else None
+    return path if directory and path.is_file() else None
 
 
 class Registry(Table):
@@ -276,13 +254,9 @@ class Push(Table):
 
     def secret(self) -> str | None:
         """The value BMO's webhook sends in `header`: from `$secret_env`, else systemd's
-        credential `push-secret`, else `secret_file` (owner-only). Never logged or printed."""
-        if self.secret_env:
-            value = os.environ.get(self.secret_env, "").strip()
-            if value:
-                return value
-        path = systemd_credential(PUSH_CREDENTIAL) or self.secret_file
-        return None if path is None else read_secret_file(path, "push secret")
+        credential `push-secret`, else `secret_file`."""
+        path = systemd_credential("push-secret") or self.secret_file
+        return read_secret(self.secret_env, path, "push secret")
 
 
 # How log lines are written: "json" is one JSON object per line, for a log collector.
@@ -332,11 +306,9 @@ class Config(Table):
 
 def find_config_file(explicit: str | Path | None) -> Path | None:
     """`--config`, else $TRIAGEBOT_CONFIG, else ./triagebot.toml if present, else None."""
+    explicit = explicit or os.environ.get(ENV_VAR)
     if explicit:
         return Path(explicit)
-    env = os.environ.get(ENV_VAR)
-    if env:
-        return Path(env)
     local = Path(DEFAULT_FILE)
     return local if local.is_file() else None
 
@@ -353,10 +325,6 @@ def load_config(explicit: str | Path | None = None) -> Config:
         raise ConfigError([f"{path}:1: not UTF-8 (byte {exc.start})"]) from None
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
-    return parse_config(source, path)
-
-
-def parse_config(source: str, path: Path) -> Config:
     file = TomlFile(str(path), source)
     data = file.parse()
     context = {"base": path.resolve().parent, "path": path}
