@@ -139,7 +139,6 @@ def test_roles_before_the_transition(registry: Registry) -> None:
         ("mozfr", True),
         ("mozilla-hispano", True),
     ]
-    assert roles[0].ended is None
     assert registry.roles_of("bob", date(2025, 5, 31)) == []
 
 
@@ -150,7 +149,7 @@ def test_roles_after_the_transition(registry: Registry) -> None:
         ("mozfr", False),
     ]
     former = roles[1]
-    assert former.ended == TRANSITION
+    assert former.delegation.until == TRANSITION
     assert [d.person for d in former.holders_now] == ["bob"]
     (bob,) = registry.roles_of("bob", TRANSITION)
     assert bob.current and bob.delegation.title == "Président"

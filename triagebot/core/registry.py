@@ -1,19 +1,16 @@
 """The delegate registry: who speaks for which community, as plain data plus an index.
 
-Everything here is pure and in memory. Reading the hand-edited files lives in
-`triagebot.files.validate`; this module declares what they hold and answers questions, fast,
-from indexes built once per `Registry`. Identity look-ups are exact on purpose (Bugzilla id,
-or a listed email compared case-insensitively after NFC): a look-alike address must never be
-taken for a delegate.
+Everything here is pure and in memory; reading the files lives in `triagebot.files.validate`.
+Identity look-ups are exact on purpose (Bugzilla id, or a listed email compared
+case-insensitively after NFC): a look-alike address must never be taken for a delegate.
 
-The types below are declared once, as pydantic dataclasses: the same classes validate
-people.toml and communities/SLUG.toml (with the words of each error on its field, see
-`triagebot.core.says`), give the files' JSON Schemas, and are what the bot looks things up
-in. `handle` and `slug` are not written in a file: they are its table's name and its file
-name. Checks that depend on the day (a term far ahead, a review date in the future) and on
-people.toml (a delegate's handle) read the validation context: `today`, `handles` (None when
-people.toml could not be read) and `referenced` (a set the handles met are added to); a
-value built in code has no context and is checked for its own shape only.
+The types are declared once, as pydantic dataclasses: the same classes validate people.toml
+and communities/SLUG.toml (the words of each error on its field, see `triagebot.core.says`),
+give the files' JSON Schemas, and are what the bot looks things up in. `handle` and `slug`
+are not written in a file: they are its table's name and its file name. Checks that depend on
+the day or on people.toml read the validation context: `today`, `handles` (None when
+people.toml could not be read) and `referenced` (a set the handles met are added to); a value
+built in code has no context and is checked for its own shape only.
 """
 
 from __future__ import annotations
@@ -26,7 +23,15 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Annotated, Any, Literal, TypeVar, get_args
 
-from pydantic import AfterValidator, ConfigDict, Field, Strict, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.dataclasses import dataclass as declared
 from pydantic.json_schema import SkipJsonSchema
 
@@ -132,6 +137,22 @@ class Person:
         return tuple(c for c in self.contacts if c.public)
 
 
+def _with_handles(tables: Any) -> Any:
+    """people.toml files each person under its handle, not inside the table."""
+    if not isinstance(tables, dict):
+        return tables
+    return {
+        handle: {**table, "handle": handle} if isinstance(table, dict) else table
+        for handle, table in tables.items()
+    }
+
+
+People = Annotated[  # people.toml
+    dict[Handle, Annotated[Person, Say("a table of person fields ([{key}] then name = ...)")]],
+    BeforeValidator(_with_handles),
+]
+
+
 @declared(frozen=True, slots=True, config=TABLE)
 class Governance:
     """How the community chooses its delegates."""
@@ -169,7 +190,6 @@ class Delegation:
         return until
 
     def active_on(self, day: date) -> bool:
-        """A term covers `since` up to, not including, `until`."""
         return self.since <= day and (self.until is None or day < self.until)
 
     def ended(self, day: date) -> bool:
@@ -238,10 +258,6 @@ class Role:
     current: bool
     # Who holds a role in the community on that day (for a former delegate: the successors).
     holders_now: tuple[Delegation, ...] = ()
-
-    @property
-    def ended(self) -> date | None:
-        return None if self.current else self.delegation.until
 
 
 Index = TypeVar("Index")
@@ -321,10 +337,8 @@ class Registry:
 
     # -- roles ----------------------------------------------------------------------------
     def roles_of(self, handle: str, day: date) -> list[Role]:
-        """Every term the person held or holds, as seen on `day`; current ones first.
-
-        A term that starts after `day` is not a role yet and is left out.
-        """
+        """Every term the person held or holds, as seen on `day`, current ones first; a term
+        that starts after `day` is not a role yet."""
         roles: list[Role] = []
         for community, delegation in self._delegations_of.get(handle, ()):
             if delegation.since > day:

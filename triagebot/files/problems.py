@@ -1,6 +1,6 @@
 """Problems in hand-edited TOML files, each at `FILE:LINE: field.path: message`.
 
-The formats themselves are declared once, as pydantic models (`triagebot.files.model` for the
+The formats themselves are declared once, as pydantic models (`triagebot.core.registry` for the
 registry, `config.py` and `rules.py` for theirs). This module turns what pydantic and the
 TOML parser say into the lines a maintainer fixes a file from: one `Problem` type, one error
 carrying them, one did-you-mean, one way to describe a value and a field path, and the line

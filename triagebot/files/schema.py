@@ -3,7 +3,7 @@
 Editors with a TOML language server (Even Better TOML in VS Code, taplo elsewhere) read a
 `#:schema PATH` line at the top of a file and then complete keys and underline mistakes while a
 maintainer types. The schemas come from the same models the bot validates with
-(`triagebot.files.model` for the registry, `Policy`, and `Config` for `triagebot.toml`), so
+(`triagebot.core.registry` for the registry, `Policy`, and `Config` for `triagebot.toml`), so
 the editor and `registry check` or the bot's start-up agree on what a file may hold. The
 configuration's schema sits with the registry's, in `data/schema/`, where `init` writes them
 all; `config.example.toml`, and so every `triagebot.toml` made from it, names it.
@@ -18,8 +18,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from triagebot.core.registry import Community
-from triagebot.files import model
+from triagebot.core.registry import Community, People
 from triagebot.files.config import Config
 from triagebot.files.policy import Policy
 from triagebot.files.problems import ProblemError, TomlJsonSchema
@@ -41,7 +40,7 @@ DIRECTIVES = {
 
 def json_schemas() -> dict[str, dict[str, Any]]:
     """One JSON Schema per file kind."""
-    people = TypeAdapter(model.People).json_schema(schema_generator=TomlJsonSchema)
+    people = TypeAdapter(People).json_schema(schema_generator=TomlJsonSchema)
     people["title"] = "triagebot people.toml"
     people["description"] = "A table per person, under the handle community files refer to."
     community = TypeAdapter(Community).json_schema(schema_generator=TomlJsonSchema)

@@ -2,10 +2,10 @@
 
 Maintainers fix these files from the report alone, so each problem says `file:line: field:
 message`, and one run lists them all: a validator that stops at the first error makes people
-re-run it once per typo. What one file may hold is declared in `triagebot.files.model`; this module
-reads the files, validates each against its model, and checks by hand only what spans entries
-or files: emails and Bugzilla ids claimed twice, names and resources claimed by two
-communities, current delegates and responsible people, people nobody refers to.
+re-run it once per typo. What one file may hold is declared in `triagebot.core.registry`;
+this module reads the files, validates each against its model, and checks by hand only what
+spans entries or files: emails and Bugzilla ids claimed twice, names and resources claimed by
+two communities, current delegates and responsible people, people nobody refers to.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ from triagebot.core.registry import (
     Community,
     CommunityStatus,
     Delegation,
+    People,
     Person,
     Registry,
     Resource,
     normalize_email,
     normalize_name,
 )
-from triagebot.files import model
 from triagebot.files.problems import FieldPath, Problem, TomlFile, conforms
 
 PEOPLE_FILE = "people.toml"
@@ -125,7 +125,7 @@ class _Loader:
             return {}
         self.handles = raw
         self._claims(file, raw)
-        people: dict[str, Person] | None = file.validate(model.People, raw)
+        people: dict[str, Person] | None = file.validate(People, raw)
         return people or {}
 
     def _claims(self, file: TomlFile, raw: dict[str, Any]) -> None:
