@@ -1,14 +1,10 @@
 """The Bugzilla client: what the bot asks of Bugzilla, each a known, small number of requests.
 
-The transport (session, budget, retries) is `transport`; keeping the key out of everything
-shown is `redaction`. Here:
-
-* Bugzilla's error body (`{"error": true, "code": N, ...}`, sometimes with HTTP 200/201) and
-  every library or transport exception become one `BugzillaError` with the Bugzilla code;
-* python-bugzilla's public API where it serves (connecting, the PUT, a bug's history), and
-  the shared session for the reads it cannot make: the comments of several bugs in one
-  `GET /rest/bug/A/comment?ids=B&ids=C` (its `get_comments` makes one request per bug), the
-  paged search without a library object per bug, `whoami`.
+Bugzilla's error body (sometimes with HTTP 200/201) and every library or transport exception
+become one `BugzillaError`. python-bugzilla's public API serves where it can (connecting, the
+PUT, a bug's history); the shared session makes the reads it cannot: the comments of several
+bugs in one request (its `get_comments` makes one per bug), the paged search without a
+library object per bug, `whoami`.
 """
 
 from __future__ import annotations
@@ -388,10 +384,8 @@ class Client:
     def _get(
         self, path: str, params: dict[str, Any] | None = None, bug_id: int | None = None
     ) -> dict:
-        """A GET over the shared session, for the reads python-bugzilla has no public method
-        for. Bugzilla 5.0 takes the key only as a query parameter; with `key_in="header"` the
-        session carries it. An error status is mapped with its body by `_map_exception`, an
-        error answered with HTTP 200 by `_call`."""
+        """A GET over the shared session. Bugzilla 5.0 takes the key only as a query parameter;
+        with `key_in="header"` the session carries it."""
         self.library  # noqa: B018 - connected first: start-up costs stay at start-up
         query: dict[str, Any] = {}
         if self._api_key and self.key_in == "query":
@@ -529,9 +523,8 @@ class Client:
         return found
 
     def get_bug(self, bug_id: int) -> Bug | None:
-        """One bug with the fields a search returns, or None when it does not exist or this
-        account cannot see it: `GET /rest/bug?id=N` is a search, so either is an empty answer,
-        not an error."""
+        """One bug, or None when it does not exist or this account cannot see it (either is an
+        empty search, not an error)."""
         found = [b for b in self._bugs({"id": bug_id}, bug_id) if b.id == bug_id]
         return found[0] if found else None
 
@@ -618,17 +611,11 @@ class Client:
             result[bug_id] = [parse_comment(c, bug_id) for c in (entry or {}).get("comments") or ()]
 
     def users(self, *, names: Sequence[str] = (), ids: Sequence[int] = ()) -> list[dict[str, Any]]:
-        """Many accounts in one GET /rest/user (id, name, real_name, can_login...).
-
-        Bugzilla 5.0 answers the whole request with error 51 when one of `names` has no
-        account (User.get has no `permissive`; the message names the login), and silently
-        leaves out ids it does not know: the caller sees both."""
-        params: dict[str, Any] = {}
-        if names:
-            params["names"] = list(names)
-        if ids:
-            params["ids"] = [int(i) for i in ids]
-        return list(self._get("/user", params).get("users") or [])
+        """Many accounts in one GET /rest/user. Bugzilla 5.0 answers the whole request with
+        error 51 when one of `names` has no account (the message names the login), and
+        silently leaves out ids it does not know: the caller sees both."""
+        params = {"names": list(names), "ids": [int(i) for i in ids]}
+        return list(self._get("/user", {k: v for k, v in params.items() if v}).get("users") or [])
 
     # -- the write -----------------------------------------------------------------------
     def update(
@@ -653,13 +640,10 @@ class Client:
         ]
         bz = self.library
         update = bz.build_update(whiteboard=whiteboard, flags=flags or None)
-        # build_update gives {"comment": {"comment": text}}, which Bugzilla renames for
-        # back-compat; send the documented {"body": text}. A tag-only change has none.
-        update.pop("comment", None)
+        # Not build_update's {"comment": {"comment": text}}, which Bugzilla renames for
+        # back-compat: the documented {"body": text}. A tag-only change has none.
         if comment is not None:
-            update["comment"] = {"body": comment}
-            if markdown:
-                update["comment"]["is_markdown"] = True
+            update["comment"] = {"body": comment, **({"is_markdown": True} if markdown else {})}
         answer = self._call(
             f"PUT /rest/bug/{bug_id}", lambda: bz.update_bugs([bug_id], update), bug_id
         )

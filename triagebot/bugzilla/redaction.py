@@ -24,14 +24,6 @@ _REDACTED_LOGGERS = ("urllib3", "bugzilla", "requests", "triagebot")
 _QUERY_OF_REST_PATH = re.compile(r"(/rest/[^\s?'\"#)]*)\?[^\s'\"#)]*")
 
 
-def add_secret(secret: str | None) -> None:
-    """Remember a key so that `redact` removes it in every form it can take in a URL."""
-    if not secret or len(secret) < 4:  # a 1-3 character "key" would mangle every log line
-        return
-    with _SECRETS_LOCK:
-        _SECRETS.update({secret, quote(secret, safe=""), quote_plus(secret)})
-
-
 def redact(text: str) -> str:
     """`text` without any known key, nor any value of an api_key parameter or header."""
     for secret in sorted(_SECRETS, key=len, reverse=True):
@@ -71,8 +63,10 @@ def install_redaction(*secrets: str | None) -> None:
     triagebot and their existing child loggers: a logger's filters do not apply to records of
     its children) and on the root logger's handlers. Idempotent; call again after creating
     handlers or importing modules with new loggers."""
-    for secret in secrets:
-        add_secret(secret)
+    for secret in secrets:  # in every form it can take in a URL
+        if secret and len(secret) >= 4:  # a 1-3 character "key" would mangle every log line
+            with _SECRETS_LOCK:
+                _SECRETS.update({secret, quote(secret, safe=""), quote_plus(secret)})
     names = set(_REDACTED_LOGGERS)
     for name in list(logging.Logger.manager.loggerDict):
         if name.split(".", 1)[0] in _REDACTED_LOGGERS:

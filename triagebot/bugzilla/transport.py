@@ -1,11 +1,7 @@
 """How the bot talks HTTP to Bugzilla: one `requests.Session` with our timeout, a request
-budget, retries with backoff (urllib3's `Retry`, public API only), counting by kind, and no
-redirects.
-
-* every request has a timeout, and goes through a request budget (requests per minute);
-* reads (GET) are retried on connection errors, 5xx and a 429 that says when (Retry-After),
-  with exponential backoff and jitter; a PUT/POST is never retried once sent (the comment may
-  have landed), only a connection that could not be opened is retried.
+budget (requests per minute), counting by kind, no redirects, and retries with backoff
+(urllib3's `Retry`): reads on connection errors, 5xx and a 429 that says when; a PUT is never
+retried once sent (the comment may have landed), only a connection that could not be opened.
 """
 
 from __future__ import annotations
@@ -125,21 +121,15 @@ class BotRetry(Retry):
         wait = self.get_retry_after(response)
         if wait:
             self._sleep(wait)
-            return True
-        return False
+        return bool(wait)
 
     def sleep(self, response: Any = None) -> None:
-        """urllib3's public `sleep`, with our sleeper: Retry-After when the answer has it,
-        else the exponential backoff."""
-        if (
-            self.respect_retry_after_header
-            and response is not None
-            and self.sleep_for_retry(response)
-        ):
-            return
-        backoff = self.get_backoff_time()
-        if backoff > 0:
-            self._sleep(backoff)
+        """urllib3's public `sleep`, with our sleeper: Retry-After, else the backoff."""
+        after = self.respect_retry_after_header and response is not None
+        if not (after and self.sleep_for_retry(response)):
+            backoff = self.get_backoff_time()
+            if backoff > 0:
+                self._sleep(backoff)
 
     def _sleep(self, seconds: float) -> None:
         if self.attempts is not None:
@@ -169,11 +159,8 @@ def make_retry(
     POST that reached the server (urllib3 retries a connect error for any method: the request
     was not sent)."""
     params = inspect.signature(Retry.__init__).parameters
-    kwargs: dict[str, Any] = {}
-    if "backoff_jitter" in params:
-        kwargs["backoff_jitter"] = backoff
-    if "backoff_max" in params:
-        kwargs["backoff_max"] = BACKOFF_MAX
+    newer = {"backoff_jitter": backoff, "backoff_max": BACKOFF_MAX}  # urllib3 2 has them
+    kwargs = {name: value for name, value in newer.items() if name in params}
     retry = BotRetry(
         total=retries,
         connect=retries,
@@ -244,9 +231,7 @@ class BotSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs["timeout"] = self.timeout
-        headers = dict(kwargs.get("headers") or {})
-        headers["User-Agent"] = self.user_agent
-        kwargs["headers"] = headers
+        kwargs["headers"] = {**(kwargs.get("headers") or {}), "User-Agent": self.user_agent}
         method_s = method.decode() if isinstance(method, bytes) else method
         url_s = url.decode() if isinstance(url, bytes) else url
         # A redirect would carry the key (query or header) wherever Location points; a REST

@@ -64,11 +64,8 @@ def parse_command(text: str) -> Command | None:
     """The first command line of a comment: exactly `/endorse`, or `/decline` with an optional
     reason on the same line; case aside, surrounding whitespace ignored. Quoted lines (`>`)
     never count: a reply quoting someone's `/endorse` is not an endorsement."""
-    for line in text.splitlines():
-        stripped = line.strip()
-        if stripped.startswith(">"):
-            continue
-        match = _COMMAND.fullmatch(stripped)
+    for line in unquoted(text).splitlines():
+        match = _COMMAND.fullmatch(line.strip())
         if match is None:
             continue
         verb = match.group(1).lower()

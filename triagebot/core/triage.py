@@ -349,11 +349,9 @@ def _delegates_to_ask(bug: Bug, registry: Registry, verdict: Verdict) -> Iterato
         if person is None or not person.emails or person.handle in seen:
             continue
         seen.add(person.handle)
-        if person.handle == reporter_handle:
-            continue
-        if reporter_login in {normalize_email(e) for e in person.emails}:
-            continue
-        yield person
+        mine = reporter_login in {normalize_email(e) for e in person.emails}
+        if person.handle != reporter_handle and not mine:
+            yield person
 
 
 # -- the reason: one line for logs and triagers ----------------------------------------------------
@@ -502,21 +500,20 @@ def _resource(
 ) -> dict[str, Any]:
     """A mentioned resource and who looks after it; a former delegate is named, unreachable."""
     former = {d.person for d in community.past_delegates(day)}
-    current = {d.person for d in community.current_delegates(day)}
-    responsible = []
-    for handle in resource.responsible:
-        person = people.get(handle)
-        if person is None:
-            continue
-        hidden = handle in former and handle not in current
-        contacts = () if hidden else _contacts(person.contacts)
-        responsible.append({"name": person.name, "contacts": contacts})
+    hidden = former - {d.person for d in community.current_delegates(day)}
     return {
         "id": resource.id,
         "kind": resource.kind,
         "community": community.name,
         "community_slug": community.slug,
-        "responsible": tuple(responsible),
+        "responsible": tuple(
+            {
+                "name": people[h].name,
+                "contacts": () if h in hidden else _contacts(people[h].contacts),
+            }
+            for h in resource.responsible
+            if h in people
+        ),
     }
 
 
