@@ -38,18 +38,18 @@ class RequestBudget:
     """At most `per_minute` requests in any 60 s window (sliding window); `acquire` sleeps
     when over. BMO blocks an IP for an hour when it trips a limit, so we stay under it."""
 
+    window = 60.0
+
     def __init__(
         self,
         per_minute: int | None,
         *,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        window: float = 60.0,
     ) -> None:
         if per_minute is not None and per_minute < 1:
             raise ValueError("requests_per_minute must be at least 1, or None")
         self.per_minute = per_minute
-        self.window = window
         self.clock = clock
         self.sleep = sleep
         self._stamps: collections.deque[float] = collections.deque()
@@ -89,7 +89,6 @@ class BotRetry(Retry):
     def new(self, **kw: Any) -> BotRetry:
         retry = super().new(**kw)
         retry.sleeper = self.sleeper
-        retry.give_up_after = self.give_up_after
         retry.attempts = self.attempts
         return retry
 

@@ -198,10 +198,8 @@ def classify(day: date, reporter: Person | None, roles: list[Role], mentions: Me
 def _one_role_each(roles: Iterable[Role]) -> dict[str, Role]:
     """One role per community slug: the current term, or the most recently ended one."""
     best: dict[str, Role] = {}
-    for role in roles:
-        held = best.get(role.community.slug)
-        if held is None or _recency(role) > _recency(held):
-            best[role.community.slug] = role
+    for role in roles:  # max keeps the first of equals
+        best[role.community.slug] = max(best.get(role.community.slug, role), role, key=_recency)
     return best
 
 
