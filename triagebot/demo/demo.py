@@ -200,6 +200,16 @@ class Painter:
         return f"\033[{code}m{text}\033[0m" if self.color else text
 
 
+# A bot comment as the walk-through quotes it; never split an address or URL.
+_WRAP = textwrap.TextWrapper(
+    76,
+    initial_indent="  │ ",
+    subsequent_indent="  │ ",
+    break_long_words=False,
+    break_on_hyphens=False,
+)
+
+
 def show_bug(server: FakeBugzilla, bug_id: int, demo: DemoBug, paint: Painter) -> str:
     state = server.bugs[bug_id]
     lines = [
@@ -219,26 +229,19 @@ def show_bug(server: FakeBugzilla, bug_id: int, demo: DemoBug, paint: Painter) -
     for comment in bot_comments:
         lines.append(paint(f"  comment #{comment['count']} by {BOT}:", "36"))
         for line in comment["text"].splitlines():
-            lines.extend(
-                textwrap.wrap(
-                    line,
-                    76,
-                    initial_indent="  │ ",
-                    subsequent_indent="  │ ",
-                    break_long_words=False,  # never split an address or URL
-                    break_on_hyphens=False,
-                )
-                or ["  │"]
-            )
+            lines += _WRAP.wrap(line) or ["  │"]
     return "\n".join(lines)
 
 
-def run_once(config: Path, cli_main: CliMain) -> tuple[int, str]:
-    """`triagebot --config FILE once --live`, in process, output captured."""
+def run_once(config: Path, cli_main: CliMain, which: str) -> int:
+    """`triagebot --config FILE once --live`, in process: its output indented, and logged."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = cli_main(["--config", str(config), "once", "--live"])
-    return code, out.getvalue()
+    text = out.getvalue().rstrip("\n")
+    print(textwrap.indent(text, "  "))
+    log.info("demo: %s poll:\n%s", which, text)
+    return code
 
 
 def prepare_keep(keep: str) -> Path:
@@ -329,14 +332,10 @@ def show_demo(
 ) -> int:
     print(paint(f"Loopback Bugzilla at {server.url}: {len(filed)} bugs filed.", "1"))
     print(f"$ triagebot --config {config.name} once --live")
-    code, text = run_once(config, cli_main)
-    print(textwrap.indent(text.rstrip("\n"), "  "))
-    log.info("demo: first poll:\n%s", text.rstrip("\n"))
-    print()
-    print(paint("What a triager now sees in Bugzilla:", "1"))
+    code = run_once(config, cli_main, "first")
+    print("\n" + paint("What a triager now sees in Bugzilla:", "1"))
     for bug_id, demo in filed:
-        print()
-        print(show_bug(server, bug_id, demo, paint))
+        print("\n" + show_bug(server, bug_id, demo, paint))
     print()
 
     def bot_comments() -> int:
@@ -350,19 +349,12 @@ def show_demo(
     print(paint(f"A delegate answers on bug {answered}:", "1"))
     print(f"  {DELEGATE_NAME} ({DELEGATE}) comments:")
     print(textwrap.indent(DELEGATE_ANSWER, "  │ "))
-    print()
-    print(paint("Second poll (the answer flips the tags and is confirmed):", "1"))
-    code2, text2 = run_once(config, cli_main)
-    print(textwrap.indent(text2.rstrip("\n"), "  "))
-    log.info("demo: second poll:\n%s", text2.rstrip("\n"))
-    print()
-    print(show_bug(server, answered, answered_demo, paint))
+    print("\n" + paint("Second poll (the answer flips the tags and is confirmed):", "1"))
+    code2 = run_once(config, cli_main, "second")
+    print("\n" + show_bug(server, answered, answered_demo, paint))
     confirmed = bot_comments()
-    print()
-    print(paint("Third poll (nothing new, nothing posted twice):", "1"))
-    code3, text3 = run_once(config, cli_main)
-    print(textwrap.indent(text3.rstrip("\n"), "  "))
-    log.info("demo: third poll:\n%s", text3.rstrip("\n"))
+    print("\n" + paint("Third poll (nothing new, nothing posted twice):", "1"))
+    code3 = run_once(config, cli_main, "third")
     again = bot_comments()
     print(f"\ncomments by triagebot: {posted}, then {confirmed} (the confirmation), then {again}.")
     log.info("demo: comments by triagebot: %d, then %d, then %d", posted, confirmed, again)
@@ -392,8 +384,9 @@ def show_push(server: FakeBugzilla, config: Path, paint: Painter) -> bool:
     """`triagebot run --live` with push, as a service runs it (a process of its own, stopped
     with SIGTERM): the stand-in sends BMO's webhooks to it, and a new request is annotated
     at once although the next poll is an hour away."""
-    print()
-    print(paint(f"Push: `run` with its safety poll every {SAFETY_POLL_MINUTES} minutes:", "1"))
+    print(
+        "\n" + paint(f"Push: `run` with its safety poll every {SAFETY_POLL_MINUTES} minutes:", "1")
+    )
     print(f"$ triagebot --config {config.name} run --live")
     command = [sys.executable, "-m", "triagebot", "--config", str(config), "run", "--live"]
     bot = subprocess.Popen(
@@ -435,8 +428,7 @@ def show_push(server: FakeBugzilla, config: Path, paint: Painter) -> bool:
         if annotated:
             within = "within a second" if elapsed < 1 else "in more than a second"
             print(f"annotated {within} ({elapsed:.2f} s), by a poll the webhook moved up:")
-        print()
-        print(show_bug(server, bug_id, PUSHED, paint))
+        print("\n" + show_bug(server, bug_id, PUSHED, paint))
     finally:
         bot.send_signal(signal.SIGTERM)
         code = bot.wait(timeout=60)
@@ -473,15 +465,8 @@ def _wait(condition: Callable[[], object], timeout: float) -> bool:
 
 def file_bug_command(url: str) -> str:
     """A `curl` line filing one bug in the stand-in as the demo's delegate (Bug.create)."""
-    body = json.dumps(
-        {
-            "product": PRODUCT,
-            "component": "Community IT",
-            "version": "unspecified",
-            "summary": "Wiki space for Mozilla Hispano events",
-            "description": "Could Mozilla Hispano get a wiki space for its events?",
-        }
-    )
+    bug = {"product": PRODUCT, "component": PUSHED.component, "version": "unspecified"}
+    body = json.dumps(bug | {"summary": PUSHED.summary, "description": PUSHED.description})
     return (
         f"curl -s -X POST -H 'Content-Type: application/json' "
         f"'{url}/rest/bug?api_key={REPORTER_KEY}' -d '{body}'"

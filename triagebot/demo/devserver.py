@@ -34,28 +34,10 @@ from triagebot.demo import webhooks
 
 DOCS = "https://bugzilla.readthedocs.org/en/5.0/api/"
 VERSION = "5.0.6"
-DEFAULT_PRODUCTS = {"Participation Infrastructure": ["Community IT", "General"]}
 FLAG_TYPES = {"needinfo": 1}
 MAX_COMMENT = 65535
-# The fields of a bug as the REST API shows them (the rest of the state is internal).
-BUG_FIELDS = (
-    "id",
-    "summary",
-    "creator",
-    "creator_detail",
-    "creation_time",
-    "last_change_time",
-    "product",
-    "component",
-    "status",
-    "resolution",
-    "is_open",
-    "whiteboard",
-    "flags",
-    "cc",
-    "alias",
-    "assigned_to",
-)
+# A bug's state that the REST API does not show; it shows the rest, in `add_bug`'s order.
+INTERNAL = frozenset({"comments", "history", "invisible"})
 KEY_PARAMS = ("Bugzilla_api_key", "api_key")
 # A change's field as BMO's webhooks name it (Push splits flag changes by flag type; the
 # stand-in has one, needinfo).
@@ -77,6 +59,23 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def _missing(function: str, name: str) -> ApiError:
+    return ApiError(
+        400,
+        50,
+        f"The function {function} requires a {name} argument, and that argument was not set.",
+    )
+
+
+def _no_user(name: str) -> ApiError:
+    return ApiError(
+        404,
+        51,
+        f"There is no user named '{name}'. Either you mis-typed the name or that user has not yet "
+        "registered for a Bugzilla account.",
+    )
 
 
 def _iso(value: datetime) -> str:
@@ -107,19 +106,15 @@ class FakeBugzilla:
         api_key: str | None = None,
         header_ignored: bool = True,
         bot_login: str = "triagebot@example.org",
-        products: dict[str, list[str]] | None = None,
         port: int = 0,
-        host: str = "127.0.0.1",
         clock: Callable[[], datetime] | None = None,
-        whoami: bool = False,
     ) -> None:
         self.api_key = api_key
         # More API keys, each a user's: `add_user_key`. Lets a script file bugs as a reporter.
         self.user_keys: dict[str, str] = {}
-        self.whoami = whoami  # 5.0.6 has no /rest/whoami; True answers like 5.1+ and BMO
+        self.whoami = False  # 5.0.6 has no /rest/whoami; True answers like 5.1+ and BMO
         self.header_ignored = header_ignored
         self.bot_login = bot_login
-        self.host = host
         self.port = port
         self.clock = clock or (lambda: datetime.now(UTC))
         self.counts: collections.Counter[str] = collections.Counter()
@@ -140,8 +135,7 @@ class FakeBugzilla:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.webhooks = webhooks.Sender()  # BMO's, which 5.0 lacks: `add_webhook`
-        for product, components in (products or DEFAULT_PRODUCTS).items():
-            self.add_product(product, components)
+        self.add_product("Participation Infrastructure", ["Community IT", "General"])
         self.add_user(bot_login, "Triage Bot")
 
     # -- seeding -------------------------------------------------------------------------
@@ -164,14 +158,14 @@ class FakeBugzilla:
                     },
                 )
 
-    def add_user(self, login: str, real_name: str = "", id: int | None = None) -> int:
-        """Registers a user (idempotent on the login); returns the user id."""
+    def add_user(self, login: str, real_name: str = "", id: int | None = None) -> dict[str, Any]:
+        """Registers a user (idempotent on the login); returns the account."""
         with self._lock:
             existing = self.users.get(login.lower())
             if existing is not None:
                 if real_name:
                     existing["real_name"] = real_name
-                return existing["id"]
+                return existing
             if id is None:
                 id = self._next_user
             if any(u["id"] == id for u in self.users.values()):
@@ -185,7 +179,7 @@ class FakeBugzilla:
                 "can_login": True,
                 "groups": [],
             }
-            return id
+            return self.users[login.lower()]
 
     def add_bug(
         self,
@@ -197,15 +191,10 @@ class FakeBugzilla:
         component: str = "Community IT",
         creation_time: datetime | None = None,
         whiteboard: str = "",
-        flags: Iterable[Any] = (),
-        invisible: bool = False,
-        status: str = "UNCONFIRMED",
     ) -> int:
-        """Files a bug (the creator is registered if needed); returns its id. Flags are dicts
-        or `triagebot.core.bugs.Flag`s. An invisible bug is in a group the bot is not in."""
+        """Files a bug (the creator is registered if needed); returns its id."""
         with self._lock:
-            self.add_user(creator)
-            user = self.users[creator.lower()]
+            user = self.add_user(creator)
             created = _iso(creation_time or self.clock())
             bug_id = self._next_bug
             self._next_bug += 1
@@ -213,12 +202,12 @@ class FakeBugzilla:
                 "id": bug_id,
                 "summary": summary,
                 "creator": user["name"],
-                "creator_detail": self._detail(user),
+                "creator_detail": {k: user[k] for k in ("id", "name", "email", "real_name")},
                 "creation_time": created,
                 "last_change_time": created,
                 "product": product,
                 "component": component,
-                "status": status,
+                "status": "UNCONFIRMED",
                 "resolution": "",
                 "is_open": True,
                 "whiteboard": whiteboard,
@@ -228,28 +217,8 @@ class FakeBugzilla:
                 "assigned_to": "nobody@mozilla.org",
                 "comments": [],
                 "history": [],
-                "invisible": invisible,
+                "invisible": False,
             }
-            for flag in flags:
-                data = (
-                    flag
-                    if isinstance(flag, dict)
-                    else {
-                        "name": flag.name,
-                        "status": flag.status,
-                        "requestee": flag.requestee,
-                        "setter": flag.setter,
-                    }
-                )
-                bug["flags"].append(
-                    self._new_flag(
-                        data["name"],
-                        data.get("status", "?"),
-                        data.get("requestee"),
-                        data.get("setter") or user["name"],
-                        created,
-                    )
-                )
             self._add_comment(bug, description, user["name"], created)
             self.bugs[bug_id] = bug
             self._changed()
@@ -258,50 +227,32 @@ class FakeBugzilla:
 
     def add_webhook(self, url: str, **options: Any) -> webhooks.Webhook:
         """A webhook as bugzilla.mozilla.org's preferences register it (see webhooks.py):
-        product, component, events, api_key_header, api_key_value, name."""
+        product, component, api_key_header, api_key_value, name."""
         with self._lock:
             return self.webhooks.add(url, **options)
 
     def add_user_key(self, key: str, login: str, real_name: str = "") -> None:
         """An API key acting as `login` (registered if needed), as a reporter's own key."""
         with self._lock:
-            self.add_user(login, real_name)
-            self.user_keys[key] = self.users[login.lower()]["name"]
+            self.user_keys[key] = self.add_user(login, real_name)["name"]
 
-    def move_bug(
-        self,
-        bug_id: int,
-        *,
-        component: str,
-        product: str | None = None,
-        who: str = "triager@example.org",
-        when: datetime | None = None,
-    ) -> None:
-        """A triager moves a bug to another component (and product): the change goes in the
-        bug's history and its last_change_time, as in Bugzilla."""
+    def move_bug(self, bug_id: int, *, component: str, when: datetime | None = None) -> None:
+        """A triager moves a bug to another component: the change goes in the bug's history
+        and its last_change_time, as in Bugzilla."""
+        who = "triager@example.org"
         with self._lock:
             bug = self.bugs[bug_id]
             now = _iso(when or self.clock())
-            changes = []
-            if product is not None and product != bug["product"]:
-                changes.append(
-                    {"field_name": "product", "removed": bug["product"], "added": product}
-                )
-                bug["product"] = product
             if component != bug["component"]:
-                changes.append(
-                    {"field_name": "component", "removed": bug["component"], "added": component}
-                )
+                moved = {"removed": bug["component"], "added": component}
                 bug["component"] = component
-            if changes:
-                bug["history"].append({"when": now, "who": who, "changes": changes})
+                bug["history"].append(
+                    {"when": now, "who": who, "changes": [{"field_name": "component", **moved}]}
+                )
                 bug["last_change_time"] = now
                 self.add_user(who)
-                moved = [
-                    {"field": c["field_name"], "removed": c["removed"], "added": c["added"]}
-                    for c in sorted(changes, key=lambda c: c["field_name"])
-                ]
-                self._emit(_modified(moved), bug, who, now, changes=moved)
+                changes = [{"field": "component", **moved}]
+                self._emit(_modified(changes), bug, who, now, changes=changes)
             self._changed()
 
     def add_comment(
@@ -309,16 +260,17 @@ class FakeBugzilla:
     ) -> int:
         """Somebody (the bot included, as another process would) comments; returns its id."""
         with self._lock:
-            self.add_user(creator)
+            login = self.add_user(creator)["name"]
             bug = self.bugs[bug_id]
             now = _iso(when or self.clock())
-            comment = self._add_comment(bug, text, self.users[creator.lower()]["name"], now)
+            comment = self._add_comment(bug, text, login, now)
             bug["last_change_time"] = max(bug["last_change_time"], now)
             self._changed()
             self._emit("comment.create", bug, creator, now, comment=comment)
             return comment["id"]
 
     def set_invisible(self, bug_id: int, invisible: bool = True) -> None:
+        """The bug goes in (or out of) a group the bot is not in."""
         with self._lock:
             self.bugs[bug_id]["invisible"] = invisible
             self._changed()
@@ -334,10 +286,10 @@ class FakeBugzilla:
             assert self.url is not None
             return self.url
         handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer((self.host, self.port), handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self.url = f"http://{self.host}:{self.port}"
+        self.url = f"http://127.0.0.1:{self.port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},  # stop() waits for one poll
@@ -420,82 +372,67 @@ class FakeBugzilla:
         if not parts or parts[0] != "rest":
             raise ApiError(404, 32614, f"A REST API resource was not found for '{method} {path}'.")
         parts = parts[1:]
-        route = (method, parts[0] if parts else "", len(parts))
-        if route[1] in LOGIN_EXEMPT:  # 5.0 does not look at the key there
-            user = self._key_user(query, headers, data)
-        else:
+        try:
             user = self._authenticate(query, headers, data)
-        if route == ("GET", "version", 1):
-            return 200, {"version": VERSION}
-        if route == ("GET", "time", 1):
-            now = _iso(self.clock())
-            return 200, {
-                "db_time": now,
-                "web_time": now,
-                "web_time_utc": now,
-                "tz_name": "UTC",
-                "tz_offset": "+0000",
-                "tz_short_name": "UTC",
-            }
-        if route == ("GET", "bug", 1):
-            return 200, self._search(query)
-        if route == ("GET", "bug", 2):
-            bug = self._visible_bug(parts[1])
-            return 200, {"bugs": [self._show(bug, _fields(query))], "faults": []}
-        if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "history":
-            bug = self._visible_bug(parts[1])
-            history = [dict(h) for h in bug["history"]]
-            return 200, {"bugs": [{"id": bug["id"], "alias": [], "history": history}]}
-        if route == ("GET", "whoami", 1) and self.whoami:
-            if user is None:
-                raise ApiError(401, 410, "You must log in before using this part of Bugzilla.")
-            account = self.users[user.lower()]
-            return 200, {
-                "id": account["id"],
-                "real_name": account["real_name"],
-                "name": account["name"],
-                "login": account["name"],
-            }
-        if route[:2] == ("GET", "bug") and len(parts) == 3 and parts[2] == "comment":
-            return 200, self._comments(parts[1], query)
-        if route == ("POST", "bug", 1):
-            return 200, self._create_bug(data, user)
-        if route[:2] == ("POST", "bug") and len(parts) == 3 and parts[2] == "comment":
-            return 201, self._post_comment(parts[1], data, user)
-        if route == ("PUT", "bug", 2):
-            return 200, self._update(parts[1], data, user)
-        if route == ("GET", "product", 1):
-            return 200, self._product(query)
-        if route == ("GET", "user", 1):
-            return 200, self._user(query)
-        if route == ("GET", "valid_login", 1):
-            login = (query.get("login") or [""])[0]
-            return 200, {"result": user is not None and login.lower() == user.lower()}
+        except ApiError:
+            if not parts or parts[0] not in LOGIN_EXEMPT:
+                raise
+            user = None  # 5.0 does not look at the key there: a wrong one is anonymous
+        match [method, *parts]:
+            case ["GET", "version"]:
+                return 200, {"version": VERSION}
+            case ["GET", "time"]:
+                times = dict.fromkeys(("db_time", "web_time", "web_time_utc"), _iso(self.clock()))
+                return 200, times | {"tz_name": "UTC", "tz_offset": "+0000", "tz_short_name": "UTC"}
+            case ["GET", "bug"]:
+                return 200, self._search(query)
+            case ["GET", "bug", ref]:
+                return 200, {
+                    "bugs": [self._show(self._visible_bug(ref), _fields(query))],
+                    "faults": [],
+                }
+            case ["GET", "bug", ref, "history"]:
+                bug = self._visible_bug(ref)
+                history = [dict(h) for h in bug["history"]]
+                return 200, {"bugs": [{"id": bug["id"], "alias": [], "history": history}]}
+            case ["GET", "whoami"] if self.whoami:
+                account = self.users[self._logged_in(user).lower()]
+                shown = {k: account[k] for k in ("id", "real_name", "name")}
+                return 200, shown | {"login": account["name"]}
+            case ["GET", "bug", ref, "comment"]:
+                return 200, self._comments(ref, query)
+            case ["POST", "bug"]:
+                return 200, self._create_bug(data, user)
+            case ["POST", "bug", ref, "comment"]:
+                return 201, self._post_comment(ref, data, user)
+            case ["PUT", "bug", ref]:
+                return 200, self._update(ref, data, user)
+            case ["GET", "product"]:
+                return 200, self._product(query)
+            case ["GET", "user"]:
+                return 200, self._user(query)
+            case ["GET", "valid_login"]:
+                login = (query.get("login") or [""])[0]
+                return 200, {"result": user is not None and login.lower() == user.lower()}
         raise ApiError(
             404, 32614, f"A REST API resource was not found for '{method} /{'/'.join(parts)}'."
         )
 
-    def _keys(
+    def _authenticate(
         self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
-    ) -> list[str]:
-        """The keys a request carries. 5.0 takes the key only as a parameter (query or JSON
-        body); the header counts only when `header_ignored` is False (BMO, 5.3)."""
+    ) -> str | None:
+        """The login a request acts as, None when anonymous; a wrong key is error 306. Without
+        an `api_key` the fake trusts everyone as the bot. 5.0 takes the key only as a
+        parameter (query or JSON body); the header counts only when `header_ignored` is False
+        (BMO, 5.3)."""
+        if self.api_key is None:
+            return self.bot_login
         keys = [v for name in KEY_PARAMS for v in query.get(name, [])]
         if isinstance(data.get("api_key"), str):
             keys.append(data["api_key"])
         header = {k.lower(): v for k, v in headers.items()}.get("x-bugzilla-api-key")
         if header is not None and not self.header_ignored:
             keys.append(header)
-        return keys
-
-    def _authenticate(
-        self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
-    ) -> str | None:
-        """The login a request acts as, None when anonymous; a wrong key is error 306. Without
-        an `api_key` the fake trusts everyone as the bot."""
-        if self.api_key is None:
-            return self.bot_login
-        keys = self._keys(query, headers, data)
         if not keys:
             return None
         if any(k != self.api_key and k not in self.user_keys for k in keys):
@@ -506,43 +443,40 @@ class FakeBugzilla:
             )
         return self.user_keys.get(keys[0], self.bot_login)
 
-    def _key_user(
-        self, query: dict[str, list[str]], headers: dict[str, str], data: dict[str, Any]
-    ) -> str | None:
-        """Like `_authenticate` but a wrong key is just anonymous (login-exempt methods)."""
-        try:
-            return self._authenticate(query, headers, data)
-        except ApiError:
-            return None
+    def _logged_in(self, user: str | None) -> str:
+        if user is None:
+            raise ApiError(401, 410, "You must log in before using this part of Bugzilla.")
+        return user
 
     # -- resources -----------------------------------------------------------------------
     def _search(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        offset = _int_param(query, "offset")
-        limit = _int_param(query, "limit")
+        offset, limit = _int_param(query, "offset"), _int_param(query, "limit")
         if offset is not None and limit is None:
-            raise ApiError(
-                400,
-                50,
-                "The function Bug.search() requires a limit argument, "
-                "and that argument was not set.",
-            )
-        since = None
+            raise _missing("Bug.search()", "limit")
         field = "last_change_time" if query.get("last_change_time") else "creation_time"
-        if query.get(field):
-            since = _iso(_parse_date(query[field][0]))
+        since = _iso(_parse_date(query[field][0])) if query.get(field) else None
         ids: set[int] | None = None
         if query.get("id"):
             ids = {int(i) for v in query["id"] for i in v.split(",") if i.strip().isdigit()}
-        key = (
-            tuple(sorted(query.get("product", []))),
-            tuple(sorted(query.get("component", []))),
-            (field, since),
-            tuple(sorted(ids)) if ids is not None else None,
-            self._version,
-        )
+        products = tuple(sorted(query.get("product", [])))
+        components = tuple(sorted(query.get("component", [])))
+        id_key = tuple(sorted(ids)) if ids is not None else None
+        key = (products, components, (field, since), id_key, self._version)
         matches = self._search_cache.get(key)
         if matches is None:
-            matches = self._match(key[0], key[1], field, since, ids)
+            wanted_products = {p.lower() for p in products}
+            wanted_components = {c.lower() for c in components}
+            # `self.bugs` is kept in id order; REST times are fixed-width UTC strings, so they
+            # compare as strings.
+            matches = [
+                bug_id
+                for bug_id, bug in self.bugs.items()
+                if not bug["invisible"]
+                and (not wanted_products or bug["product"].lower() in wanted_products)
+                and (not wanted_components or bug["component"].lower() in wanted_components)
+                and (since is None or bug[field] >= since)
+                and (ids is None or bug_id in ids)
+            ]
             self._search_cache = {key: matches}  # one query is paged at a time
         if query.get("whiteboard"):  # a substring, case aside, as Bugzilla's search does
             wanted = query["whiteboard"][0].casefold()
@@ -552,56 +486,22 @@ class FakeBugzilla:
         fields = _fields(query)
         return {"bugs": [self._show(self.bugs[i], fields) for i in matches[start:end]]}
 
-    def _match(
-        self,
-        products: tuple[str, ...],
-        components: tuple[str, ...],
-        field: str,
-        since: str | None,
-        ids: set[int] | None,
-    ) -> list[int]:
-        """Ids of the visible bugs matching, in id order (`self.bugs` is kept in id order;
-        REST times are fixed-width UTC strings, so they compare as strings)."""
-        wanted_products = {p.lower() for p in products}
-        wanted_components = {c.lower() for c in components}
-        found = []
-        for bug_id, bug in self.bugs.items():
-            if bug["invisible"]:
-                continue
-            if wanted_products and bug["product"].lower() not in wanted_products:
-                continue
-            if wanted_components and bug["component"].lower() not in wanted_components:
-                continue
-            if since is not None and bug[field] < since:
-                continue
-            if ids is not None and bug_id not in ids:
-                continue
-            found.append(bug_id)
-        return found
-
-    def _bug(self, ref: str) -> dict[str, Any]:
-        if not ref.isdigit() or int(ref) not in self.bugs:
-            if not ref.isdigit():
-                raise ApiError(404, 100, f"Bug alias {ref} does not exist.")
-            raise ApiError(404, 101, f"Bug #{ref} does not exist.")
-        return self.bugs[int(ref)]
-
     def _visible_bug(self, ref: str) -> dict[str, Any]:
-        bug = self._bug(ref)
+        if not ref.isdigit():
+            raise ApiError(404, 100, f"Bug alias {ref} does not exist.")
+        if int(ref) not in self.bugs:
+            raise ApiError(404, 101, f"Bug #{ref} does not exist.")
+        bug = self.bugs[int(ref)]
         if bug["invisible"]:
             raise ApiError(401, 102, f"You are not authorized to access bug #{bug['id']}.")
         return bug
 
     def _show(self, bug: dict[str, Any], fields: set[str] | None) -> dict[str, Any]:
-        shown = {}
-        for name in BUG_FIELDS:
-            # creator_detail comes with creator (as on BMO and 5.0)
-            wanted = fields is None or name in fields
-            if not wanted and not (name == "creator_detail" and "creator" in fields):
-                continue
-            value = bug[name]
-            shown[name] = [dict(f) for f in value] if name == "flags" else value
-        return shown
+        return {
+            name: [dict(f) for f in value] if name == "flags" else value
+            for name, value in bug.items()
+            if name not in INTERNAL and (fields is None or name in fields)
+        }
 
     def _comments(self, ref: str, query: dict[str, list[str]]) -> dict[str, Any]:
         refs = [ref, *query.get("ids", [])]
@@ -616,18 +516,11 @@ class FakeBugzilla:
         return {"bugs": answer, "comments": {}}
 
     def _create_bug(self, data: dict[str, Any], user: str | None) -> dict[str, Any]:
-        """Bug.create as 5.0 answers it: 200 and `{"id": N}`; product, component, summary
-        and version are required, the description is comment 0."""
-        login = self._writer(user)
+        """Bug.create as 5.0 answers it: 200 and `{"id": N}`; the description is comment 0."""
+        login = self._logged_in(user)
         for name in ("product", "component", "summary", "version"):
-            value = data.get(name)
-            if not isinstance(value, str) or not value.strip():
-                raise ApiError(
-                    400,
-                    50,
-                    f"The function Bug.create requires a {name} argument, and that argument "
-                    "was not set.",
-                )
+            if not isinstance(data.get(name), str) or not data[name].strip():
+                raise _missing("Bug.create", name)
         product = self.products.get(data["product"])
         if product is None:
             raise ApiError(
@@ -643,19 +536,18 @@ class FakeBugzilla:
         description = data.get("description") or ""
         if not isinstance(description, str):
             raise ApiError(400, 32000, "description must be a string.")
-        whiteboard = data.get("whiteboard") or ""
         bug_id = self.add_bug(
             data["summary"].strip(),
             description,
             login,
             product=data["product"],
             component=data["component"],
-            whiteboard=str(whiteboard),
+            whiteboard=str(data.get("whiteboard") or ""),
         )
         return {"id": bug_id}
 
     def _post_comment(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
-        login = self._writer(user)
+        login = self._logged_in(user)
         bug = self._visible_bug(ref)
         text = data.get("comment")
         if not isinstance(text, str) or not text.strip():
@@ -670,9 +562,8 @@ class FakeBugzilla:
 
     def _update(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
         """Validates the whole change first, then applies it: all or nothing, like Bugzilla."""
-        login = self._writer(user)
-        ids = data.get("ids") or [ref]
-        bugs = [self._visible_bug(str(i)) for i in ids]
+        login = self._logged_in(user)
+        bugs = [self._visible_bug(str(i)) for i in data.get("ids") or [ref]]
         comment = data.get("comment")
         text = None
         if comment is not None:
@@ -691,19 +582,18 @@ class FakeBugzilla:
             if whiteboard is not None and whiteboard != bug["whiteboard"]:
                 changes["whiteboard"] = {"removed": bug["whiteboard"], "added": whiteboard}
                 bug["whiteboard"] = whiteboard
-            added, removed, cc_added = [], [], []
+            removed: list[str] = []
+            added: list[str] = []
+            cc = len(bug["cc"])
             for change in flag_changes:
-                a, r, cc = self._apply_flag(bug, change, login, now)
-                added += a
-                removed += r
-                cc_added += cc
+                self._apply_flag(bug, change, login, now, removed, added)
             if added or removed:
                 changes["flagtypes.name"] = {
                     "removed": ", ".join(removed),
                     "added": ", ".join(added),
                 }
-            if cc_added:
-                changes["cc"] = {"removed": "", "added": ", ".join(cc_added)}
+            if bug["cc"][cc:]:
+                changes["cc"] = {"removed": "", "added": ", ".join(bug["cc"][cc:])}
             if text:
                 posted = self._add_comment(bug, str(text), login, now)
                 self._emit("comment.create", bug, login, now, comment=posted)
@@ -726,11 +616,6 @@ class FakeBugzilla:
         self._changed()
         return {"bugs": changed}
 
-    def _writer(self, user: str | None) -> str:
-        if user is None:
-            raise ApiError(401, 410, "You must log in before using this part of Bugzilla.")
-        return user
-
     def _check_comment(self, text: str) -> None:
         if len(text) > MAX_COMMENT:
             raise ApiError(400, 114, f"Comments cannot be longer than {MAX_COMMENT} characters.")
@@ -747,28 +632,28 @@ class FakeBugzilla:
         requestee = flag.get("requestee")
         if requestee:
             if requestee.lower() not in self.users:
-                raise ApiError(
-                    404,
-                    51,
-                    f"There is no user named '{requestee}'. Either you mis-typed the name or that "
-                    "user has not yet registered for a Bugzilla account.",
-                )
+                raise _no_user(requestee)
             requestee = self.users[requestee.lower()]["name"]
         return {**flag, "requestee": requestee}
 
     def _apply_flag(
-        self, bug: dict[str, Any], change: dict[str, Any], login: str, now: str
-    ) -> tuple[list[str], list[str], list[str]]:
+        self,
+        bug: dict[str, Any],
+        change: dict[str, Any],
+        login: str,
+        now: str,
+        removed: list[str],
+        added: list[str],
+    ) -> None:
         """A flag change: `new` or no flag of that type adds one; otherwise the existing flag
-        (by id, else the first of that type) is updated, or removed with status X."""
+        (by id, else the first of that type) is updated, or removed with status X. The flags
+        before and after go in `removed` and `added`; a requestee joins the cc list."""
         flags = bug["flags"]
         existing = None
         if change.get("id") is not None:
             existing = next((f for f in flags if f["id"] == change["id"]), None)
         elif not change.get("new"):
             existing = next((f for f in flags if f["name"] == change["name"]), None)
-        added: list[str] = []
-        removed: list[str] = []
         requestee = change.get("requestee")
         if existing is not None:
             removed.append(_flag_label(existing))
@@ -782,48 +667,49 @@ class FakeBugzilla:
                     existing.pop("requestee", None)
                 added.append(_flag_label(existing))
         elif change["status"] != "X":
-            flag = self._new_flag(change["name"], change["status"], requestee, login, now)
+            flag = {
+                "id": self._next_flag,
+                "type_id": FLAG_TYPES.get(change["name"], 99),
+                "name": change["name"],
+                "status": change["status"],
+                "setter": login,
+                "creation_date": now,
+                "modification_date": now,
+            }
+            if requestee:
+                flag["requestee"] = requestee
+            self._next_flag += 1
             flags.append(flag)
             added.append(_flag_label(flag))
-        cc = []
         if requestee and requestee not in bug["cc"]:
             bug["cc"].append(requestee)
-            cc.append(requestee)
-        return added, removed, cc
 
     def _product(self, query: dict[str, list[str]]) -> dict[str, Any]:
         names = {n.lower() for n in query.get("names", [])}
         ids = {int(i) for i in query.get("ids", []) if i.isdigit()}
         every = bool(query.get("type"))  # ?type=accessible: every product (all are, here)
-        products = []
-        for product in self.products.values():
-            if every or product["name"].lower() in names or product["id"] in ids:  # else left out
-                products.append(
-                    {
-                        "id": product["id"],
-                        "name": product["name"],
-                        "description": "",
-                        "is_active": product["is_active"],
-                        "components": [
-                            {**c, "description": "", "default_assigned_to": "nobody@mozilla.org"}
-                            for c in product["components"].values()
-                        ],
-                    }
-                )
+        products = [
+            {
+                "id": product["id"],
+                "name": product["name"],
+                "description": "",
+                "is_active": product["is_active"],
+                "components": [
+                    {**c, "description": "", "default_assigned_to": "nobody@mozilla.org"}
+                    for c in product["components"].values()
+                ],
+            }
+            for product in self.products.values()
+            if every or product["name"].lower() in names or product["id"] in ids  # else left out
+        ]
         return {"products": products}
 
     def _user(self, query: dict[str, list[str]]) -> dict[str, Any]:
         found = []
         for name in query.get("names", []):
-            user = self.users.get(name.lower())
-            if user is None:
-                raise ApiError(
-                    404,
-                    51,
-                    f"There is no user named '{name}'. Either you mis-typed the name or that user "
-                    "has not yet registered for a Bugzilla account.",
-                )
-            found.append(dict(user))
+            if name.lower() not in self.users:
+                raise _no_user(name)
+            found.append(dict(self.users[name.lower()]))
         # Like 5.0 (Bugzilla::User->new_from_list): an unknown id is left out, no error; a
         # user named and given by id is listed once.
         for value in query.get("ids", []):
@@ -860,32 +746,7 @@ class FakeBugzilla:
             }
         user = self.users[login.lower()]
         event = webhooks.event_document(routing_key, user, when, changes)
-        self.webhooks.emit(routing_key, bug, document, event)
-
-    def _detail(self, user: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": user["id"],
-            "name": user["name"],
-            "email": user["email"],
-            "real_name": user["real_name"],
-        }
-
-    def _new_flag(
-        self, name: str, status: str, requestee: str | None, setter: str, now: str
-    ) -> dict[str, Any]:
-        flag = {
-            "id": self._next_flag,
-            "type_id": FLAG_TYPES.get(name, 99),
-            "name": name,
-            "status": status,
-            "setter": setter,
-            "creation_date": now,
-            "modification_date": now,
-        }
-        if requestee:
-            flag["requestee"] = requestee
-        self._next_flag += 1
-        return flag
+        self.webhooks.emit(bug, document, event)
 
     def _add_comment(
         self, bug: dict[str, Any], text: str, creator: str, now: str
@@ -918,10 +779,12 @@ def _flag_label(flag: dict[str, Any]) -> str:
 
 
 def _fields(query: dict[str, list[str]]) -> set[str] | None:
+    """`include_fields`, None for all; creator_detail comes with creator (as on BMO and 5.0)."""
     values = query.get("include_fields")
     if not values:
         return None
-    return {f.strip() for v in values for f in v.split(",") if f.strip()}
+    fields = {f.strip() for v in values for f in v.split(",") if f.strip()}
+    return fields | {"creator_detail"} if "creator" in fields else fields
 
 
 def _int_param(query: dict[str, list[str]], name: str) -> int | None:

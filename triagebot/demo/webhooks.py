@@ -1,8 +1,8 @@
 """The stand-in's webhooks, shaped like bugzilla.mozilla.org's (extensions/Webhooks, sent by
 extensions/Push/lib/Connector/Webhook.pm): upstream Bugzilla 5.0 has none, BMO has.
 
-A webhook is registered per product (and optionally component), or "Any", for the events
-create, change and comment. On a matching change the stand-in POSTs one JSON document, in
+A webhook is registered per product (and optionally component), or "Any", for every event
+(create, change and comment). On a matching change the stand-in POSTs one JSON document, in
 order, from one sender thread, as BMO's push daemon does: `{"bug": {...}, "event": {"action",
 "target", "routing_key", "time", "user", "changes"?}, "webhook_id", "webhook_name"}`, with
 `Content-Type` and `Accept: application/json` and, when both are set, the header the owner
@@ -25,7 +25,6 @@ import requests
 
 log = logging.getLogger(__name__)
 
-EVENTS = ("create", "change", "comment")
 ANY = "Any"
 TIMEOUT_SECONDS = 30  # BMO's request timeout (Bugzilla::Util::mojo_user_agent)
 
@@ -37,26 +36,18 @@ class Webhook:
     url: str
     product: str = ANY
     component: str = ANY
-    events: tuple[str, ...] = EVENTS
     api_key_header: str | None = None
     api_key_value: str | None = None
 
-    def wants(
-        self, routing_key: str, product: str, component: str, changes: list[dict[str, str]]
-    ) -> bool:
-        """BMO's `should_send`: product and component (or Any) and the event's kind; or a
-        change that took the bug out of this product or component."""
-        change = "change" in self.events and routing_key.startswith("bug.modify")
+    def wants(self, product: str, component: str, changes: list[dict[str, str]]) -> bool:
+        """BMO's `should_send`: product and component (or Any); or a change that took the bug
+        out of this product or component."""
         if self.product in (ANY, product) and self.component in (ANY, component):
-            return (
-                change
-                or ("create" in self.events and routing_key == "bug.create")
-                or ("comment" in self.events and routing_key == "comment.create")
-            )
+            return True
         removed = {
             c["field"]: c["removed"] for c in changes if c["field"] in ("product", "component")
         }
-        if not change or not removed:
+        if not removed:
             return False
         return self.product == removed.get("product", product) and self.component in (
             ANY,
@@ -146,19 +137,13 @@ class Sender:
             self._thread.start()
         return hook
 
-    def emit(
-        self,
-        routing_key: str,
-        bug: dict[str, Any],
-        document: dict[str, Any],
-        event: dict[str, Any],
-    ) -> None:
+    def emit(self, bug: dict[str, Any], document: dict[str, Any], event: dict[str, Any]) -> None:
         """Queue the payload for every webhook that wants this event on this bug."""
         if bug.get("invisible"):
             return
+        changes = event.get("changes") or []
         for hook in self.hooks:
-            changes = event.get("changes") or []
-            if hook.wants(routing_key, bug["product"], bug["component"], changes):
+            if hook.wants(bug["product"], bug["component"], changes):
                 payload = {
                     "bug": document,
                     "event": event,
