@@ -15,9 +15,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from triagebot.core.registry import Community, Registry
-from triagebot.files.policy import Policy
+from triagebot.files.policy import Handover, MinDelegates, Policy, PublicContact, Review, TermLength
 from triagebot.files.problems import Problem
 from triagebot.files.tomlpos import Locator
 from triagebot.files.validate import COMMUNITIES_DIR
@@ -37,9 +38,12 @@ def months_between(start: date, end: date) -> int:
 
 
 @dataclass
-class _Where:
-    """Lines in one community file, found only when a finding is reported."""
+class _Audited:
+    """One community under audit; its file is read only when a finding is reported."""
 
+    registry: Registry
+    c: Community
+    today: date
     path: Path
     _text: str | None = None
 
@@ -51,127 +55,107 @@ class _Where:
                 self._text = ""
         return Locator(self._text).line(keys)
 
+    def name(self, handle: str) -> str:
+        return name_of(self.registry, handle)
+
 
 def audit(registry: Registry, root: Path, policy: Policy, today: date) -> list[Problem]:
     """Every finding, community by community (in slug order), each at its file and line."""
     found: list[Problem] = []
     for slug in sorted(registry.communities):
-        community = registry.communities[slug]
-        where = _Where(root / COMMUNITIES_DIR / f"{slug}.toml")
-        for check in _CHECKS:
-            for line, field, message, level in check(registry, community, policy, today, where):
-                found.append(Problem(str(where.path), line, field, message, level))
+        a = _Audited(
+            registry, registry.communities[slug], today, root / COMMUNITIES_DIR / f"{slug}.toml"
+        )
+        for name, rule in policy:  # the checks the policy switches on, in its order
+            if rule is not None:
+                for line, field, message in _CHECKS[name](a, rule):
+                    found.append(Problem(str(a.path), line, field, message, rule.level))
     return found
 
 
-_Finding = tuple[int, str, str, str]
-_Check = Callable[[Registry, Community, Policy, date, _Where], Iterator[_Finding]]
+_Finding = tuple[int, str, str]  # line, field, message
 
 
-def _min_delegates(
-    registry: Registry, c: Community, policy: Policy, today: date, where: _Where
-) -> Iterator[_Finding]:
-    rule = policy.min_delegates
-    if rule is None or c.status != "active":
-        return
-    current = c.current_delegates(today)
-    people = {d.person for d in current}
-    if len(people) < rule.count:
+def _min_delegates(a: _Audited, rule: MinDelegates) -> Iterator[_Finding]:
+    people = {d.person for d in a.c.current_delegates(a.today)}
+    if a.c.status == "active" and len(people) < rule.count:
         have = "no current delegate" if not people else f"{len(people)} current delegate(s)"
         yield (
-            where.line("delegates"),
+            a.line("delegates"),
             "delegates",
             f"active community with {have}; the policy asks for at least {rule.count}",
-            rule.level,
         )
 
 
-def _term_length(
-    registry: Registry, c: Community, policy: Policy, today: date, where: _Where
-) -> Iterator[_Finding]:
-    rule = policy.term_length
-    months = c.governance.term_months
-    if rule is None or not months:
+def _term_length(a: _Audited, rule: TermLength) -> Iterator[_Finding]:
+    months = a.c.governance.term_months
+    if not months:
         return
     exempt = {title.casefold() for title in rule.exempt_titles}
-    for index, d in enumerate(c.delegates):
-        if d.until is not None and d.until <= today:
+    for index, d in enumerate(a.c.delegates):
+        if d.until is not None and d.until <= a.today:
             continue  # an ended term is history, not something to fix
         if d.title.casefold() in exempt:
             continue  # a role held without a term (a mentor)
-        limit = add_months(d.since, months + rule.grace_months)
-        end = d.until or today
-        if end > limit:
-            held = months_between(d.since, end)
+        end = d.until or a.today
+        if end > add_months(d.since, months + rule.grace_months):
             verb = "is scheduled to last" if d.until else "has lasted"
             yield (
-                where.line("delegates", index, "until" if d.until else "since"),
+                a.line("delegates", index, "until" if d.until else "since"),
                 f"delegates[{index}]",
-                f"{name_of(registry, d.person)}'s term as {d.title} {verb} {held} months, "
-                f"longer than governance.term_months = {months}: record the renewal "
+                f"{a.name(d.person)}'s term as {d.title} {verb} {months_between(d.since, end)} "
+                f"months, longer than governance.term_months = {months}: record the renewal "
                 "(a new term) or the end",
-                rule.level,
             )
 
 
-def _review(
-    registry: Registry, c: Community, policy: Policy, today: date, where: _Where
-) -> Iterator[_Finding]:
-    rule = policy.review
-    if rule is None:
-        return
-    if add_months(c.reviewed, rule.max_age_months) < today:
+def _review(a: _Audited, rule: Review) -> Iterator[_Finding]:
+    if add_months(a.c.reviewed, rule.max_age_months) < a.today:
         yield (
-            where.line("reviewed"),
+            a.line("reviewed"),
             "reviewed",
-            f"last reviewed {c.reviewed}, more than {rule.max_age_months} months ago: "
+            f"last reviewed {a.c.reviewed}, more than {rule.max_age_months} months ago: "
             "confirm the file with the community and bump the date",
-            rule.level,
         )
 
 
-def _handover(
-    registry: Registry, c: Community, policy: Policy, today: date, where: _Where
-) -> Iterator[_Finding]:
-    rule = policy.handover
-    if rule is None:
-        return
-    for h in handovers(registry, c, today):
+def _handover(a: _Audited, rule: Handover) -> Iterator[_Finding]:
+    for h in handovers(a.registry, a.c, a.today):
         since = f" since {h.ended}" if h.ended else ""
         if h.candidates:
-            takers = ", ".join(f"{name_of(registry, p)} ({p})" for p in h.candidates)
-            advice = f"could take over: {takers}"
+            advice = "could take over: " + ", ".join(f"{a.name(p)} ({p})" for p in h.candidates)
         else:
             advice = "no current delegate could take over"
         yield (
-            where.line("resources", h.index, "responsible"),
+            a.line("resources", h.index, "responsible"),
             f"resources[{h.index}].responsible",
-            f"{h.resource.kind} {h.resource.id}: {name_of(registry, h.handle)} ({h.handle}) "
+            f"{h.resource.kind} {h.resource.id}: {a.name(h.handle)} ({h.handle}) "
             f"holds no role in the community{since}; {advice}",
-            rule.level,
         )
 
 
-def _public_contact(
-    registry: Registry, c: Community, policy: Policy, today: date, where: _Where
-) -> Iterator[_Finding]:
-    rule = policy.public_contact
-    if rule is None or c.status not in rule.statuses or c.public_contacts:
+def _public_contact(a: _Audited, rule: PublicContact) -> Iterator[_Finding]:
+    if a.c.status not in rule.statuses or a.c.public_contacts:
         return
     if rule.delegates_count:
-        for d in c.current_delegates(today):
-            person = registry.people.get(d.person)
+        for d in a.c.current_delegates(a.today):
+            person = a.registry.people.get(d.person)
             if person is not None and person.public_contacts:
                 return
     yield (
-        where.line("contacts"),
+        a.line("contacts"),
         "contacts",
-        f"{c.status} community with no public contact: nobody can be pointed to it",
-        rule.level,
+        f"{a.c.status} community with no public contact: nobody can be pointed to it",
     )
 
 
-_CHECKS: tuple[_Check, ...] = (_min_delegates, _term_length, _review, _handover, _public_contact)
+_CHECKS: dict[str, Callable[[_Audited, Any], Iterator[_Finding]]] = {
+    "min_delegates": _min_delegates,
+    "term_length": _term_length,
+    "review": _review,
+    "handover": _handover,
+    "public_contact": _public_contact,
+}
 
 
 def summary(findings: list[Problem], policy_path: Path, policy: Policy) -> str:

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from triagebot.core.registry import Contact, Delegation, Governance, Registry
 from triagebot.files.rules import RulesError, load_rules
-from triagebot.tools.history import Event, timeline
+from triagebot.tools.history import Event, name_of, timeline
 
 TITLE = "Community directory"
 INTRO = "Who speaks for each community, and how to reach them. Public contacts only."
@@ -77,14 +77,10 @@ def public_view(registry: Registry, today: date) -> list[Entry]:
     """Every community, active ones first and retired ones last, by name within each; holding
     only what the page may show on `today`."""
 
-    def name_of(handle: str) -> str:
-        person = registry.people.get(handle)
-        return person.name if person else handle
-
     def holder(term: Delegation, current: bool) -> Holder:
         person = registry.people.get(term.person)
         contacts = _public(person.contacts) if current and person else ()
-        return Holder(name_of(term.person), term.title, term.since, term.until, contacts)
+        return Holder(name_of(registry, term.person), term.title, term.since, term.until, contacts)
 
     communities = sorted(
         registry.communities.values(),
@@ -101,7 +97,8 @@ def public_view(registry: Registry, today: date) -> list[Entry]:
             current=tuple(holder(d, True) for d in c.current_delegates(today)),
             past=tuple(holder(d, False) for d in c.past_delegates(today)),
             resources=tuple(
-                (r.kind, r.id, tuple(name_of(h) for h in r.responsible)) for r in c.resources
+                (r.kind, r.id, tuple(name_of(registry, h) for h in r.responsible))
+                for r in c.resources
             ),
             history=tuple(timeline(registry, c, today)),
         )
