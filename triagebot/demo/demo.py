@@ -59,7 +59,6 @@ class DemoBug:
     summary: str
     description: str
     creator: str
-    creator_id: int | None = None
     component: str = "Community IT"
     whiteboard: str = ""
 

@@ -12,8 +12,7 @@ until the next change, and each page is a slice.
 
 Only what the demo, the benchmarks and the tests share lives here. Fault injection (errors,
 dropped connections, hooks at request N, snapshots, an in-process transport) is for tests
-only: `tests/standin.py` subclasses `FakeBugzilla` and overrides `handle`, whose answer may be
-None — close the connection without one.
+only, in `tests/standin.py`, which subclasses `FakeBugzilla` and overrides `handle`.
 """
 
 from __future__ import annotations
@@ -387,10 +386,8 @@ class FakeBugzilla:
             case ["GET", "bug"]:
                 return 200, self._search(query)
             case ["GET", "bug", ref]:
-                return 200, {
-                    "bugs": [self._show(self._visible_bug(ref), _fields(query))],
-                    "faults": [],
-                }
+                shown = self._show(self._visible_bug(ref), _fields(query))
+                return 200, {"bugs": [shown], "faults": []}
             case ["GET", "bug", ref, "history"]:
                 bug = self._visible_bug(ref)
                 history = [dict(h) for h in bug["history"]]
