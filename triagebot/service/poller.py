@@ -84,11 +84,9 @@ class Action(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ToDo:
-    """A bug to write on, its decision, and the ref of an earlier unconfirmed write (reused)."""
+class ToDo(Planned):
+    """A first write, with the ref of an earlier unconfirmed write (reused)."""
 
-    bug: Bug
-    decision: Decision
     earlier_ref: str | None = None
     attempts: int = 0  # the record's attempts when read: the claim compares and swaps it
 
@@ -219,9 +217,8 @@ class _Page:
 
 
 class Poller:
-    """Runs polls for every rule against one client, store and (reloadable) registry. Its
-    writer sends each write to Bugzilla, or records it: a dry run, which also keeps the
-    state as it was (`writer.DryRunStore`)."""
+    """Runs polls for every rule against one client, store and (reloadable) registry; its
+    writer sends each write to Bugzilla, or records it (a dry run: `writer.DryRunStore`)."""
 
     def __init__(
         self,
@@ -355,9 +352,8 @@ class Poller:
     def _gather(
         self, rule: Rule, start: datetime, since: datetime, report: PollReport
     ) -> tuple[list[ToDo], list[Planned]]:
-        """Every page of changed bugs through read / reconcile / decide / record. Returns
-        the decisions that need a write, each with the ref of an earlier unconfirmed intent,
-        and the follow-ups (answers to the bot's questions, stale requests) to write."""
+        """Every page of changed bugs through read / reconcile / decide / record: the first
+        writes and the follow-ups (answers to the bot's questions, stale requests) to make."""
         registry = self.registry()
         todo: list[ToDo] = []
         followups: list[Planned] = []
@@ -590,11 +586,7 @@ class Poller:
             if self.stop_requested is not None:  # the bug's own state brings it back
                 report.results.append(BugResult(planned.bug, planned.decision, Action.STOPPED))
                 continue
-            result = self._write_followup(rule, planned)
-            logs.write_line(
-                rule.name, planned.bug.id, result.action, planned.decision, *_told(result)
-            )
-            report.results.append(result)
+            report.results.append(_logged(rule, self._write_followup(rule, planned)))
 
     def _put(self, bug: Bug, write: Write, ref: str) -> tuple[Put, BugzillaError | None]:
         """The one PUT of a write, and the error that refused it. When Bugzilla rejects a
@@ -664,8 +656,7 @@ class Poller:
                 if self._blocked is not None or self.stop_requested is not None:
                     report.results.append(self._not_sent(rule, bug, decision, refs[bug.id]))
                     continue
-                result = self._write_one(rule, bug, decision, refs[bug.id])
-                logs.write_line(rule.name, bug.id, result.action, decision, *_told(result))
+                result = _logged(rule, self._write_one(rule, bug, decision, refs[bug.id]))
                 report.results.append(result)
                 self._written += 1
                 if self.progress is not None:
@@ -728,9 +719,12 @@ class Poller:
         self.store.set_cursor(rule.name, min(candidates))
 
 
-def _told(result: BugResult) -> tuple[tuple[str, ...], str | None, str | None]:
-    """What a write's log line says besides its change: needinfo, error, ref."""
-    return result.needinfo, result.error, result.ref
+def _logged(rule: Rule, result: BugResult) -> BugResult:
+    """A write's result, once its log line is out."""
+    assert result.decision is not None
+    bug, action, decision = result.bug.id, result.action, result.decision
+    logs.write_line(rule.name, bug, action, decision, result.needinfo, result.error, result.ref)
+    return result
 
 
 class _Stopped(Exception):
