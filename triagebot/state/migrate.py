@@ -1,8 +1,8 @@
 """Schema migrations (Alembic), applied when the store opens a database.
 
-Every schema change from issue 12 on is a revision in `triagebot/migrations/versions/`, so an
-operator's database upgrades in place, on SQLite (Alembic's batch mode rebuilds a table where
-SQLite cannot ALTER it) and on PostgreSQL. A database made before migrations existed (the
+Every schema change from issue 12 on is a revision in `migrations/versions/`, so an operator's
+database upgrades in place, on SQLite (Alembic's batch mode rebuilds a table where SQLite
+cannot ALTER it) and on PostgreSQL. A database made before migrations existed (the
 tables, no `alembic_version`) is stamped with the baseline revision, which is exactly that
 schema, then upgraded. Replicas starting together on PostgreSQL queue on an advisory lock; on
 SQLite, one that loses the race finds the work done and checks again.
