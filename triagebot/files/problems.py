@@ -15,7 +15,7 @@ import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Union
@@ -110,15 +110,6 @@ class Table(BaseModel):
     extra_name: ClassVar[str] = "key"
 
 
-@dataclass
-class _Spot:
-    """What the model declares at one place of a document: its type and what it says."""
-
-    tp: Any
-    says: list[Say] = field(default_factory=list)
-    parent: type | None = None
-
-
 def _unwrap(tp: Any, says: list[Say]) -> Any:
     while True:
         if typing.get_origin(tp) is Annotated:
@@ -133,30 +124,25 @@ def _unwrap(tp: Any, says: list[Say]) -> Any:
             return tp
 
 
-def _spot(root: Any, loc: Sequence[Key]) -> _Spot:
-    """Walk the declared types along a pydantic error location."""
-    spot = _Spot(root)
+def _spot(root: Any, loc: Sequence[Key]) -> tuple[Any, list[Say]]:
+    """The type declared at a pydantic error location, and what it says there."""
+    tp, says = root, []
     for position, key in enumerate(loc):
         if key == "[key]":
             continue  # taken with the key before it
-        tp = _unwrap(spot.tp, [])
-        parent = None
-        says: list[Say] = []
+        tp, says = _unwrap(tp, []), []
         if _is_table(tp):
-            declared = _fields(tp).get(str(key))
-            if declared is None:
-                return _Spot(None, [], tp)
-            parent, (tp, says) = tp, declared
+            if str(key) not in (fields := _fields(tp)):
+                return None, []
+            tp, says = fields[str(key)]
         elif typing.get_origin(tp) in (list, tuple):
             tp = typing.get_args(tp)[0]
         elif typing.get_origin(tp) is dict:
             is_key = loc[position + 1 : position + 2] == ("[key]",)
             tp = typing.get_args(tp)[0 if is_key else 1]
         else:
-            return _Spot(None)
-        spot = _Spot(tp, says, parent)
-    spot.tp = _unwrap(spot.tp, spot.says)
-    return spot
+            return None, []
+    return _unwrap(tp, says), says
 
 
 def _is_table(tp: Any) -> bool:
@@ -203,27 +189,27 @@ def error_message(root: Any, error: Any) -> tuple[FieldPath, str]:
     """The field path and message of one pydantic error, in the words of the declaration."""
     loc = tuple(error["loc"])
     kind = error["type"]
-    spot = _spot(root, loc)
+    tp, says = _spot(root, loc)
     path = tuple(k for k in loc if k != "[key]")
     value = error.get("input")
-    for say in spot.says:
+    for say in says:
         if kind in say.messages:
             got = describe(value)
             return path, say.messages[kind].format(value=value, got=got, key=path[-1])
     if kind == "missing":
         return path, "required key is missing"
     if kind in ("extra_forbidden", "unexpected_keyword_argument"):  # a model, a dataclass
-        parent = _spot(root, loc[:-1]).tp
+        parent = _spot(root, loc[:-1])[0]
         allowed = list(_fields(parent)) if isinstance(parent, type) else []
         unknown = getattr(parent, "extra_name", "key")
         hint = did_you_mean(str(loc[-1]), allowed)
         return path, f"unknown {unknown}" + (hint or "; expected " + ", ".join(allowed))
     if kind == INVALID:
         return path, error["msg"]  # a validator's own words (see `invalid`)
-    noun = _noun(spot.tp, spot.says).replace("{key}", str(path[-1]) if path else "")
+    noun = _noun(tp, says).replace("{key}", str(path[-1]) if path else "")
     message = f"expected {noun}, got {describe(value)}"
     if kind == "literal_error":
-        message += did_you_mean(value, typing.get_args(spot.tp))
+        message += did_you_mean(value, typing.get_args(tp))
     return path, message
 
 

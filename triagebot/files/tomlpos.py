@@ -18,19 +18,18 @@ from dataclasses import dataclass
 
 PathKey = tuple[str | int, ...]
 
-# Tokens that can hide a '[' at the start of a line, plus the header candidates themselves.
-_TOKENS = re.compile(
-    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*"""'  # multi-line basic string
-    r"|'''[\s\S]*?'''"  # multi-line literal string
+_STRING = (  # a multi-line string's content may end with up to two of its quotes
+    r'"""(?:[^"\\]|\\[\s\S]|"(?!""))*""""{0,2}'  # multi-line basic string
+    r"|'''[\s\S]*?''''{0,2}"  # multi-line literal string
     r'|"(?:[^"\\\n]|\\.)*"'  # basic string
     r"|'[^'\n]*'"  # literal string
-    r"|\#[^\n]*"  # comment
-    r"|(?m:^)[ \t]*(?P<header>\[\[?)"  # a table header, perhaps
 )
+# Tokens that can hide a '[' at the start of a line, plus the header candidates themselves.
+_TOKENS = re.compile(_STRING + r"|\#[^\n]*|(?m:^)[ \t]*(?P<header>\[\[?)")
+_VALUE = re.compile(_STRING + r"""|[^,\]}\n#"']+""")  # a string, else a number, bool or date
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 _BASIC_STRING = re.compile(r'"(?:[^"\\\n]|\\.)*"')
 _LITERAL_STRING = re.compile(r"'[^'\n]*'")
-_SCALAR = re.compile(r"[^,\]}\n#]+")
 _BLANKS = re.compile(r"[ \t\r]*")
 _BLANKS_AND_COMMENTS = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)*")
 _ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|U([0-9A-Fa-f]{8})|(.))")
@@ -125,37 +124,18 @@ class _RegionScanner:
         self._value(path)
 
     def _value(self, path: PathKey) -> None:
-        src, pos = self.src, self.pos
-        if pos >= self.end:
+        if self.pos >= self.end:
             raise _Confused
-        ch = src[pos]
+        ch = self.src[self.pos]
         if ch == "[":
             self._array(path)
         elif ch == "{":
             self._inline_table(path)
-        elif src.startswith('"""', pos) or src.startswith("'''", pos):
-            self._multiline_string(src[pos : pos + 3])
         else:
-            pattern = {'"': _BASIC_STRING, "'": _LITERAL_STRING}.get(ch, _SCALAR)
-            match = pattern.match(src, pos, self.end)
+            match = _VALUE.match(self.src, self.pos, self.end)
             if match is None:
                 raise _Confused
             self.pos = match.end()
-
-    def _multiline_string(self, quotes: str) -> None:
-        src, pos = self.src, self.pos + 3
-        while True:
-            close = src.find(quotes, pos, self.end)
-            if close < 0:
-                raise _Confused
-            if quotes == '"""' and _escaped(src, close):
-                pos = close + 1
-                continue
-            pos = close + 3
-            while pos < self.end and src[pos] == quotes[0]:
-                pos += 1  # up to two quotes may end the content itself
-            self.pos = pos
-            return
 
     def _array(self, path: PathKey) -> None:
         self.pos += 1
@@ -189,15 +169,6 @@ class _RegionScanner:
                 self.pos += 1
                 continue
             self._key_value(path)
-
-
-def _escaped(src: str, pos: int) -> bool:
-    """Whether the character at `pos` follows an odd number of backslashes."""
-    count = 0
-    while pos > 0 and src[pos - 1] == "\\":
-        count += 1
-        pos -= 1
-    return count % 2 == 1
 
 
 @dataclass(slots=True)
