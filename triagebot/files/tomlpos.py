@@ -127,48 +127,33 @@ class _RegionScanner:
         if self.pos >= self.end:
             raise _Confused
         ch = self.src[self.pos]
-        if ch == "[":
-            self._array(path)
-        elif ch == "{":
-            self._inline_table(path)
+        if ch in "[{":
+            self._container(path, "]" if ch == "[" else "}")
         else:
             match = _VALUE.match(self.src, self.pos, self.end)
             if match is None:
                 raise _Confused
             self.pos = match.end()
 
-    def _array(self, path: PathKey) -> None:
+    def _container(self, path: PathKey, closer: str) -> None:
+        """An array (`closer` is "]") or an inline table ("}")."""
         self.pos += 1
         index = 0
         while True:
             self.pos = _skip_space(self.src, self.pos, self.end, newlines=True)
             if self.pos >= self.end:
                 raise _Confused
-            if self.src[self.pos] == "]":
-                self.pos += 1
-                return
-            element = (*path, index)
-            self.found.setdefault(element, self.pos)
-            self._value(element)
-            self.pos = _skip_space(self.src, self.pos, self.end, newlines=True)
-            if self.pos < self.end and self.src[self.pos] == ",":
-                self.pos += 1
-                index += 1
-
-    def _inline_table(self, path: PathKey) -> None:
-        self.pos += 1
-        while True:
-            self.pos = _skip_space(self.src, self.pos, self.end, newlines=True)
-            if self.pos >= self.end:
-                raise _Confused
             ch = self.src[self.pos]
-            if ch == "}":
+            if ch in (closer, ","):
                 self.pos += 1
-                return
-            if ch == ",":
-                self.pos += 1
-                continue
-            self._key_value(path)
+                if ch == closer:
+                    return
+                index += 1
+            elif closer == "}":
+                self._key_value(path)
+            else:
+                self.found.setdefault((*path, index), self.pos)
+                self._value((*path, index))
 
 
 @dataclass(slots=True)
@@ -179,25 +164,24 @@ class _Header:
 
 
 class Locator:
-    """Answers "which line holds this value?" for one TOML text, building indexes on demand."""
+    """Answers "which line holds this value?" for one TOML text; a table's keys are scanned
+    when a path in it is first asked for."""
 
     def __init__(self, source: str) -> None:
         self._src = source
-        self._line_starts: list[int] | None = None
-        self._headers: dict[PathKey, _Header] | None = None
+        self._line_starts = [m.end() for m in re.finditer("\n", source)]
+        self._headers: dict[PathKey, _Header] = {}
         self._first_below: dict[PathKey, _Header] = {}  # ("a",) -> the header of [[a]] #0
         self._regions: dict[PathKey, dict[PathKey, int]] = {}
+        self._index()
 
     def line(self, path: Sequence[str | int]) -> int:
         """The 1-based line of `path`, or of the nearest enclosing key or table we can find."""
-        if self._line_starts is None:
-            self._line_starts = [m.end() for m in re.finditer("\n", self._src)]
-        return bisect.bisect_right(self._line_starts, self.offset(tuple(path))) + 1
+        return bisect.bisect_right(self._line_starts, self._offset(tuple(path))) + 1
 
-    def offset(self, path: PathKey) -> int:
-        headers = self._index()
+    def _offset(self, path: PathKey) -> int:
         for cut in range(len(path), -1, -1):
-            header = headers.get(path[:cut])
+            header = self._headers.get(path[:cut])
             if header is not None:
                 break
         else:  # pragma: no cover - the root region is always indexed
@@ -218,21 +202,15 @@ class Locator:
         return header.line_offset
 
     def _region(self, key: PathKey, header: _Header) -> dict[PathKey, int]:
-        found = self._regions.get(key)
-        if found is None:
-            found = _RegionScanner(self._src, header.body, header.end).scan()
-            self._regions[key] = found
-        return found
+        if key not in self._regions:
+            self._regions[key] = _RegionScanner(self._src, header.body, header.end).scan()
+        return self._regions[key]
 
-    def _index(self) -> dict[PathKey, _Header]:
+    def _index(self) -> None:
         """Every table header by its path, array-of-tables indexes included: [[a]] [[a]] gives
         ("a", 0) and ("a", 1)."""
-        if self._headers is not None:
-            return self._headers
         src = self._src
-        root = _Header(0, 0)
-        self._headers = {(): root}
-        previous = root
+        previous = self._headers[()] = _Header(0, 0)
         counts: dict[PathKey, int] = {}
         for match in _TOKENS.finditer(src):
             opener = match.group("header")
@@ -249,7 +227,6 @@ class Locator:
             for size in range(1, len(path)):
                 self._first_below.setdefault(path[:size], previous)
         previous.end = len(src)
-        return self._headers
 
 
 def _parse_header(src: str, pos: int, is_array: bool) -> tuple[tuple[str, ...], int] | None:
