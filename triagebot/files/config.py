@@ -28,7 +28,6 @@ from pydantic import (
     PrivateAttr,
     ValidationInfo,
     WithJsonSchema,
-    model_validator,
 )
 
 from triagebot.core.markup import use_markdown
@@ -292,12 +291,7 @@ class Config(Table):
     push: Push = section()
     log: Log = section()
 
-    _path: Path | None = PrivateAttr(default=None)
-
-    @model_validator(mode="after")
-    def _from_file(self, info: ValidationInfo) -> Config:
-        self._path = (info.context or {}).get("path")
-        return self
+    _path: Path | None = PrivateAttr(default=None)  # set by load_config
 
     @property
     def path(self) -> Path | None:
@@ -327,8 +321,9 @@ def load_config(explicit: str | Path | None = None) -> Config:
         raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
     file = TomlFile(str(path), source)
     data = file.parse()
-    context = {"base": path.resolve().parent, "path": path}
+    context = {"base": path.resolve().parent}
     config = None if data is None else file.validate(Config, data, context)
     if config is None:
         raise ConfigError(file.problems())
+    config._path = path
     return config

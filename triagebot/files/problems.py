@@ -302,15 +302,6 @@ class TomlFile:
             return None
 
 
-def conforms(tp: Any, data: Any, context: dict[str, Any] | None = None) -> Any:
-    """`data` validated as `tp`, or None; nothing is reported (for checks that use the
-    valid parts of a file whose other parts have errors)."""
-    try:
-        return _adapter(tp).validate_python(data, context=context)
-    except ValidationError:
-        return None
-
-
 @functools.cache
 def _adapter(tp: Any) -> TypeAdapter[Any]:
     return TypeAdapter(tp)

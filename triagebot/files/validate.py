@@ -30,7 +30,7 @@ from triagebot.core.registry import (
     normalize_email,
     normalize_name,
 )
-from triagebot.files.problems import FieldPath, Problem, TomlFile, conforms
+from triagebot.files.problems import FieldPath, Problem, TomlFile
 
 PEOPLE_FILE = "people.toml"
 COMMUNITIES_DIR = "communities"
@@ -219,13 +219,13 @@ class _Loader:
             if self.today - checked.reviewed > REVIEW_MAX_AGE:
                 message = "more than a year ago: please confirm this file"
                 file.warn(("reviewed",), f"last reviewed {checked.reviewed}, {message}")
-        else:  # the checks of each part that is valid still run
-            quiet = {**context, "referenced": set()}
+        else:  # the checks of each valid part still run; `parts` keeps errors already reported
+            quiet, parts = {**context, "referenced": set()}, TomlFile(file.name)
             self._check_terms(
                 file,
-                conforms(CommunityStatus, raw.get("status")),
-                conforms(tuple[Delegation, ...], raw.get("delegates", []), quiet),
-                conforms(tuple[Resource, ...], raw.get("resources", []), quiet),
+                parts.validate(CommunityStatus, raw.get("status")),
+                parts.validate(tuple[Delegation, ...], raw.get("delegates", []), quiet),
+                parts.validate(tuple[Resource, ...], raw.get("resources", []), quiet),
             )
         return _Draft(file, slug, names, resources, checked)
 
