@@ -283,14 +283,11 @@ class Registry:
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        self._build_index()
-
     @classmethod
     def build(cls, people: Iterable[Person], communities: Iterable[Community]) -> Registry:
         return cls({p.handle: p for p in people}, {c.slug: c for c in communities})
 
-    def _build_index(self) -> None:
+    def __post_init__(self) -> None:
         for person in self.people.values():
             for email in person.emails:
                 self._by_email.setdefault(normalize_email(email), person)
@@ -316,11 +313,8 @@ class Registry:
     def identify(self, bugzilla_id: int | None, email: str | None) -> Person | None:
         """The registry person behind a Bugzilla account: the id first (it survives email
         changes), then the login email."""
-        if bugzilla_id is not None:
-            person = self._by_bugzilla_id.get(bugzilla_id)
-            if person is not None:
-                return person
-        return self.person_by_email(email) if email else None
+        person = None if bugzilla_id is None else self._by_bugzilla_id.get(bugzilla_id)
+        return person or (self.person_by_email(email) if email else None)
 
     # -- communities ----------------------------------------------------------------------
     def community(self, query: str) -> Community | None:
