@@ -156,9 +156,8 @@ class Bugzilla(Table):
         return use_markdown(self.markdown, self.url)
 
     def api_key_path(self) -> Path | None:
-        """The file the key is read from when the environment has none: systemd's credential
-        (`LoadCredential=bugzilla-api-key:...`, README: Run it as a service), else
-        `api_key_file`."""
+        """Where the key is read when the environment has none: systemd's credential
+        (README: Run it as a service), else `api_key_file`."""
         return systemd_credential("bugzilla-api-key") or self.api_key_file
 
     def api_key(self) -> str | None:

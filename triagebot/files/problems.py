@@ -91,14 +91,11 @@ def format_path(path: Sequence[Key]) -> str:
         if isinstance(key, int):
             out.append(f"[{key}]")
             continue
-        text = key if _BARE_KEY.fullmatch(key) else _quote(key)
-        out.append(f".{text}" if out else text)
+        if not _BARE_KEY.fullmatch(key):
+            escaped = key.replace("\\", "\\\\").replace('"', '\\"')
+            key = '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
+        out.append(f".{key}" if out else key)
     return "".join(out)
-
-
-def _quote(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in escaped) + '"'
 
 
 # -- declaring messages on a model ------------------------------------------------------------

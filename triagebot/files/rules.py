@@ -62,9 +62,8 @@ RulesError = ProblemError  # the rules have problems; `problems` lists every one
 
 
 def load_rules(path: str | Path) -> list[Rule]:
-    """Every rule in directory `path` (*.toml, templates in `path`/templates), or in the one
-    file `path` (templates beside it). Raises RulesError listing every problem, by file and
-    line."""
+    """Every rule in directory `path` (templates in `path`/templates), or in the one file
+    `path` (templates beside it); RulesError lists every problem, by file and line."""
     loader = _Loader(Path(path))
     rules = loader.run()
     if loader.problems:
