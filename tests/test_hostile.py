@@ -23,7 +23,7 @@ import textwrap
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -34,8 +34,8 @@ from triagebot.commands import cli
 from triagebot.core.bugs import Bug
 from triagebot.core.bugstate import SKIP as SKIP_TAG
 from triagebot.core.registry import (
-    COMMUNITY_STATUSES,
     Community,
+    CommunityStatus,
     Contact,
     Delegation,
     Governance,
@@ -391,7 +391,7 @@ def registries(draw: st.DrawFn) -> tuple[Registry, set[str]]:
             Community(
                 f"c{j}",
                 NAMES[j],
-                draw(st.sampled_from(COMMUNITY_STATUSES)),
+                draw(st.sampled_from(get_args(CommunityStatus))),
                 TODAY,
                 Governance("board", notes=draw(st.sampled_from((None, "Elected yearly.")))),
                 (f"Alias{j}",) if draw(st.booleans()) else (),

@@ -815,7 +815,7 @@ def test_any_data_gives_problems_not_tracebacks(
     write_registry(root, to_toml(people_doc), {"c": to_toml(community_doc)})
     result = load_registry(root, today=TODAY)
     assert isinstance(result, LoadResult)
-    for problem in result.problems:
+    for problem in [*result.errors, *result.warnings]:
         assert problem.line >= 1 and problem.message
     assert (result.registry is None) == bool(result.errors)
 

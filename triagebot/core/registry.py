@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal, TypeVar, get_args
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -39,7 +39,6 @@ from triagebot.core.says import Say, did_you_mean, invalid
 
 CommunityStatus = Literal["active", "dormant", "retired"]
 ResourceKind = Literal["domain", "hosting", "mailing-list", "social", "repo", "other"]
-COMMUNITY_STATUSES: tuple[str, ...] = get_args(CommunityStatus)
 SCHEDULED_TERM_MAX = timedelta(days=365)
 
 # local@domain.tld: no spaces, no second '@', no empty domain label. Non-ASCII letters are fine:

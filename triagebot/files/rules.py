@@ -403,8 +403,7 @@ class _RuleChecker:
         if name not in loader.template_names:
             where = loader.templates_dir
             hint = did_you_mean(name, loader.template_names)
-            plain = "/" not in name and "\\" not in name and not name.startswith(".")
-            if not plain:
+            if "/" in name or "\\" in name or name.startswith("."):
                 hint = f"; give a file name in {where}" + hint
             self.error(path, f"no template '{name}' in {where}{hint}")
             return None

@@ -53,10 +53,6 @@ class LoadResult:
     def ok(self) -> bool:
         return not self.errors
 
-    @property
-    def problems(self) -> list[Problem]:
-        return [*self.errors, *self.warnings]
-
 
 def utc_today(now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> date:
     """Today in UTC: the day the bot decides by (its clock is UTC), so the registry commands
