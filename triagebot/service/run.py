@@ -243,8 +243,7 @@ def poll_status(reports: list[PollReport], now: datetime) -> str:
 def run_forever(
     bot: Bot,
     on_report: Callable[[list[PollReport]], None],
-    stop: threading.Event | None = None,
-    notifier: Notifier | None = None,
+    stop: threading.Event,
     service: Service | None = None,
 ) -> int | None:
     """Poll now, every `[poll] interval_minutes` and at once for a push, one poll at a time,
@@ -255,8 +254,7 @@ def run_forever(
     (so a scheduler that stopped running jobs is restarted), STOPPING=1 on the way out."""
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    stop = stop or threading.Event()
-    notifier = notifier or Notifier()
+    notifier = Notifier()
     reported: dict[str, list[str]] = {}
     service = service or service_for(bot)
 
@@ -306,13 +304,10 @@ def run_forever(
             id="watchdog",
         )
 
-    def on_signal(signum: int, _frame: object) -> None:
-        signals.append(signum)
-
     previous: dict[int, Any] = {}
     if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGINT, signal.SIGTERM):
-            previous[signum] = signal.signal(signum, on_signal)
+            previous[signum] = signal.signal(signum, lambda n, _frame: signals.append(n))
     try:
         log.debug("polling every %s minutes", bot.config.poll.interval_minutes)
         scheduler.start()
