@@ -79,27 +79,21 @@ class Service:
                 log.exception("metrics: could not read the counts of rule %s", report.rule)
 
     # -- the listener --------------------------------------------------------------------------
-    def routes(self) -> dict[str, dict[str, Handler]]:
-        routes: dict[str, dict[str, Handler]] = {
-            "/livez": {"GET": self.livez},
-            "/readyz": {"GET": self.readyz},
-            "/metrics": {
-                "GET": lambda _: Response(HTTPStatus.OK, self.metrics.page(), CONTENT_TYPE)
-            },
-        }
-        if self.push is not None:
-            routes[push.PATH] = {"POST": self.push}
-        return routes
-
     def start(self, alive: Callable[[], bool]) -> None:
         """Start listening, when configured; `alive()` says whether the scheduler runs."""
         self._alive = alive
         if self.listen is None:
             return
-        self.listener = Listener(*self.listen, self.routes())
+        routes: dict[str, dict[str, Handler]] = {
+            "/livez": {"GET": self.livez},
+            "/readyz": {"GET": self.readyz},
+            "/metrics": {"GET": self.metrics_page},
+        }
+        if self.push is not None:
+            routes[push.PATH] = {"POST": self.push}
+        self.listener = Listener(*self.listen, routes)
         self.listener.start()
-        paths = " ".join(sorted(self.routes()))
-        log.info("listening on http://%s (%s)", self.listener.address, paths)
+        log.info("listening on http://%s (%s)", self.listener.address, " ".join(sorted(routes)))
 
     def stop(self) -> None:
         """Before the scheduler shuts down."""
@@ -122,3 +116,6 @@ class Service:
                 HTTPStatus.SERVICE_UNAVAILABLE, {"status": "not ready", "reasons": reasons}
             )
         return json_response(HTTPStatus.OK, {"status": "ready", "reasons": []})
+
+    def metrics_page(self, _request: Request) -> Response:
+        return Response(HTTPStatus.OK, self.metrics.page(), CONTENT_TYPE)
