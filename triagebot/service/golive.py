@@ -1,19 +1,16 @@
-"""Going live by accident: refused when the registry or a rule is still example data.
+"""Going live by accident: refused when the registry or a rule is still example data; and
+every go-live blocker at once, for `check`.
 
 A live bot posts on real bugs. Two mistakes a newcomer makes by following a tutorial too
 literally are caught before the first request: going live with the shipped fictional
 registry (every reporter would be compared against invented people) and with a placeholder
 directory link (every comment would send triagers to a page that does not exist).
 
-"Example data" is recognised by what it is, not by a marker: addresses and links under the
-domains reserved for documentation and testing (RFC 2606 and RFC 6761: example.org, .com,
-.net, and the .example, .test, .invalid and .localhost names). The project ships only such
-data, and a real deployment cannot identify a single real reporter with it, so a registry with
-no login outside them is never the one to go live with, wherever it was copied from. A marker
-file would be lost or copied along with the data; the addresses cannot be.
-
-Against a Bugzilla that is itself on loopback or under a reserved name (the demo's stand-in,
-the tests' mocks) nothing real can be written, so the check does not apply there.
+"Example data" is recognised by what it is, not by a marker (which would be lost, or copied
+along with the data): addresses and links under the names reserved for documentation and
+tests (RFC 2606, RFC 6761). The project ships only such data, and no real reporter can be
+identified with it. Against a Bugzilla on loopback or under a reserved name (the demo's
+stand-in, the tests' mocks) nothing real can be written, so the check does not apply there.
 """
 
 from __future__ import annotations

@@ -96,22 +96,17 @@ class Listener:
             allow = ", ".join(sorted(methods))
             response = error(HTTPStatus.METHOD_NOT_ALLOWED, f"{method} not allowed; use {allow}")
             return replace(response, headers=(("Allow", allow),))
-        body = b""
         if headers.get("Transfer-Encoding"):
             return error(HTTPStatus.LENGTH_REQUIRED, "send the body with a Content-Length")
-        length_header = headers.get("Content-Length")
-        if length_header is not None:
-            try:
-                length = int(length_header)
-            except ValueError:
-                return error(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
-            if length < 0:
-                return error(HTTPStatus.BAD_REQUEST, "Content-Length is negative")
-            if length > MAX_BODY:
-                return error(
-                    HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY} bytes"
-                )
-            body = read(length)
+        try:
+            length = int(headers.get("Content-Length", "0"))
+        except ValueError:
+            return error(HTTPStatus.BAD_REQUEST, "Content-Length is not a number")
+        if length < 0:
+            return error(HTTPStatus.BAD_REQUEST, "Content-Length is negative")
+        if length > MAX_BODY:
+            return error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY} bytes")
+        body = read(length) if length else b""
         return handler(Request(method, path, headers, body))
 
 

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 import requests
@@ -77,17 +78,15 @@ class Metrics:
 
     def __init__(self, rules: Iterable[str] = ()) -> None:
         r = self.registry = CollectorRegistry()
-        self.polls = Counter(
-            "triagebot_polls", "Polls of a rule, by result", ["rule", "result"], registry=r
+        counter, gauge = partial(Counter, registry=r), partial(Gauge, registry=r)
+        self.polls = counter("triagebot_polls", "Polls of a rule, by result", ["rule", "result"])
+        self.writes = counter(
+            "triagebot_writes", "Writes on bugs that landed, by kind", ["rule", "kind"]
         )
-        self.writes = Counter(
-            "triagebot_writes", "Writes on bugs that landed, by kind", ["rule", "kind"], registry=r
-        )
-        self.requests = Counter(
+        self.requests = counter(
             "triagebot_bugzilla_requests",
             "Answers from Bugzilla (after retries), by HTTP method and status code",
             ["method", "code"],
-            registry=r,
         )
         self.poll_duration = Histogram(
             "triagebot_poll_duration_seconds",
@@ -96,23 +95,19 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=r,
         )
-        self.last_success = Gauge(
+        self.last_success = gauge(
             "triagebot_last_success_timestamp_seconds",
             "When the last successful poll of a rule finished (Unix time)",
             ["rule"],
-            registry=r,
         )
-        self.gave_up = Gauge(
+        self.gave_up = gauge(
             "triagebot_gave_up_bugs",
             "Bugs given up after the same error max_attempts times (triagebot retry BUG)",
             ["rule"],
-            registry=r,
         )
-        self.awaiting = Gauge(
-            "triagebot_awaiting_bugs", "Bugs awaiting an endorsement", ["rule"], registry=r
-        )
-        self.push_events = Counter(
-            "triagebot_push_events", "Webhook requests, by result", ["result"], registry=r
+        self.awaiting = gauge("triagebot_awaiting_bugs", "Bugs awaiting an endorsement", ["rule"])
+        self.push_events = counter(
+            "triagebot_push_events", "Webhook requests, by result", ["result"]
         )
         Info("triagebot_build", "The running version", registry=r).info({"version": __version__})
         for result in PushResult:
