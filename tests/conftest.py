@@ -1,17 +1,24 @@
-"""Shared fixtures: the Bugzilla 5.0.6 recordings in tests/recordings/."""
+"""Shared fixtures: the Bugzilla 5.0.6 recordings in tests/recordings/, and the loopback
+stand-in with the demo's bugs for the tests that run the bot against it."""
 
 from __future__ import annotations
 
 import copy
 import json
 import logging
+import os
+import shutil
+import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pytest
+from standin import FaultyBugzilla
+
+from triagebot.demo import demo
 
 RECORDINGS = Path(__file__).resolve().parent / "recordings"
 
@@ -81,3 +88,40 @@ class Clock:
 
     def advance(self, **kw: float) -> None:
         self.now += timedelta(**kw)
+
+
+# -- the bot against the loopback stand-in ------------------------------------------------------
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def fake() -> Iterator[FaultyBugzilla]:
+    """The stand-in with the demo's bugs filed; a test module's own `fake` overrides it."""
+    with FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as server:
+        demo.seed(server, datetime.now(UTC).replace(microsecond=0), ROOT / "data")
+        yield server
+
+
+@pytest.fixture
+def base(tmp_path: Path) -> Path:
+    """A copy of the shipped data/ and rules/, free to break."""
+    shutil.copytree(ROOT / "data", tmp_path / "base" / "data")
+    shutil.copytree(ROOT / "rules", tmp_path / "base" / "rules")
+    return tmp_path / "base"
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace `old` once, and move the mtime on: a change, whatever the clock's tick."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path}"
+    before = path.stat().st_mtime_ns
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    os.utime(path, ns=(before + 10**9, before + 10**9))
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:  # a hang guard, not a figure
+            pytest.fail(f"condition not met within {timeout} s")
+        time.sleep(0.02)

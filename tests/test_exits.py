@@ -10,20 +10,18 @@ a signal is involved."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import responses
-from conftest import load_recording
+from conftest import edit, load_recording
 from standin import FaultyBugzilla, RequestInfo
 
 from triagebot.bugzilla.client import BugzillaError, Client, NotABugzilla
@@ -43,22 +41,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRIAGEBOT_API_KEY", raising=False)
 
 
-@pytest.fixture
-def fake() -> Iterator[FaultyBugzilla]:
-    server = FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
-    server.start()
-    demo.seed(server, datetime.now(UTC).replace(microsecond=0), ROOT / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def base(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "data", tmp_path / "base" / "data")
-    shutil.copytree(ROOT / "rules", tmp_path / "base" / "rules")
-    return tmp_path / "base"
-
-
 def make_config(tmp_path: Path, url: str, base: Path) -> Path:
     workdir = tmp_path / "bot"
     workdir.mkdir(exist_ok=True)
@@ -70,20 +52,6 @@ def make_config(tmp_path: Path, url: str, base: Path) -> Path:
 def config(fake: FaultyBugzilla, base: Path, tmp_path: Path) -> Path:
     assert fake.url is not None
     return make_config(tmp_path, fake.url, base)
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:  # a hang guard, not a figure
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 # -- the client: what Bugzilla 5.0.6 answers --------------------------------------------------

@@ -11,13 +11,12 @@ import re
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import wait_for
 from standin import FaultyBugzilla
 
 from triagebot.demo import demo
@@ -36,13 +35,6 @@ WRITES = {
 
 
 @pytest.fixture
-def fake() -> Iterator[FaultyBugzilla]:
-    with FaultyBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT) as server:
-        demo.seed(server, datetime.now(UTC).replace(microsecond=0), ROOT / "data")
-        yield server
-
-
-@pytest.fixture
 def config(fake: FaultyBugzilla, tmp_path: Path) -> Path:
     assert fake.url is not None
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
@@ -52,14 +44,6 @@ def config(fake: FaultyBugzilla, tmp_path: Path) -> Path:
     )
     path.write_text(text, encoding="utf-8")
     return path
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:  # a hang guard, not a figure
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 def run_until_second_poll(

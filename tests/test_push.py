@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Clock
+from conftest import Clock, wait_for
 from prometheus_client.parser import text_string_to_metric_families
-from test_service import stand_in_bot, wait_for
+from test_service import stand_in_bot
 
 from triagebot import __version__
 from triagebot.core.bugs import Bug, Decision, Write
@@ -636,13 +635,6 @@ def test_the_stand_in_sends_bmo_shaped_webhooks(fake: FakeBugzilla) -> None:
     assert comment["event"]["target"] == "comment"
     assert comment["bug"]["comment"]["body"] == "Any news?"
     assert comment["bug"]["comment"]["number"] == 1
-
-
-@pytest.fixture
-def base(tmp_path: Path) -> Path:
-    shutil.copytree(ROOT / "data", tmp_path / "base" / "data")
-    shutil.copytree(ROOT / "rules", tmp_path / "base" / "rules")
-    return tmp_path / "base"
 
 
 def test_push_end_to_end_a_request_filed_is_annotated_without_waiting_for_the_interval(

@@ -8,19 +8,19 @@ import contextlib
 import itertools
 import os
 import queue
-import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import requests
+from conftest import edit, wait_for
 
 from triagebot.commands.cli import main
 from triagebot.demo import demo
@@ -43,23 +43,6 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def fake() -> Iterator[FakeBugzilla]:
-    server = FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
-    server.start()
-    demo.seed(server, datetime.now(UTC).replace(microsecond=0), ROOT / "data")
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def base(tmp_path: Path) -> Path:
-    """A copy of the shipped data/ and rules/, free to break."""
-    shutil.copytree(ROOT / "data", tmp_path / "base" / "data")
-    shutil.copytree(ROOT / "rules", tmp_path / "base" / "rules")
-    return tmp_path / "base"
-
-
-@pytest.fixture
 def config_path(fake: FakeBugzilla, base: Path, tmp_path: Path) -> Path:
     workdir = tmp_path / "bot"
     workdir.mkdir()
@@ -68,22 +51,6 @@ def config_path(fake: FakeBugzilla, base: Path, tmp_path: Path) -> Path:
     path = demo.write_config(workdir, fake.url, base, start)
     edit(path, "[poll]\n", f"[poll]\ninterval_minutes = {INTERVAL_MINUTES}\n")
     return path
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"{old!r} not in {path}"
-    before = path.stat().st_mtime_ns
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    os.utime(path, ns=(before + 10**9, before + 10**9))  # a change, whatever the clock's tick
-
-
-def wait_for(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:  # a hang guard, not a figure
-            pytest.fail(f"condition not met within {timeout} s")
-        time.sleep(0.02)
 
 
 # -- run_forever with a stand-in poller ---------------------------------------------------------
