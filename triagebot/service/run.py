@@ -200,8 +200,7 @@ def record_reload_problems(bot: Bot, reported: dict[str, list[str]]) -> None:
 
 
 def service_for(bot: Bot) -> Service:
-    """`run`'s schedule, metrics and listener from `[http]` and `[push]`. Raises ConfigError
-    for push without a listener or without its secret."""
+    """`run`'s schedule, metrics and listener from `[http]` and `[push]`."""
     config = bot.config
     push_auth = None
     if config.push.header is not None:
@@ -231,8 +230,7 @@ def service_for(bot: Bot) -> Service:
 
 
 def poll_status(reports: list[PollReport], now: datetime) -> str:
-    """The status systemd shows (`systemctl status`) after a poll: when, and per rule how it
-    went and how many bugs it wrote on."""
+    """What `systemctl status` shows after a poll."""
     parts = [
         f"{fields['rule']} {fields['outcome']}, {fields['acted']} written"
         for fields in (report.log_fields() for report in reports)
