@@ -59,13 +59,11 @@ class Notifier:
 
 def _address(value: str) -> str | None:
     """`$NOTIFY_SOCKET` as an address for connect(): '@name' is the abstract name '\\0name'."""
-    if not value:
-        return None
     if value.startswith("@"):
         return "\0" + value[1:]
     if value.startswith("/"):
         return value
-    return None  # vsock addresses (systemd 253+ in VMs) are not for a service on the host
+    return None  # none, or vsock (systemd 253+ in VMs), which is not for a service on the host
 
 
 def _watchdog_seconds(env: Mapping[str, str]) -> float | None:
