@@ -297,9 +297,7 @@ def run_forever(
             "interval",
             seconds=notifier.watchdog_seconds / 3,  # systemd's advice: well within the period
             next_run_time=datetime.now(UTC),
-            max_instances=1,
-            coalesce=True,
-            id="watchdog",
+            id="watchdog",  # one at a time, coalesced: APScheduler's defaults
         )
 
     previous: dict[int, Any] = {}
