@@ -24,7 +24,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
 
 VERSION = 1
-OUTPUT_SCHEMA_DIR = "output"  # under data/schema/, beside the registry's schemas
 
 
 def _utc(value: datetime) -> str:
@@ -56,18 +55,20 @@ class ErrorKind(StrEnum):
     INTERNAL = "internal"  # a bug in triagebot (exit 1)
 
 
-class Document(BaseModel):
-    """What every document starts with."""
+class Part(BaseModel):
+    # Frozen, closed to unknown keys, and readable off a view model's attributes
+    # (`from_attributes`), so `jsonout` passes the view models' objects in as they are.
+    model_config = ConfigDict(frozen=True, extra="forbid", from_attributes=True)
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+
+class Document(Part):
+    """What every document starts with."""
 
     version: Literal[1] = VERSION
     ok: bool = True
 
 
-class Error(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Error(Part):
     kind: ErrorKind
     message: str
     problems: list[str] = []  # every problem when there are several (files with errors)
@@ -82,9 +83,7 @@ class ErrorDocument(Document):
 
 
 # -- once -----------------------------------------------------------------------------------
-class BugLine(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class BugLine(Part):
     bug: int
     action: str
     outcome: str | None
@@ -96,9 +95,7 @@ class BugLine(BaseModel):
     error: str | None
 
 
-class PollView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PollView(Part):
     rule: str
     live: bool
     since: Time
@@ -117,9 +114,7 @@ class PollDocument(Document):
 
 
 # -- explain --------------------------------------------------------------------------------
-class WouldWrite(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class WouldWrite(Part):
     whiteboard: str | None
     needinfo: list[str]
     comment: str | None  # None: a change of tags only (a request turned stale)
@@ -127,9 +122,7 @@ class WouldWrite(BaseModel):
     kind: str | None  # a follow-up's kind (confirmation, reminder...); None: the first comment
 
 
-class Posted(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Posted(Part):
     comment_id: int
     count: int
     creator: str
@@ -137,9 +130,7 @@ class Posted(BaseModel):
     text: str
 
 
-class ExplainRule(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ExplainRule(Part):
     rule: str
     outcome: str
     reason: str
@@ -165,9 +156,7 @@ class ExplainDocument(Document):
 
 
 # -- status ---------------------------------------------------------------------------------
-class PollRecord(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PollRecord(Part):
     rule: str
     live: bool
     started: Time
@@ -179,26 +168,20 @@ class PollRecord(BaseModel):
     error: str | None
 
 
-class UnconfirmedWrite(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class UnconfirmedWrite(Part):
     bug: int
     rule: str
     ref: str | None
     since: Time | None
 
 
-class FailedBug(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class FailedBug(Part):
     bug: int
     rule: str
     error: str | None
 
 
-class ReloadReport(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ReloadReport(Part):
     source: str
     reported: Time | None
     problems: list[str]
@@ -217,9 +200,7 @@ class StatusDocument(Document):
 
 
 # -- queue ----------------------------------------------------------------------------------
-class AwaitingBug(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class AwaitingBug(Part):
     bug: int
     url: str
     summary: str
@@ -238,16 +219,12 @@ class QueueDocument(Document):
 
 
 # -- registry -------------------------------------------------------------------------------
-class ContactView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ContactView(Part):
     kind: str
     value: str
 
 
-class Term(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Term(Part):
     handle: str
     name: str
     title: str
@@ -256,9 +233,7 @@ class Term(BaseModel):
     contacts: list[ContactView] = []  # public ones, current delegates only
 
 
-class PastTerm(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PastTerm(Part):
     handle: str
     name: str
     title: str
@@ -266,9 +241,7 @@ class PastTerm(BaseModel):
     until: date | None
 
 
-class Role(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Role(Part):
     community: str
     title: str
     since: date
@@ -276,9 +249,7 @@ class Role(BaseModel):
     current: bool
 
 
-class PersonView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class PersonView(Part):
     handle: str
     name: str
     bugzilla_id: int | None
@@ -294,18 +265,14 @@ class PersonDocument(Document):
     person: PersonView
 
 
-class GovernanceView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class GovernanceView(Part):
     model: str
     term_months: int | None
     charter: str | None
     notes: str | None
 
 
-class ResourceView(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class ResourceView(Part):
     kind: str
     id: str
     responsible: list[str]
@@ -326,10 +293,8 @@ class CommunityDocument(Document):
     past_delegates: list[PastTerm]
 
 
-class Holder(BaseModel):
+class Holder(Part):
     """A term as the directory page shows it, by name; contacts only for a current one."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
     title: str
@@ -338,9 +303,7 @@ class Holder(BaseModel):
     contacts: list[ContactView]
 
 
-class Event(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Event(Part):
     day: date
     kind: str
     person: str
@@ -350,9 +313,7 @@ class Event(BaseModel):
     text: str
 
 
-class DirectoryCommunity(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class DirectoryCommunity(Part):
     slug: str
     name: str
     aliases: list[str]
@@ -383,9 +344,7 @@ class CheckDocument(Document):
     warnings: list[str]
 
 
-class Finding(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Finding(Part):
     severity: str  # error | warning
     file: str
     line: int
@@ -401,9 +360,7 @@ class AuditDocument(Document):
     findings: list[Finding]
 
 
-class Blocker(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
+class Blocker(Part):
     what: str  # key, bot_login, product, registry, directory_url, database, ...
     problem: str
 
