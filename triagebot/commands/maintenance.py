@@ -6,14 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from triagebot.commands import documents as doc
 from triagebot.commands.notices import command_config
 from triagebot.commands.reply import Exit, Reply, configuration, usage
 from triagebot.commands.router import AddParser, add_command, add_group
 from triagebot.core.says import did_you_mean
 from triagebot.files.config import ConfigError
+from triagebot.service.views import has_state
 from triagebot.state import migrate
 from triagebot.state.store import Store
 
@@ -128,13 +127,3 @@ def db_command(args: argparse.Namespace) -> Reply:
     if was == now:
         return Reply(text=f"database already at revision {now} (the newest)")
     return Reply(text=f"database upgraded from revision {was or 'none'} to {now}")
-
-
-def has_state(url: str) -> bool:
-    """Is there a database to read? Not a SQLite file that does not exist: a command that
-    only reads must not create one. Other databases are created by their administrator."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("sqlite"):
-        return True
-    name = parsed.database or ""
-    return name not in ("", ":memory:") and Path(name).is_file()

@@ -211,6 +211,11 @@ def _wrap(text: str, **kwargs: Any) -> list[str]:
     ]
 
 
+def _item(text: str) -> list[str]:
+    """An item of a list: indented by two, going on at four."""
+    return _wrap(text, initial_indent="  ", subsequent_indent="    ")
+
+
 GUTTER = "         | "
 FOLDED = "         ┆ "
 
@@ -221,36 +226,38 @@ def poll_lines(report: PollReport, color: bool = False) -> str:
     out: list[str] = []
     for result in sorted(report.results, key=lambda r: r.bug.id):
         out.append(bug_line(result, color))
-        if result.action == "would-comment" and result.comment:
-            # A line of the comment starts after "|"; where one is too long for the terminal
-            # it goes on after "┆", so the exact text stays readable (`explain` prints it raw).
-            for line in _dry_run_block(result).splitlines():
-                out.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
+        out.extend(_would_post(result))
     out.extend(_summary_lines(report))
-    if report.capped is not None and not report.live:
-        cap = (
-            f"ACTION CAP: {report.capped} bugs would be acted on, more than "
-            "max_actions_per_run: a live run would refuse and write nothing. Read the "
-            "comments above, then run with --live --no-limit if this is expected."
-        )
-    elif report.capped is not None:
-        cap = (
-            f"ACTION CAP: {report.capped} bugs would be acted on, more than "
-            "max_actions_per_run; nothing was written. Check the rule, then run again "
-            "with --no-limit if this is expected."
-        )
     if report.capped is not None:
+        cap = f"ACTION CAP: {report.capped} bugs would be acted on, more than max_actions_per_run"
+        if report.live:
+            cap += "; nothing was written. Check the rule, then run again with --no-limit"
+        else:
+            cap += (
+                ": a live run would refuse and write nothing. Read the comments above, then "
+                "run with --live --no-limit"
+            )
+        cap += " if this is expected."
         out.extend(_paint(line, "1;33", color) for line in _wrap(cap, subsequent_indent="  "))
     return "\n".join(out) + "\n"
 
 
-def _dry_run_block(result: BugResult) -> str:
+def _would_post(result: BugResult) -> list[str]:
+    """What a dry run would post on a bug. A line of the comment starts after "|"; where one
+    is too long for the terminal it goes on after "┆", so the exact text stays readable
+    (`explain` prints it raw)."""
     d = result.decision
-    assert d is not None and result.comment is not None
-    head = [f"whiteboard: {d.whiteboard if d.whiteboard is not None else '(unchanged)'}"]
+    if result.action != "would-comment" or not result.comment or d is None:
+        return []
+    lines = [f"whiteboard: {d.whiteboard if d.whiteboard is not None else '(unchanged)'}"]
     if d.needinfo:
-        head.append(f"needinfo: {', '.join(d.needinfo)}")
-    return "\n".join([*head, "comment:", *result.comment.splitlines()])
+        lines.append(f"needinfo: {', '.join(d.needinfo)}")
+    lines += ["comment:", *result.comment.splitlines()]
+    return [
+        out
+        for line in lines
+        for out in _wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED)
+    ]
 
 
 def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
@@ -301,7 +308,7 @@ def _summary_lines(report: PollReport) -> list[str]:
     head, parts = _summary_parts(report)
     out = _wrap(head + ":", subsequent_indent="  ")
     for part in parts:
-        out.extend(_wrap(part, initial_indent="  ", subsequent_indent="    "))
+        out.extend(_item(part))
     return out
 
 
@@ -320,11 +327,7 @@ def explain(bug: Bug, view: RuleExplained) -> str:
         f"  rule {view.rule}: {decision.outcome} — {decision.reason}",
     ]
     if decision.lookalike:
-        lines.extend(
-            _wrap(
-                f"look-alike: {decision.lookalike}", initial_indent="  ", subsequent_indent="    "
-            )
-        )
+        lines.extend(_item(f"look-alike: {decision.lookalike}"))
     if view.before_start:
         lines.append(
             f"  created {bug.creation_time:%Y-%m-%d %H:%M:%S}Z, before the poll start "
@@ -466,23 +469,11 @@ def status(view: Status) -> str:
     failed = view.failed
     lines.append(f"failed (retried next poll): {len(failed)}")
     for r in failed:
-        lines.extend(
-            _wrap(
-                f"bug {r.bug_id} rule {r.rule}: {r.last_error}",
-                initial_indent="  ",
-                subsequent_indent="    ",
-            )
-        )
+        lines.extend(_item(f"bug {r.bug_id} rule {r.rule}: {r.last_error}"))
     gave_up = view.gave_up
     lines.append(f"gave up (`triagebot retry BUG` puts one back): {len(gave_up)}")
     for r in gave_up:
-        lines.extend(
-            _wrap(
-                f"bug {r.bug_id} rule {r.rule}, {r.failures} times: {r.last_error}",
-                initial_indent="  ",
-                subsequent_indent="    ",
-            )
-        )
+        lines.extend(_item(f"bug {r.bug_id} rule {r.rule}, {r.failures} times: {r.last_error}"))
     for reported in view.running_bot_problems:
         lines.extend(
             _wrap(
@@ -492,7 +483,7 @@ def status(view: Status) -> str:
             )
         )
         for p in reported.problems:
-            lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
+            lines.extend(_item(p))
     lines.extend(_file_problems(view.file_problems))
     return "\n".join(lines)
 
@@ -506,7 +497,7 @@ def _file_problems(problems: list[str]) -> list[str]:
         subsequent_indent="  ",
     )
     for p in problems:
-        lines.extend(_wrap(p, initial_indent="  ", subsequent_indent="    "))
+        lines.extend(_item(p))
     return lines
 
 
@@ -524,10 +515,8 @@ def would_post_lines(report: PollReport) -> list[str]:
     """The comments a dry-run poll would post, as `once --dry-run` prints them."""
     lines: list[str] = []
     for result in sorted(report.results, key=lambda r: r.bug.id):
-        if result.action == "would-comment" and result.comment:
-            lines.append(f"bug {result.bug.id} would get:")
-            for line in _dry_run_block(result).splitlines():
-                lines.extend(_wrap(line, initial_indent=GUTTER, subsequent_indent=FOLDED))
+        if block := _would_post(result):
+            lines += [f"bug {result.bug.id} would get:", *block]
     return lines
 
 

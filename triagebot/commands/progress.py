@@ -1,23 +1,19 @@
 """The progress line `once` shows on a terminal while it writes: done/total, rate, time left.
 
 A poll over a backlog at the request budget can take hours (10,000 bugs at 60 requests a
-minute), and a silent terminal looks hung. tqdm draws the line (a well-kept, dependency-free
-library that computes the rate and time left); nothing is drawn when stderr is not a terminal
-or NO_COLOR is set, so logs and pipes stay clean.
+minute), and a silent terminal looks hung. tqdm (well kept, dependency-free) draws the line and
+computes the rate and time left; nothing is drawn where colour would not be
+(`output.use_color`), so logs and pipes stay clean.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from typing import IO, Any
 
 from tqdm import tqdm
 
-
-def wanted(stream: IO[str]) -> bool:
-    """A terminal, and no NO_COLOR (https://no-color.org) nor TERM=dumb."""
-    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+from triagebot.commands.output import use_color
 
 
 class WriteProgress:
@@ -51,4 +47,4 @@ class WriteProgress:
 
 
 def for_stream(stream: IO[str]) -> Callable[[int, int], None] | None:
-    return WriteProgress(stream) if wanted(stream) else None
+    return WriteProgress(stream) if use_color(stream) else None

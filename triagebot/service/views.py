@@ -140,15 +140,15 @@ def status(config: Config) -> Status:
         rules_loader(config.rules.path)()
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
-    if not _has_state(config.database.url):
+    if not has_state(config.database.url):
         return Status.read(None, problems)
     with Store(config.database.url) as store:
         return Status.read(store, problems)
 
 
-def _has_state(url: str) -> bool:
-    """Is there a database to read? Not a SQLite file that does not exist. Other databases
-    are created by their administrator."""
+def has_state(url: str) -> bool:
+    """Is there a database to read? Not a SQLite file that does not exist: a command that
+    only reads must not create one. Other databases are created by their administrator."""
     parsed = make_url(url)
     if not parsed.drivername.startswith("sqlite"):
         return True
