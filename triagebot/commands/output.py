@@ -9,6 +9,8 @@ import difflib
 import os
 import textwrap
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -161,14 +163,8 @@ def _fit(line: str) -> str:
     """A line of a view wrapped at 80 columns, going on indented under itself."""
     if len(line) <= WIDTH + 2:
         return line
-    indent = " " * (len(line) - len(line.lstrip()) + 2)
-    return "\n".join(
-        _wrap(
-            line.lstrip(),
-            initial_indent=line[: len(line) - len(line.lstrip())],
-            subsequent_indent=indent,
-        )
-    )
+    lead = line[: len(line) - len(line.lstrip())]
+    return "\n".join(_wrap(line.lstrip(), initial_indent=lead, subsequent_indent=lead + "  "))
 
 
 # -- polls -------------------------------------------------------------------------------------
@@ -216,6 +212,11 @@ def _item(text: str) -> list[str]:
     return _wrap(text, initial_indent="  ", subsequent_indent="    ")
 
 
+def _section(head: str, items: Iterable[str]) -> list[str]:
+    """A heading going on at two, then its items."""
+    return [*_wrap(head, subsequent_indent="  "), *(line for item in items for line in _item(item))]
+
+
 GUTTER = "         | "
 FOLDED = "         ┆ "
 
@@ -261,15 +262,13 @@ def _would_post(result: BugResult) -> list[str]:
 
 
 def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
-    counts: dict[str, int] = {}
-    for r in report.results:
-        counts[r.action] = counts.get(r.action, 0) + 1
+    counts = Counter(str(r.action) for r in report.results)
     if report.handled_before:  # found again by the overlap window, handled in an earlier poll
         counts["handled-before"] = report.handled_before
     mode = "live" if report.live else "dry run"
     head = (
         f"rule {report.rule} ({mode}): "
-        f"{_count(len(report.results) + report.handled_before, 'bug')} changed since "
+        f"{_count(report.bugs, 'bug')} changed since "
         f"{report.since:%Y-%m-%d %H:%M:%S}Z"
     )
     parts = []
@@ -280,7 +279,7 @@ def _summary_parts(report: PollReport) -> tuple[str, list[str]]:
                 for a, n in counts.items()
             )
         )
-    parts.append(f"{report.requests} HTTP request{'' if report.requests == 1 else 's'}")
+    parts.append(_count(report.requests, "HTTP request"))
     if report.failed:
         parts.append("to retry: " + ", ".join(f"bug {r.bug.id}" for r in report.failed))
     if report.error:
@@ -306,10 +305,7 @@ def _summary_lines(report: PollReport) -> list[str]:
     if len(line) <= WIDTH:
         return [line]
     head, parts = _summary_parts(report)
-    out = _wrap(head + ":", subsequent_indent="  ")
-    for part in parts:
-        out.extend(_item(part))
-    return out
+    return _section(head + ":", parts)
 
 
 def exit_code(reports: list[PollReport]) -> int:
@@ -445,18 +441,12 @@ def status(view: Status) -> str:
     """What `status` prints."""
     if not view.state:
         return "\n".join([NO_STATE, *_file_problems(view.file_problems)])
-    polls = view.polls
-    failure = _last_failure(polls)
+    failure = _last_failure(view.polls)
     lines = [failure] if failure else []
     lines.append("last polls:")
-    for p in polls:
-        lines.extend(poll_status_lines(p))
-    if not polls:
-        lines.append("  none yet")
+    lines += [line for p in view.polls for line in poll_status_lines(p)] or ["  none yet"]
     lines.append("outcomes:")
-    lines.extend(f"  {k}: {v}" for k, v in view.outcomes.items())
-    if not view.outcomes:
-        lines.append("  none yet")
+    lines += [f"  {k}: {v}" for k, v in view.outcomes.items()] or ["  none yet"]
     lines.append(
         f"awaiting endorsement: {view.awaiting}; `triagebot queue` lists them and "
         "says which are stale"
@@ -466,24 +456,21 @@ def status(view: Status) -> str:
     lines.extend(
         f"  bug {r.bug_id} rule {r.rule} ref {r.ref} since {_when(r.intent_at)}" for r in pending
     )
-    failed = view.failed
-    lines.append(f"failed (retried next poll): {len(failed)}")
-    for r in failed:
-        lines.extend(_item(f"bug {r.bug_id} rule {r.rule}: {r.last_error}"))
-    gave_up = view.gave_up
-    lines.append(f"gave up (`triagebot retry BUG` puts one back): {len(gave_up)}")
-    for r in gave_up:
-        lines.extend(_item(f"bug {r.bug_id} rule {r.rule}, {r.failures} times: {r.last_error}"))
+    lines += _section(
+        f"failed (retried next poll): {len(view.failed)}",
+        (f"bug {r.bug_id} rule {r.rule}: {r.last_error}" for r in view.failed),
+    )
+    lines += _section(
+        f"gave up (`triagebot retry BUG` puts one back): {len(view.gave_up)}",
+        (f"bug {r.bug_id} rule {r.rule}, {r.failures} times: {r.last_error}" for r in view.gave_up),
+    )
     for reported in view.running_bot_problems:
-        lines.extend(
-            _wrap(
-                f"RUNNING BOT: {reported.source} reload failed at "
-                f"{_when(reported.reported_at)}; it keeps its last good version:",
-                subsequent_indent="  ",
-            )
+        when = _when(reported.reported_at)
+        lines += _section(
+            f"RUNNING BOT: {reported.source} reload failed at {when}; it keeps its last good "
+            "version:",
+            reported.problems,
         )
-        for p in reported.problems:
-            lines.extend(_item(p))
     lines.extend(_file_problems(view.file_problems))
     return "\n".join(lines)
 
@@ -491,14 +478,11 @@ def status(view: Status) -> str:
 def _file_problems(problems: list[str]) -> list[str]:
     if not problems:
         return ["registry and rules files: OK"]
-    lines = _wrap(
+    return _section(
         f"REGISTRY/RULES FILES HAVE ERRORS: {len(problems)} (a running bot keeps its last "
         "good version; a new one will not start):",
-        subsequent_indent="  ",
+        problems,
     )
-    for p in problems:
-        lines.extend(_item(p))
-    return lines
 
 
 # -- the service and interruptions ------------------------------------------------------------
