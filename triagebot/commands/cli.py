@@ -1,9 +1,6 @@
-"""The `triagebot` command line: parse, route to one command body, print its reply.
-
-Each subcommand names its body with `set_defaults(handler=...)`; a body returns a `Reply` or
-raises, and `main` alone turns replies and errors into output and the exit code of the one
-table (`triagebot.commands.reply.Exit`): text on a terminal, or with `--json` one document on
-stdout, success or failure. Nothing escapes `main` as a traceback.
+"""The `triagebot` command line: parse, route to one command body (`router`), print its
+reply (`reply`). `main` alone turns replies and errors into output and an exit code: nothing
+escapes it as a traceback.
 """
 
 from __future__ import annotations
@@ -27,12 +24,14 @@ from triagebot.bugzilla.client import (
     NotABugzilla,
 )
 from triagebot.commands import jsonout, maintenance, output, registry_tools
-from triagebot.commands.documents import ErrorKind
-from triagebot.commands.notices import command_config
+from triagebot.commands.documents import ErrorKind, dumps
+from triagebot.commands.notices import command_config, key_rejected
 from triagebot.commands.reply import CommandError, Exit, Reply, configuration, not_found, usage
 from triagebot.commands.router import Parser, add_command, add_group, exit_epilog
+from triagebot.core import awaiting
 from triagebot.files.config import LOG_FORMATS, Config, ConfigError
-from triagebot.service import logs
+from triagebot.service import logs, views
+from triagebot.service.poller import PollReport
 
 log = logging.getLogger("triagebot")
 
@@ -249,8 +248,6 @@ def _errors() -> Iterator[None]:
 
 def _print(reply: Reply, json_out: bool) -> None:
     if json_out and reply.document is not None:
-        from triagebot.commands.documents import dumps
-
         sys.stdout.write(dumps(reply.document))
         return
     if reply.notes:
@@ -261,15 +258,12 @@ def _print(reply: Reply, json_out: bool) -> None:
 
 def _fail(exc: CommandError, json_out: bool) -> int:
     if json_out:
-        from triagebot.commands.documents import dumps
-
         with contextlib.suppress(BrokenPipeError):
             sys.stdout.write(dumps(exc.document()))
             sys.stdout.flush()
         return exc.code
-    interrupted = exc.kind is ErrorKind.INTERRUPTED
     for problem in exc.problems:
-        if interrupted:
+        if exc.kind is ErrorKind.INTERRUPTED:
             logs.say(logging.WARNING, problem, prefix="")
         else:
             logs.say(logging.ERROR, problem)
@@ -294,8 +288,7 @@ def demo_command(args: argparse.Namespace) -> Reply:
     if args.serve and args.port:
         _check_port(args.port)
     color = output.use_color(sys.stdout)
-    code = run_demo(main, color=color, serve=args.serve, port=args.port, keep=args.keep)
-    return Reply(code=code)
+    return Reply(code=run_demo(main, color=color, serve=args.serve, port=args.port, keep=args.keep))
 
 
 def _check_port(port: int) -> None:
@@ -308,12 +301,6 @@ def _check_port(port: int) -> None:
 
 
 # -- polling --------------------------------------------------------------------------------
-def _key_message(config: Config, reason: str) -> str:
-    from triagebot.commands.notices import key_rejected
-
-    return key_rejected(config, reason)
-
-
 @contextlib.contextmanager
 def _key_errors(config: Config) -> Iterator[None]:
     """A key Bugzilla refuses is a configuration error (exit 2) naming where it came from."""
@@ -321,25 +308,17 @@ def _key_errors(config: Config) -> Iterator[None]:
         yield
     except BugzillaError as exc:
         if exc.code in KEY_REJECTED:
-            raise ConfigError([_key_message(config, str(exc))]) from None
+            raise ConfigError([key_rejected(config, str(exc))]) from None
         raise
 
 
-def _is_live(args: argparse.Namespace, config: Config) -> bool:
-    if args.live:
-        return True
-    if args.dry_run:
-        return False
-    return not config.run.dry_run
-
-
 def poll_command(args: argparse.Namespace) -> Reply:
-    from triagebot.service.poller import PollReport
+    # Looked up at each call: tests replace run_forever to return at once.
     from triagebot.service.run import build_bot, check_products, resolve_bot_login, run_forever
 
     config = command_config(args)
     json_out = getattr(args, "json", False)
-    live = _is_live(args, config)
+    live = args.live or not (args.dry_run or config.run.dry_run)
     bot = build_bot(config, live=live, no_limit=args.no_limit)
     with _key_errors(config):
         check_products(bot, cached=args.command != "run")
@@ -366,7 +345,7 @@ def poll_command(args: argparse.Namespace) -> Reply:
         )
         signum = run_forever(bot, on_report, stop)
         if refused:
-            raise ConfigError([_key_message(config, refused[0])])
+            raise ConfigError([key_rejected(config, refused[0])])
         return Reply(code=Exit.INTERRUPTED if signum == signal.SIGINT else Exit.DONE)
     from triagebot.commands import progress
 
@@ -387,7 +366,7 @@ def poll_command(args: argparse.Namespace) -> Reply:
         signal.signal(signal.SIGTERM, previous)
     for report in reports:
         if report.error_code in KEY_REJECTED and report.error:
-            raise ConfigError([_key_message(config, report.error)])
+            raise ConfigError([key_rejected(config, report.error)])
     # Told to stop (SIGTERM, a service manager or `timeout`): what was done is done, the
     # rest is the next poll's, and that is no failure.
     code = Exit.DONE if bot.poller.stop_requested else output.exit_code(reports)
@@ -402,12 +381,11 @@ def poll_command(args: argparse.Namespace) -> Reply:
 def explain_command(args: argparse.Namespace) -> Reply:
     """Reads only: the poll's own steps for one bug, with a writer that records."""
     from triagebot.service.run import build_bot
-    from triagebot.service.views import explain
 
     config = command_config(args)
     bot = build_bot(config, live=False)
     with _key_errors(config):
-        explained = explain(bot, args.bug)
+        explained = views.explain(bot, args.bug)
     if explained is None:
         raise not_found(f"bug {args.bug} not found or not visible to this account")
     bug = explained.bug
@@ -419,19 +397,14 @@ def explain_command(args: argparse.Namespace) -> Reply:
 
 def queue_command(args: argparse.Namespace) -> Reply:
     """Reads only, from Bugzilla; creates no database."""
-    from triagebot.core import awaiting
-    from triagebot.service.views import queue
-
-    rows = queue(command_config(args))
+    rows = views.queue(command_config(args))
     render = awaiting.render_markdown if args.format == "markdown" else awaiting.render_text
     return Reply(text=render(rows), document=jsonout.queue_document(rows))
 
 
 def status_command(args: argparse.Namespace) -> Reply:
     """From the database only; creates none."""
-    from triagebot.service.views import status
-
-    view = status(command_config(args))
+    view = views.status(command_config(args))
     return Reply(
         code=Exit.DONE if view.ok else Exit.FOUND,
         text=output.status(view),

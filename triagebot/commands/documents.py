@@ -224,21 +224,16 @@ class ContactView(Part):
     value: str
 
 
-class Term(Part):
-    handle: str
-    name: str
-    title: str
-    since: date
-    until: date | None
-    contacts: list[ContactView] = []  # public ones, current delegates only
-
-
 class PastTerm(Part):
     handle: str
     name: str
     title: str
     since: date
     until: date | None
+
+
+class Term(PastTerm):
+    contacts: list[ContactView] = []  # public ones, current delegates only
 
 
 class Role(Part):

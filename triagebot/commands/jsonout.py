@@ -1,8 +1,7 @@
-"""`--json` views: the documents of `triagebot.commands.documents`, built from the same data
-the text views read, so both always say the same thing. Pure functions.
-
-A field is read off the view model's attribute of the same name (`_read`, and pydantic's
-`from_attributes` for nested objects); only the keys whose value differs are given here.
+"""`--json` views: the documents of `triagebot.commands.documents`, read off the same view
+models the text views format, so both always say the same thing. A key is read off the
+attribute of the same name (`_read`, pydantic's `from_attributes`); only the others are
+given here.
 """
 
 from __future__ import annotations

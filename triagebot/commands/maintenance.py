@@ -65,9 +65,7 @@ def check_command(args: argparse.Namespace) -> Reply:
         f"go-live check: {len(found)} blocker{'' if len(found) == 1 else 's'}"
         + ("; fix each, then run it again" if found else ": `once --live` can run")
     )
-    document = doc.GoLiveDocument(
-        ok=not found, blockers=[doc.Blocker(what=b.what, problem=b.problem) for b in found]
-    )
+    document = doc.GoLiveDocument(ok=not found, blockers=found)
     if not found:
         code = Exit.DONE
     elif all(b.what == UNREACHABLE for b in found):

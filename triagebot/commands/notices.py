@@ -43,11 +43,11 @@ def defaults_notice(config: Config) -> str:
     )
 
 
-def command_config(args: argparse.Namespace, *, notice: bool = True) -> Config:
-    """The configuration; with `notice`, the defaults notice on stderr when no file was
-    found (for commands that talk to Bugzilla or the database: it changes what they do)."""
+def command_config(args: argparse.Namespace) -> Config:
+    """The configuration, with the defaults notice on stderr when no file was found (for
+    commands that talk to Bugzilla or the database: it changes what they do)."""
     config = load_config(args.config)
     logs.use_format(getattr(args, "log_format", None) or config.log.format)
-    if config.path is None and notice:
+    if config.path is None:
         logs.say(logging.WARNING, defaults_notice(config), prefix="")
     return config

@@ -137,11 +137,10 @@ def show_community(registry: Registry, community: Community, today: date) -> str
     if g.notes:  # as the directory page shows them
         lines.append(f"  notes: {g.notes}")
     lines.append("  current delegates:")
-    current = community.current_delegates(today)
-    for d in current:
-        lines.append(f"    {d.title}: {_person_line(registry.people[d.person])} since {d.since}")
-    if not current:
-        lines.append("    none")
+    lines += [
+        f"    {d.title}: {_person_line(registry.people[d.person])} since {d.since}"
+        for d in community.current_delegates(today)
+    ] or ["    none"]
     contacts = community.public_contacts
     if contacts:
         lines.append("  contacts:")
@@ -313,9 +312,7 @@ def exit_code(reports: list[PollReport]) -> int:
 
 
 def explain(bug: Bug, view: RuleExplained) -> str:
-    """What `explain` prints for one rule, within 80 columns: the decision, what the store
-    says, what the next poll writes (exactly, but for the footer's ref) and what the bot
-    posted before, as read back from Bugzilla."""
+    """What `explain` prints for one rule, within 80 columns."""
     decision = view.decision
     lines = [
         f"bug {bug.id}: {bug.summary}",

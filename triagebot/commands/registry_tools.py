@@ -14,10 +14,11 @@ from datetime import date
 from pathlib import Path
 
 from triagebot.commands import jsonout, output
+from triagebot.commands.documents import dumps
 from triagebot.commands.notices import command_config
 from triagebot.commands.reply import Exit, Reply, configuration, not_found
 from triagebot.commands.router import AddParser, add_command
-from triagebot.core.registry import Registry
+from triagebot.core.registry import Community, Registry
 from triagebot.files.config import Config, load_config
 from triagebot.files.validate import LoadResult, load_registry, utc_today
 
@@ -139,10 +140,6 @@ def add_parsers(add_parser: AddParser) -> None:
 
 
 # -- where the registry is ------------------------------------------------------------------
-def _config(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
-
-
 def registry_dir(args: argparse.Namespace, config: Config | None = None) -> Path:
     """--dir, else the deprecated positional DIR, else the configuration's, else ./data. A
     path that is not a directory is a usage error (exit 2), said once here."""
@@ -150,7 +147,7 @@ def registry_dir(args: argparse.Namespace, config: Config | None = None) -> Path
     if given:
         path = Path(given)
     else:
-        config = config or _config(args)
+        config = config or load_config(args.config)
         path = config.registry.path if config.path is not None else Path("data")
     if not path.is_dir():
         what = "not a directory" if path.exists() else "no such directory"
@@ -158,15 +155,25 @@ def registry_dir(args: argparse.Namespace, config: Config | None = None) -> Path
     return path
 
 
-def _loaded(path: Path, today: date) -> Registry:
-    """The registry, or exit 2 with every error: a command reading it cannot go on."""
+def _loaded(args: argparse.Namespace, config: Config | None = None) -> tuple[Path, date, Registry]:
+    """The registry's directory, today, and the registry, or exit 2 with every error: a
+    command reading it cannot go on."""
+    path = registry_dir(args, config)
+    today = utc_today()
     result = load_registry(path, today)
     if result.registry is None:
         problems = [str(p) for p in result.errors]
         raise configuration(
             [*problems, f"{path}: the registry has errors; run: triagebot registry check"]
         )
-    return result.registry
+    return path, today, result.registry
+
+
+def _community(args: argparse.Namespace, registry: Registry, path: Path) -> Community:
+    community = registry.community(args.slug)
+    if community is None:
+        raise not_found(output.unknown_community(registry, args.slug, path))
+    return community
 
 
 # -- the commands ---------------------------------------------------------------------------
@@ -183,9 +190,7 @@ def check_command(args: argparse.Namespace) -> Reply:
 
 
 def find_command(args: argparse.Namespace) -> Reply:
-    path = registry_dir(args)
-    today = utc_today()
-    registry = _loaded(path, today)
+    path, today, registry = _loaded(args)
     query = args.query.strip()
     person = (
         registry.person_by_bugzilla_id(int(query))
@@ -202,12 +207,8 @@ def find_command(args: argparse.Namespace) -> Reply:
 
 
 def show_command(args: argparse.Namespace) -> Reply:
-    path = registry_dir(args)
-    today = utc_today()
-    registry = _loaded(path, today)
-    community = registry.community(args.slug)
-    if community is None:
-        raise not_found(output.unknown_community(registry, args.slug, path))
+    path, today, registry = _loaded(args)
+    community = _community(args, registry, path)
     return Reply(
         text=output.show_community(registry, community, today),
         document=jsonout.community_document(registry, community, today),
@@ -215,18 +216,18 @@ def show_command(args: argparse.Namespace) -> Reply:
 
 
 def render_command(args: argparse.Namespace) -> Reply:
-    from triagebot.commands.documents import dumps
     from triagebot.tools import directory
 
-    config = _config(args)
-    path = registry_dir(args, config)
-    today = utc_today()
-    registry = _loaded(path, today)
+    config = load_config(args.config)
+    _, today, registry = _loaded(args, config)
     if args.json:
         document = jsonout.directory_document(registry, today)
         page = dumps(document)
     elif args.format == "html":
-        page = directory.render_html(registry, today, _correction_url(args, config))
+        url = args.correction_url or directory.default_correction_url(
+            config.bugzilla.url, config.rules.path
+        )
+        page = directory.render_html(registry, today, url)
     else:
         page = directory.render_markdown(registry, today)
     page = page if page.endswith("\n") else page + "\n"
@@ -239,21 +240,11 @@ def render_command(args: argparse.Namespace) -> Reply:
     return Reply(text=page)
 
 
-def _correction_url(args: argparse.Namespace, config: Config) -> str:
-    from triagebot.tools import directory
-
-    return args.correction_url or directory.default_correction_url(
-        config.bugzilla.url, config.rules.path
-    )
-
-
 def audit_command(args: argparse.Namespace) -> Reply:
     from triagebot.files.policy import POLICY_FILE, load_policy
     from triagebot.tools.audit import audit, summary
 
-    path = registry_dir(args)
-    today = utc_today()
-    registry = _loaded(path, today)
+    path, today, registry = _loaded(args)
     policy_path = Path(args.policy) if args.policy else path / POLICY_FILE
     if not policy_path.is_file():
         # An audit of the wrong path must not pass: a CI job would pass forever.
@@ -274,21 +265,15 @@ def audit_command(args: argparse.Namespace) -> Reply:
 def history_command(args: argparse.Namespace) -> Reply:
     from triagebot.tools.history import render_text
 
-    path = registry_dir(args)
-    today = utc_today()
-    registry = _loaded(path, today)
-    community = registry.community(args.slug)
-    if community is None:
-        raise not_found(output.unknown_community(registry, args.slug, path))
-    return Reply(text=render_text(registry, community, today))
+    path, today, registry = _loaded(args)
+    return Reply(text=render_text(registry, _community(args, registry, path), today))
 
 
 def sync_command(args: argparse.Namespace) -> Reply:
     from triagebot.tools.sync import sync_command as sync
 
     config = command_config(args)
-    path = registry_dir(args, config)
-    registry = _loaded(path, utc_today())
+    path, _, registry = _loaded(args, config)
     return Reply(code=sync(config, path, registry, write=args.write, batch=args.batch))
 
 
