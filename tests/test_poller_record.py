@@ -21,7 +21,7 @@ from triagebot.service.poller import DEFAULT_LOOKBACK, Poller, PollReport, PollS
 from triagebot.service.run import load_registry_strict
 from triagebot.service.views import Status
 from triagebot.service.writer import BugzillaWriter
-from triagebot.state.store import Store
+from triagebot.state.store import RecordState, Store
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = "triagebot@example.org"
@@ -317,5 +317,5 @@ def test_a_poison_bug_gives_up_frees_the_cursor_shows_in_status_and_retry_revive
         report = poll(poller)  # the cursor is past it: it is fetched by id, written
         assert {r.bug.id: r.action for r in report.results} == {poison: "commented"}
         assert store.records(rule, [poison])[poison].state == "done"
-        assert store.gave_up() == []
+        assert store.records_in(RecordState.GAVE_UP) == []
     assert len(bot_comments(fake, poison)) == 1

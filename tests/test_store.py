@@ -37,6 +37,7 @@ from triagebot.state.store import (
     LeaseLost,
     Owner,
     PollRow,
+    RecordState,
     Seen,
     Store,
     StoreConflict,
@@ -152,13 +153,13 @@ def test_records_are_per_rule(store: Store) -> None:
     assert store.records("fr", [1])[1].state == "intent"
     assert store.records("de", [1])[1].state == "seen"
     assert store.records("it", [1]) == {}
-    assert [r.rule for r in store.pending_intents("fr")] == ["fr"]
-    assert store.pending_intents("de") == []
+    assert [r.rule for r in store.records_in(RecordState.INTENT, "fr")] == ["fr"]
+    assert store.records_in(RecordState.INTENT, "de") == []
 
 
 def test_batch_of_1000_intents_in_one_call(store: Store) -> None:
     store.begin_writes("fr", [intent(b) for b in range(1, 1001)])
-    pending = store.pending_intents("fr")
+    pending = store.records_in(RecordState.INTENT, "fr")
     assert len(pending) == 1000
     assert {r.ref for r in pending} == {f"ref{b}" for b in range(1, 1001)}
     store.finish_writes("fr", list(range(1, 1001)))
@@ -269,9 +270,9 @@ def test_failed_versus_intent_with_error(store: Store) -> None:
     assert (recs[2].state, recs[2].ref) == ("failed", "r2")
     assert recs[2].last_error == "Bugzilla error 109: bug locked"
 
-    assert [r.bug_id for r in store.pending_intents("fr")] == [1, 3]
-    assert [r.bug_id for r in store.failed("fr")] == [2]
-    assert store.failed("de") == []
+    assert [r.bug_id for r in store.records_in(RecordState.INTENT, "fr")] == [1, 3]
+    assert [r.bug_id for r in store.records_in(RecordState.FAILED, "fr")] == [2]
+    assert store.records_in(RecordState.FAILED, "de") == []
 
     store.finish_writes("fr", [1])  # the ref was found in the comments after all
     assert store.records("fr", [1])[1].last_error is None
@@ -398,7 +399,7 @@ def test_begin_writes_is_a_few_statements_per_batch(store: Store, size: int) -> 
     writes = (1 if half else 0) + 1  # one executemany UPDATE, one executemany INSERT
     assert len(statements) <= selects + writes, statements
     assert sum(s.lstrip().upper().startswith("SELECT") for s, _ in statements) == selects
-    assert len(store.pending_intents("fr")) == size
+    assert len(store.records_in(RecordState.INTENT, "fr")) == size
 
     with count_statements(store) as statements:
         store.finish_writes("fr", list(range(size)))

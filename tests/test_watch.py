@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from triagebot.files.config import ConfigError
-from triagebot.service.run import load_registry_strict, rules_loader
+from triagebot.files.rules import load_rules
+from triagebot.service.run import load_registry_strict
 from triagebot.service.watch import Reloader, TryAgain, fingerprint
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,7 +200,7 @@ def test_registry_reload(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> No
 def test_rules_reload(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     shutil.copytree(ROOT / "rules", rules)
-    reloader = Reloader(rules_loader(rules), [rules], "rules")
+    reloader = Reloader(partial(load_rules, rules), [rules], "rules")
     assert reloader.load_first() == []
     assert reloader.current()[0].needinfo_cap == 2
 

@@ -23,7 +23,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from triagebot import __version__
 from triagebot.service.poller import Action, PollReport
-from triagebot.state.store import Store
+from triagebot.state.store import RecordState, Store
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class Metrics:
 
     def observe_store(self, store: Store, rule: str) -> None:
         """The gauges read from the database, after each poll of the rule."""
-        self.gave_up.labels(rule).set(len(store.gave_up(rule)))
+        self.gave_up.labels(rule).set(len(store.records_in(RecordState.GAVE_UP, rule)))
         self.awaiting.labels(rule).set(len(store.awaiting(rule)))
 
     def count_responses(self, session: requests.Session) -> None:

@@ -467,7 +467,8 @@ class Poller:
         yield from self.client.search_changed(
             rule.product, list(rule.components), since, page_size=self.settings.page_size
         )
-        waiting = [r.bug_id for r in self.store.failed(rule.name) if r.bug_id not in found]
+        failed = self.store.records_in(RecordState.FAILED, rule.name)
+        waiting = [r.bug_id for r in failed if r.bug_id not in found]
         if not waiting:
             return
         bugs = self.client.search_ids(rule.product, list(rule.components), waiting)

@@ -60,10 +60,6 @@ def load_registry_strict(path: Path) -> Registry:
     return result.registry
 
 
-def rules_loader(path: Path) -> Callable[[], list[Rule]]:
-    return partial(load_rules, path)  # its RulesError is a ConfigError
-
-
 def make_client(config: Config) -> Client:
     return Client(
         config.bugzilla.url,
@@ -88,7 +84,7 @@ def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:
     registry = Reloader(
         lambda: load_registry_strict(config.registry.path), [config.registry.path], "registry"
     )
-    rules = Reloader(rules_loader(config.rules.path), [config.rules.path], "rules")
+    rules = Reloader(partial(load_rules, config.rules.path), [config.rules.path], "rules")
     problems = registry.load_first() + rules.load_first()
     if problems:
         raise ConfigError(problems)

@@ -16,8 +16,9 @@ from triagebot.core import awaiting
 from triagebot.core.bugs import Bug, Comment, Decision, Put
 from triagebot.core.bugstate import AWAITING, may_turn_stale, own_comment
 from triagebot.files.config import Config, ConfigError
-from triagebot.service.run import Bot, load_registry_strict, make_client, rules_loader
-from triagebot.state.store import BugRecord, Poll, ReloadProblems, Store
+from triagebot.files.rules import load_rules
+from triagebot.service.run import Bot, load_registry_strict, make_client
+from triagebot.state.store import BugRecord, Poll, RecordState, ReloadProblems, Store
 
 
 def queue(config: Config, now: datetime | None = None) -> list[awaiting.Entry]:
@@ -28,7 +29,7 @@ def queue(config: Config, now: datetime | None = None) -> list[awaiting.Entry]:
     registry = load_registry_strict(config.registry.path)
     client = make_client(config)
     rows: list[awaiting.Entry] = []
-    for rule in rules_loader(config.rules.path)():
+    for rule in load_rules(config.rules.path):
         for page in client.search_tagged(rule.product, list(rule.components), AWAITING):
             old = [b.id for b in page if may_turn_stale(b, rule, now)]
             comments: dict[int, list[Comment]] = client.comments(old) if old else {}
@@ -116,9 +117,9 @@ class Status:
             store.recent_polls(10),
             dict(sorted(store.outcome_counts().items())),
             len(store.awaiting()),
-            store.pending_intents(),
-            store.failed(),
-            store.gave_up(),
+            store.records_in(RecordState.INTENT),
+            store.records_in(RecordState.FAILED),
+            store.records_in(RecordState.GAVE_UP),
             store.reload_problems(),
             file_problems,
         )
@@ -137,7 +138,7 @@ def status(config: Config) -> Status:
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
     try:
-        rules_loader(config.rules.path)()
+        load_rules(config.rules.path)  # its RulesError is a ConfigError
     except ConfigError as exc:
         problems.extend(str(p) for p in exc.problems)
     if not has_state(config.database.url):

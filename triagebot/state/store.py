@@ -163,7 +163,7 @@ class BugRecordRow(BugRecord, table=True):
             "state IN (" + ", ".join(f"'{s}'" for s in RecordState) + ")",
             name="ck_triagebot_bug_state",
         ),
-        # pending_intents() and failed() are run by every poll's status and reconciliation.
+        # records_in(INTENT/FAILED) is run by every poll's status and reconciliation.
         Index("ix_triagebot_bug_state", "state", "rule"),
     )
 
@@ -698,9 +698,6 @@ class Store:
 
         return self._write(work)
 
-    def gave_up(self, rule: str | None = None) -> list[BugRecord]:
-        return self._by_state(RecordState.GAVE_UP, rule)
-
     def retry(self, bug_id: int, rule: str | None = None) -> list[BugRecord]:
         """Put a given-up bug back in the queue ("failed", its failures reset): the next poll
         writes on it, even though the cursor has passed it. Returns the records changed."""
@@ -720,11 +717,20 @@ class Store:
 
         return self._write(work)
 
-    def pending_intents(self, rule: str | None = None) -> list[BugRecord]:
-        return self._by_state(RecordState.INTENT, rule)
+    def records_in(
+        self, state: RecordState, rule: str | None = None, *where: ColumnElement[bool]
+    ) -> list[BugRecord]:
+        """By rule and bug id; every rule's when `rule` is None."""
+        stmt = (
+            select(_bug).where(_bug.c.state == state, *where).order_by(_bug.c.rule, _bug.c.bug_id)
+        )
+        if rule is not None:
+            stmt = stmt.where(_bug.c.rule == rule)
+        with self._engine.connect() as conn:
+            return [_record(row) for row in conn.execute(stmt)]
 
-    def failed(self, rule: str | None = None) -> list[BugRecord]:
-        return self._by_state(RecordState.FAILED, rule)
+    def pending_intents(self) -> list[BugRecord]:
+        return self.records_in(RecordState.INTENT)
 
     def outcome_counts(self, rule: str | None = None) -> dict[str, int]:
         """Counts keyed "<state>/<outcome>" over done and seen records, e.g.
@@ -741,7 +747,7 @@ class Store:
 
     def awaiting(self, rule: str | None = None) -> list[BugRecord]:
         """Bugs the bot asked about that, as far as the database knows, await an answer."""
-        return self._by_state(RecordState.DONE, rule, _bug.c.outcome.in_(AWAITING_OUTCOMES))
+        return self.records_in(RecordState.DONE, rule, _bug.c.outcome.in_(AWAITING_OUTCOMES))
 
     def note_followup_error(self, rule: str, bug_id: int, error: str) -> None:
         """A follow-up write failed on a bug already done: keep the error, so the next poll
@@ -903,17 +909,6 @@ class Store:
         if new:
             conn.execute(insert(_bug), new)
         return records
-
-    def _by_state(
-        self, state: RecordState, rule: str | None, *where: ColumnElement[bool]
-    ) -> list[BugRecord]:
-        stmt = (
-            select(_bug).where(_bug.c.state == state, *where).order_by(_bug.c.rule, _bug.c.bug_id)
-        )
-        if rule is not None:
-            stmt = stmt.where(_bug.c.rule == rule)
-        with self._engine.connect() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
 
 
 # -- helpers -----------------------------------------------------------------------------------
