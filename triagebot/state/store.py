@@ -39,6 +39,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    Update,
     bindparam,
     create_engine,
     event,
@@ -356,8 +357,9 @@ class _Raced(Exception):
     """A row changed between our SELECT and our write: retry the transaction."""
 
 
-# What `_upsert` asks of its caller, per bug: the new values of its record (None: leave it).
-Change = Callable[[T, BugRecord | None], dict[str, Any] | None]
+# What `_upsert` asks of its caller, per bug and given the transaction's time: the new values
+# of its record (None: leave it).
+Change = Callable[[T, BugRecord | None, datetime], dict[str, Any] | None]
 
 
 # -- the store ---------------------------------------------------------------------------------
@@ -474,17 +476,8 @@ class Store:
 
     def release_lease(self, lease: Lease) -> None:
         """The poll is over: the next one, by any process, may start at once."""
-        self._write(
-            lambda conn: conn.execute(
-                update(_rule)
-                .where(
-                    _rule.c.rule == lease.rule,
-                    _rule.c.lease_owner == lease.owner.token,
-                    _rule.c.epoch == lease.epoch,
-                )
-                .values(lease_owner=None, lease_expires=None)
-            )
-        )
+        release = _holding(lease).values(lease_owner=None, lease_expires=None)
+        self._write(lambda conn: conn.execute(release))
 
     def _fence(
         self, conn: Connection, lease: Lease, now: datetime, ttl: timedelta | None = None
@@ -494,13 +487,8 @@ class Store:
         locks the rule's row, so a takeover waits for this transaction, or this one sees it."""
         length = ttl if ttl is not None else max(lease.expires - now, timedelta(0))
         done = conn.execute(
-            update(_rule)
-            .where(
-                _rule.c.rule == lease.rule,
-                _rule.c.lease_owner == lease.owner.token,
-                _rule.c.epoch == lease.epoch,
-                _rule.c.lease_expires > now,
-            )
+            _holding(lease)
+            .where(_rule.c.lease_expires > now)
             .values(lease_expires=now + max(length, timedelta(seconds=1)))
         )
         if done.rowcount != 1:
@@ -535,7 +523,7 @@ class Store:
                 self._fence(conn, lease, now)
             conflicts: list[int] = []
 
-            def claim(i: Intent, old: BugRecord | None) -> dict[str, Any] | None:
+            def claim(i: Intent, old: BugRecord | None, now: datetime) -> dict[str, Any] | None:
                 if (old.attempts if old else 0) != i.seen_attempts or (
                     old is not None
                     and (
@@ -561,7 +549,7 @@ class Store:
                     "attempts": i.seen_attempts + 1,
                 }
 
-            self._upsert(conn, rule, by_id, claim)
+            self._upsert(conn, rule, by_id, claim, now)
             if conflicts:  # raised inside the transaction: nothing is committed
                 raise StoreConflict(rule, sorted(conflicts))
 
@@ -585,10 +573,9 @@ class Store:
         dropped = {b: {login.lower() for login in v} for b, v in (not_asked or {}).items() if v}
 
         def work(conn: Connection) -> None:
-            now = self._now()
             missing: list[int] = []
 
-            def finish(bug_id: int, old: BugRecord | None) -> dict[str, Any] | None:
+            def finish(bug_id: int, old: BugRecord | None, now: datetime) -> dict[str, Any] | None:
                 comment_id = comment_ids.get(bug_id)
                 if old is None:
                     missing.append(bug_id)
@@ -616,7 +603,7 @@ class Store:
                     )
                 return values or None
 
-            self._upsert(conn, rule, {b: b for b in ids}, finish)
+            self._upsert(conn, rule, {b: b for b in ids}, finish, self._now())
             if missing:
                 log.warning("rule %s: bugs %s finished without an intent", rule, missing)
 
@@ -642,23 +629,18 @@ class Store:
         if not by_id:
             return
 
-        def work(conn: Connection) -> None:
-            now = self._now()
+        def seen(s: Seen, old: BugRecord | None, now: datetime) -> dict[str, Any] | None:
+            if (old.state if old else None) not in states:
+                return None
+            return {
+                "state": RecordState.SEEN,
+                "outcome": s.outcome,
+                "community": s.community,
+                "action": s.action,
+                "updated_at": now,
+            }
 
-            def seen(s: Seen, old: BugRecord | None) -> dict[str, Any] | None:
-                if (old.state if old else None) not in states:
-                    return None
-                return {
-                    "state": RecordState.SEEN,
-                    "outcome": s.outcome,
-                    "community": s.community,
-                    "action": s.action,
-                    "updated_at": now,
-                }
-
-            self._upsert(conn, rule, by_id, seen)
-
-        self._write(work)
+        self._write(lambda conn: self._upsert(conn, rule, by_id, seen, self._now()))
 
     def mark_failed(
         self,
@@ -679,24 +661,23 @@ class Store:
         holds the cursor back, until `retry`. "done" is never undone."""
         error = error[:MAX_ERROR_CHARS]
 
-        def work(conn: Connection) -> RecordState:
-            def fail(_: int, old: BugRecord | None) -> dict[str, Any] | None:
-                if old is not None and old.state == RecordState.DONE:
-                    return None
-                values: dict[str, Any] = {"last_error": error, "updated_at": self._now()}
-                if old is None or not write_may_have_landed:
-                    failures = 0
-                    if permanent:
-                        same = old is not None and old.last_error == error
-                        failures = old.failures + 1 if old is not None and same else 1
-                    given_up = max_attempts is not None and failures >= max_attempts
-                    values["state"] = RecordState.GAVE_UP if given_up else RecordState.FAILED
-                    values["failures"] = failures
-                return values
+        def fail(_: int, old: BugRecord | None, now: datetime) -> dict[str, Any] | None:
+            if old is not None and old.state == RecordState.DONE:
+                return None
+            values: dict[str, Any] = {"last_error": error, "updated_at": now}
+            if old is None or not write_may_have_landed:
+                failures = 0
+                if permanent:
+                    same = old is not None and old.last_error == error
+                    failures = old.failures + 1 if old is not None and same else 1
+                given_up = max_attempts is not None and failures >= max_attempts
+                values["state"] = RecordState.GAVE_UP if given_up else RecordState.FAILED
+                values["failures"] = failures
+            return values
 
-            return self._upsert(conn, rule, {bug_id: bug_id}, fail)[bug_id].state
-
-        return self._write(work)
+        return self._write(
+            lambda conn: self._upsert(conn, rule, {bug_id: bug_id}, fail, self._now())[bug_id].state
+        )
 
     def retry(self, bug_id: int, rule: str | None = None) -> list[BugRecord]:
         """Put a given-up bug back in the queue ("failed", its failures reset): the next poll
@@ -753,11 +734,11 @@ class Store:
         """A follow-up write failed on a bug already done: keep the error, so the next poll
         reads the bug again (a landed follow-up clears it)."""
         error = error[:MAX_ERROR_CHARS]
-        self._write(
-            lambda conn: self._upsert(
-                conn, rule, {bug_id: error}, lambda e, old: {"last_error": e} if old else None
-            )
-        )
+
+        def keep(e: str, old: BugRecord | None, _: datetime) -> dict[str, Any] | None:
+            return {"last_error": e} if old else None
+
+        self._write(lambda conn: self._upsert(conn, rule, {bug_id: error}, keep, self._now()))
 
     def record_followups(self, rule: str, items: Sequence[Followed]) -> None:
         """A follow-up write landed: the bug's outcome and community are now these (None:
@@ -766,22 +747,17 @@ class Store:
         if not by_id:
             return
 
-        def work(conn: Connection) -> None:
-            now = self._now()
+        def followed(f: Followed, old: BugRecord | None, now: datetime) -> dict[str, Any]:
+            values = {"state": RecordState.DONE, "action": f.action, "updated_at": now}
+            if old is None:
+                return values | {"outcome": f.outcome, "community": f.community, "done_at": now}
+            return values | {
+                "outcome": old.outcome if f.outcome is None else f.outcome,
+                "community": old.community if f.community is None else f.community,
+                "last_error": None,
+            }
 
-            def followed(f: Followed, old: BugRecord | None) -> dict[str, Any]:
-                values = {"state": RecordState.DONE, "action": f.action, "updated_at": now}
-                if old is None:
-                    return values | {"outcome": f.outcome, "community": f.community, "done_at": now}
-                return values | {
-                    "outcome": old.outcome if f.outcome is None else f.outcome,
-                    "community": old.community if f.community is None else f.community,
-                    "last_error": None,
-                }
-
-            self._upsert(conn, rule, by_id, followed)
-
-        self._write(work)
+        self._write(lambda conn: self._upsert(conn, rule, by_id, followed, self._now()))
 
     # -- polls ---------------------------------------------------------------------------------
     def start_poll(self, rule: str, dry_run: bool) -> int:
@@ -877,7 +853,7 @@ class Store:
 
     @staticmethod
     def _upsert(
-        conn: Connection, rule: str, items: Mapping[int, T], change: Change[T]
+        conn: Connection, rule: str, items: Mapping[int, T], change: Change[T], now: datetime
     ) -> dict[int, BugRecord]:
         """The one write of bug records: read them (one SELECT per IN_CHUNK ids), ask
         `change` for each one's new values (None: leave it), then one executemany UPDATE,
@@ -888,7 +864,7 @@ class Store:
         new: list[dict[str, Any]] = []
         for bug_id, item in items.items():
             old = records.get(bug_id)
-            values = change(item, old)
+            values = change(item, old, now)
             if values is None:
                 continue
             if old is None:
@@ -933,6 +909,16 @@ def _make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _holding(lease: Lease) -> Update:
+    """An UPDATE of the rule's row that changes it only while `lease` holds it (same owner,
+    same epoch)."""
+    return update(_rule).where(
+        _rule.c.rule == lease.rule,
+        _rule.c.lease_owner == lease.owner.token,
+        _rule.c.epoch == lease.epoch,
+    )
 
 
 def _read(conn: Connection, rule: str, bug_ids: Iterable[int]) -> dict[int, BugRecord]:
