@@ -219,14 +219,14 @@ class TomlFile:
         self.name = name
         self.text = text
         self.opened = False  # its bytes were read (`read`)
-        self._pending: list[tuple[FieldPath, int | None, str, str]] = []  # message, severity
+        self._pending: list[tuple[FieldPath, str, str, int | None]] = []  # as `problem` takes
         self._locator: Locator | None = None
 
     def error(self, path: FieldPath, message: str, line: int | None = None) -> None:
-        self._pending.append((path, line, message, "error"))
+        self._pending.append((path, message, "error", line))
 
     def warn(self, path: FieldPath, message: str, line: int | None = None) -> None:
-        self._pending.append((path, line, message, "warning"))
+        self._pending.append((path, message, "warning", line))
 
     def line(self, path: FieldPath) -> int:
         try:
@@ -235,12 +235,16 @@ class TomlFile:
         except Exception:  # a best-effort position must never hide the problem itself
             return 1
 
+    def problem(
+        self, path: FieldPath, message: str, severity: str = "error", line: int | None = None
+    ) -> Problem:
+        """The problem at `path`, on the line of `path` unless `line` is given."""
+        line = self.line(path) if line is None else line
+        return Problem(self.name, line, format_path(path), message, severity)
+
     def problems(self) -> list[Problem]:
         """In line order; on one line, unknown keys first (often the cause of the rest)."""
-        found = [
-            Problem(self.name, self.line(path) if line is None else line, format_path(path), *said)
-            for path, line, *said in self._pending
-        ]
+        found = [self.problem(*pending) for pending in self._pending]
         return sorted(found, key=lambda p: (p.line, not p.message.startswith("unknown ")))
 
     def read(self) -> dict[str, Any] | None:

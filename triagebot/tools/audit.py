@@ -11,6 +11,7 @@ format declared once as pydantic models.
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,8 +20,7 @@ from typing import Any
 
 from triagebot.core.registry import Community, Registry
 from triagebot.files.policy import Handover, MinDelegates, Policy, PublicContact, Review, TermLength
-from triagebot.files.problems import Problem
-from triagebot.files.tomlpos import Locator
+from triagebot.files.problems import FieldPath, Problem, TomlFile
 from triagebot.files.validate import COMMUNITIES_DIR
 from triagebot.tools.history import handovers, name_of
 
@@ -45,15 +45,13 @@ class _Audited:
     c: Community
     today: date
     path: Path
-    _text: str | None = None
 
-    def line(self, *keys: str | int) -> int:
-        if self._text is None:
-            try:
-                self._text = self.path.read_text(encoding="utf-8")
-            except OSError:
-                self._text = ""
-        return Locator(self._text).line(keys)
+    @functools.cached_property
+    def file(self) -> TomlFile:
+        try:
+            return TomlFile(str(self.path), self.path.read_text(encoding="utf-8"))
+        except OSError:
+            return TomlFile(str(self.path))
 
     def name(self, handle: str) -> str:
         return name_of(self.registry, handle)
@@ -68,12 +66,13 @@ def audit(registry: Registry, root: Path, policy: Policy, today: date) -> list[P
         )
         for name, rule in policy:  # the checks the policy switches on, in its order
             if rule is not None:
-                for line, field, message in _CHECKS[name](a, rule):
-                    found.append(Problem(str(a.path), line, field, message, rule.level))
+                for path, message, *line in _CHECKS[name](a, rule):
+                    found.append(a.file.problem(path, message, rule.level, *line))
     return found
 
 
-_Finding = tuple[int, str, str]  # line, field, message
+# the field, the message, and the line when it is not the field's
+_Finding = tuple[FieldPath, str] | tuple[FieldPath, str, int]
 
 
 def _min_delegates(a: _Audited, rule: MinDelegates) -> Iterator[_Finding]:
@@ -81,8 +80,7 @@ def _min_delegates(a: _Audited, rule: MinDelegates) -> Iterator[_Finding]:
     if a.c.status == "active" and len(people) < rule.count:
         have = "no current delegate" if not people else f"{len(people)} current delegate(s)"
         yield (
-            a.line("delegates"),
-            "delegates",
+            ("delegates",),
             f"active community with {have}; the policy asks for at least {rule.count}",
         )
 
@@ -101,19 +99,18 @@ def _term_length(a: _Audited, rule: TermLength) -> Iterator[_Finding]:
         if end > add_months(d.since, months + rule.grace_months):
             verb = "is scheduled to last" if d.until else "has lasted"
             yield (
-                a.line("delegates", index, "until" if d.until else "since"),
-                f"delegates[{index}]",
+                ("delegates", index),
                 f"{a.name(d.person)}'s term as {d.title} {verb} {months_between(d.since, end)} "
                 f"months, longer than governance.term_months = {months}: record the renewal "
                 "(a new term) or the end",
+                a.file.line(("delegates", index, "until" if d.until else "since")),
             )
 
 
 def _review(a: _Audited, rule: Review) -> Iterator[_Finding]:
     if add_months(a.c.reviewed, rule.max_age_months) < a.today:
         yield (
-            a.line("reviewed"),
-            "reviewed",
+            ("reviewed",),
             f"last reviewed {a.c.reviewed}, more than {rule.max_age_months} months ago: "
             "confirm the file with the community and bump the date",
         )
@@ -127,8 +124,7 @@ def _handover(a: _Audited, rule: Handover) -> Iterator[_Finding]:
         else:
             advice = "no current delegate could take over"
         yield (
-            a.line("resources", h.index, "responsible"),
-            f"resources[{h.index}].responsible",
+            ("resources", h.index, "responsible"),
             f"{h.resource.kind} {h.resource.id}: {a.name(h.handle)} ({h.handle}) "
             f"holds no role in the community{since}; {advice}",
         )
@@ -143,8 +139,7 @@ def _public_contact(a: _Audited, rule: PublicContact) -> Iterator[_Finding]:
             if person is not None and person.public_contacts:
                 return
     yield (
-        a.line("contacts"),
-        "contacts",
+        ("contacts",),
         f"{a.c.status} community with no public contact: nobody can be pointed to it",
     )
 

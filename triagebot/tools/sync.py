@@ -28,7 +28,7 @@ import tomlkit
 from triagebot.bugzilla.client import BugzillaError, Client
 from triagebot.core.registry import Registry, normalize_email
 from triagebot.files.config import Config
-from triagebot.files.problems import Problem, format_path
+from triagebot.files.problems import Problem, TomlFile
 from triagebot.files.tomlpos import Locator
 from triagebot.files.validate import PEOPLE_FILE
 
@@ -105,23 +105,17 @@ class Report:
 
 def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report:
     """Every disagreement between people.toml and Bugzilla, at its line."""
-    text = people_file.read_text(encoding="utf-8")
-    where = str(people_file)
-    problems: list[Problem] = []
+    file = TomlFile(str(people_file), people_file.read_text(encoding="utf-8"))
     to_fill: dict[str, int] = {}
     fill_lines: list[str] = []
     notes: list[str] = []
-
-    def problem(path: tuple[str | int, ...], message: str) -> None:
-        problems.append(Problem(where, Locator(text).line(path), format_path(path), message))
-
     for handle, person in registry.people.items():
         listed = {normalize_email(e) for e in person.emails}
         ids_seen: set[int] = set()
         for index, email in enumerate(person.emails):
             key = normalize_email(email)
             if key in accounts.unknown_logins or key not in accounts.by_login:
-                problem(
+                file.error(
                     (handle, "emails", index),
                     f"no Bugzilla account has the login '{email}': a typo, or an account "
                     "not created (or renamed) since",
@@ -130,26 +124,25 @@ def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report
             account = accounts.by_login[key]
             ids_seen.add(account.id)
             if not account.can_login:
-                problem(
+                file.error(
                     (handle, "emails", index),
                     f"the Bugzilla account '{account.login}' (id {account.id}) is disabled",
                 )
         if person.bugzilla_id is not None:
             account = accounts.by_id.get(person.bugzilla_id)
             if account is None:
-                problem(
-                    (handle, "bugzilla_id"),
-                    f"no Bugzilla account has the id {person.bugzilla_id}",
+                file.error(
+                    (handle, "bugzilla_id"), f"no Bugzilla account has the id {person.bugzilla_id}"
                 )
             elif normalize_email(account.login) not in listed:
-                problem(
+                file.error(
                     (handle, "bugzilla_id"),
                     f"Bugzilla account {account.id} has the login '{account.login}', which is "
                     f"not one of {handle}'s emails: a mistyped id (which would endorse "
                     "someone else) or a login changed since",
                 )
             elif not account.can_login and account.id not in ids_seen:
-                problem(
+                file.error(
                     (handle, "bugzilla_id"),
                     f"the Bugzilla account '{account.login}' (id {account.id}) is disabled",
                 )
@@ -157,7 +150,7 @@ def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report
         if len(ids_seen) > 1:  # several accounts of one person: any may be the id
             numbers = ", ".join(map(str, sorted(ids_seen)))
             notes.append(
-                f"{where}:{Locator(text).line((handle, 'emails'))}: {handle}.emails: "
+                f"{file.name}:{file.line((handle, 'emails'))}: {handle}.emails: "
                 f"{len(ids_seen)} Bugzilla accounts ({numbers}); bugzilla_id left for you "
                 "to choose"
             )
@@ -166,11 +159,10 @@ def compare(registry: Registry, people_file: Path, accounts: Accounts) -> Report
             if account.can_login:
                 to_fill[handle] = account.id
                 fill_lines.append(
-                    f"{where}:{Locator(text).line((handle, 'name'))}: {handle}.bugzilla_id: "
+                    f"{file.name}:{file.line((handle, 'name'))}: {handle}.bugzilla_id: "
                     f"{account.id} (Bugzilla login '{account.login}')"
                 )
-    problems.sort(key=lambda p: p.line)
-    return Report(problems, to_fill, fill_lines, notes, accounts.requests)
+    return Report(file.problems(), to_fill, fill_lines, notes, accounts.requests)
 
 
 class WriteError(Exception):
@@ -186,8 +178,9 @@ def fill_ids(text: str, to_fill: dict[str, int]) -> str:
     is often after the comment that introduces the next one.)"""
     lines = text.splitlines(keepends=True)
     inserts: list[tuple[int, str]] = []
+    locate = Locator(text).line
     for handle, bugzilla_id in to_fill.items():
-        line = Locator(text).line((handle, "name"))  # 1-based: insert after it
+        line = locate((handle, "name"))  # 1-based: insert after it
         newline = "\r\n" if lines[line - 1].endswith("\r\n") else "\n"
         inserts.append((line, f"bugzilla_id = {bugzilla_id}{newline}"))
     for line, added in sorted(inserts, reverse=True):
