@@ -4,12 +4,12 @@ configuration file is found: one line each, naming sources, never a secret or a 
 
 from __future__ import annotations
 
-import functools
 import re
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from standin import FaultyBugzilla
@@ -36,7 +36,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def slept(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The bot's backoff sleeps, recorded instead of slept."""
     sleeps: list[float] = []
-    monkeypatch.setattr(service, "Client", functools.partial(Client, sleep=sleeps.append))
+
+    class Recording(Client):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, sleep=sleeps.append, **kwargs)
+
+    monkeypatch.setattr(service, "Client", Recording)  # its `configured` makes a Recording
     return sleeps
 
 

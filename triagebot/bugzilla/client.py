@@ -36,6 +36,7 @@ from triagebot.bugzilla.transport import (
     resolve_environment_once,
 )
 from triagebot.core.bugs import Bug, Change, Comment, Flag
+from triagebot.files.config import Bugzilla as BugzillaConfig
 
 log = logging.getLogger(__name__)
 
@@ -314,6 +315,20 @@ class Client:
         if self._api_key and key_in == "header":
             self.session.headers["X-BUGZILLA-API-KEY"] = self._api_key
         self._bz: pybz.Bugzilla | None = None
+
+    @classmethod
+    def configured(
+        cls, bugzilla: BugzillaConfig, api_key: str | None, budget: bool = True
+    ) -> Client:
+        """The client `[bugzilla]` describes (no request yet). `check` goes without the
+        request budget: its few requests never come near one."""
+        return cls(
+            bugzilla.url,
+            api_key,
+            key_in=bugzilla.key_in,
+            timeout=bugzilla.timeout_seconds,
+            requests_per_minute=bugzilla.request_budget if budget else None,
+        )
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "none"

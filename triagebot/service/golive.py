@@ -131,12 +131,7 @@ def blockers(config: Config) -> list[Blocker]:
                 )
             )
     where = public_url(config.bugzilla.url)
-    client = Client(
-        config.bugzilla.url,
-        key,
-        key_in=config.bugzilla.key_in,
-        timeout=config.bugzilla.timeout_seconds,
-    )
+    client = Client.configured(config.bugzilla, key, budget=False)
     try:
         client.connect()
     except BugzillaError as exc:

@@ -61,13 +61,7 @@ def load_registry_strict(path: Path) -> Registry:
 
 
 def make_client(config: Config) -> Client:
-    return Client(
-        config.bugzilla.url,
-        config.bugzilla.api_key(),
-        key_in=config.bugzilla.key_in,
-        timeout=config.bugzilla.timeout_seconds,
-        requests_per_minute=config.bugzilla.request_budget,
-    )
+    return Client.configured(config.bugzilla, config.bugzilla.api_key())
 
 
 def build_bot(config: Config, *, live: bool, no_limit: bool = False) -> Bot:

@@ -217,13 +217,7 @@ def sync_command(config: Config, path: Path, registry: Registry, *, write: bool,
         )
         return 2
     people_file = path / PEOPLE_FILE
-    client = Client(
-        config.bugzilla.url,
-        api_key,
-        key_in=config.bugzilla.key_in,
-        timeout=config.bugzilla.timeout_seconds,
-        requests_per_minute=config.bugzilla.request_budget,
-    )
+    client = Client.configured(config.bugzilla, api_key)
     emails = [e for p in registry.people.values() for e in p.emails]
     ids = [p.bugzilla_id for p in registry.people.values() if p.bugzilla_id is not None]
     accounts = look_up(client, emails, ids, batch)
