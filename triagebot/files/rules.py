@@ -44,7 +44,6 @@ from triagebot.files.problems import (
     Table,
     TomlFile,
     describe,
-    format_path,
 )
 
 TEMPLATES_DIR = "templates"
@@ -111,7 +110,7 @@ class _Loader:
         self.problems.append(Problem(file, line, field_, message))
 
     def error(self, source: TomlFile, path: FieldPath, message: str) -> None:
-        self.problem(source.name, source.line(path), format_path(path), message)
+        self.problems.append(source.problem(path, message))
 
     def run(self) -> list[Rule]:
         files = self._rule_files()
@@ -140,12 +139,8 @@ class _Loader:
             return
         sources: dict[str, tuple[str, str]] = {}
         for file in sorted(self.templates_dir.rglob(f"*{TEMPLATE_SUFFIX}")):
-            name = file.relative_to(self.templates_dir).as_posix()
-            shown = str(file)
-            try:
-                sources[name] = (file.read_text(encoding="utf-8"), shown)
-            except (OSError, UnicodeDecodeError) as exc:
-                self.problem(shown, 1, "template", f"cannot read: {exc}")
+            if (text := self._read(file, "template")) is not None:
+                sources[file.relative_to(self.templates_dir).as_posix()] = (text, str(file))
         self.template_names = sorted(sources)
         self.shown_templates = {shown for _, shown in sources.values()}
         env = template_environment(sources)
@@ -171,15 +166,19 @@ class _Loader:
                     message = f"unknown variable '{variable}'{hint}"
                     self.problem(shown, first.get(variable, 1), "template", message)
 
+    def _read(self, file: Path, field_: str) -> str | None:
+        """A template's or rule file's text, or None once why it cannot be read is reported."""
+        try:
+            return file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(str(file), 1, field_, f"cannot read: {exc}")
+            return None
+
     # rule files
     def _load_file(self, file: Path) -> Rule | None:
-        shown = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(shown, 1, "", f"cannot read: {exc}")
+        if (text := self._read(file, "")) is None:
             return None
-        source = TomlFile(shown, text)
+        source = TomlFile(str(file), text)
         self.sources[file.stem] = source
         raw = source.parse()
         if raw is None:
