@@ -11,7 +11,14 @@ import pytest
 
 from triagebot.core.bugs import Bug, Comment, Decision, Flag, Write
 from triagebot.core.bugstate import edit_whiteboard
-from triagebot.core.followup import Command, ReadHistory, follow_up, parse_command
+from triagebot.core.followup import (
+    KINDS,
+    Command,
+    ReadHistory,
+    follow_up,
+    parse_command,
+    sample_context,
+)
 from triagebot.core.registry import Community, Contact, Delegation, Governance, Person, Registry
 from triagebot.core.triage import decide
 from triagebot.files.rules import load_rules
@@ -501,3 +508,41 @@ def test_plain_text_for_a_server_that_does_not_render_markdown() -> None:
     )
     assert got.write.comment is not None
     assert got.write.comment.endswith("Reason given: `` `rm -rf` **no** ``")
+
+
+def test_the_sample_context_is_the_real_one() -> None:
+    """Templates are checked at load against the sample: what they see at run time must have
+    the same keys, down to the community's (a confirmation's lists no delegates)."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    class Recording:
+        def __init__(self, kind: str) -> None:
+            self.kind = kind
+
+        def render(self, context: dict[str, Any]) -> str:
+            seen[self.kind] = context
+            return "seen"
+
+    assert RULE.followup is not None
+    templates = {kind: Recording(kind) for kind in KINDS}
+    rule = replace(RULE, followup=replace(RULE.followup, templates=templates))
+    bug, comments = hispano_bug()
+    for login, text in [("luis", "/endorse"), ("luis", "/decline no"), ("nadia", "/endorse")]:
+        run(bug, [*comments, said(f"{login}@example.org", text)], rule)
+    run(bug, comments, rule, now=STALE_AT)
+    unknown, asked = unknown_bug()
+    run(unknown, [*asked, said("zed@example.net", "For Mozilla Hispano")], rule)
+    assert seen.keys() == set(KINDS)
+
+    def shape(value: object) -> object:
+        if isinstance(value, dict):
+            return {key: shape(item) for key, item in value.items()}
+        return tuple(shape(item) for item in value[:1]) if isinstance(value, tuple) else None
+
+    for kind, real in seen.items():
+        sample = sample_context(kind, RULE.name, None)
+        if kind == "retriage":  # the outcome's context: see test_triage
+            assert real.keys() == sample.keys()
+        else:
+            assert shape(real) == shape(sample), kind
+    assert sample_context("confirmation", "r", None)["community"]["delegates"] == ()

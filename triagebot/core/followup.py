@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from triagebot.core import triage
@@ -41,7 +42,7 @@ from triagebot.core.bugstate import (
 )
 from triagebot.core.bugstate import KINDS as KINDS  # the templates a rule loads, by kind
 from triagebot.core.registry import Community, Delegation, Person, Registry, normalize_email
-from triagebot.core.rule import COMMANDS, Rule
+from triagebot.core.rule import Followup, Rule
 
 REASON_LIMIT = 300  # characters of a decline reason quoted back
 
@@ -51,6 +52,7 @@ _ANSWERED = {
     "endorse": ("confirmation", ENDORSED, "endorsed"),
     "decline": ("decline", DECLINED, "declined"),
 }
+_DECIDED = {kind for kind, _, _ in _ANSWERED.values()}
 
 
 # -- commands -------------------------------------------------------------------------------------
@@ -192,15 +194,15 @@ class _Case:
         communities = (community,) if community else ()
         return Decision(self.bug.id, self.rule.name, outcome, reason, community, communities, write)
 
-    def context(self, community: Community | None, full: bool = True, **extra: Any) -> dict:
-        """What every follow-up template sees, and `extra`; not `full`: the community without
-        its contacts and delegates."""
+    def context(self, kind: str, community: Community | None, **extra: Any) -> dict:
+        """What the `kind` template sees: `extra`, and what every follow-up template sees. A
+        confirmation or decline gets the community without its contacts and delegates."""
         assert self.rule.followup is not None
         shown = None
-        if community is not None and full:
-            shown = triage.community_view(community, self.registry.people, self.now.date())
-        elif community is not None:
+        if community is not None and kind in _DECIDED:
             shown = {**triage.community_ref(community), "contacts": (), "delegates": ()}
+        elif community is not None:
+            shown = triage.community_view(community, self.registry.people, self.now.date())
         return {
             "rule": self.rule.name,
             "directory_url": self.rule.directory_url,
@@ -214,18 +216,24 @@ class _Case:
     ) -> Decision:
         kind, tag, outcome = _ANSWERED[command.verb]
         add = [tag] if self.community is not None else [community_tag_for(self.rule, to.slug), tag]
-        context = self.context(
+        context = self.answered(command, comment, person, term, to)
+        reason = f"{person.handle}, {term.title} of {to.slug}, {outcome} in comment {comment.count}"
+        whiteboard = edit_whiteboard(self.bug.whiteboard, add=add, remove=(AWAITING, STALE))
+        clear = bot_needinfo(self.bug, self.bot_login)
+        return self.decision(kind, reason, to.slug, outcome, context, whiteboard, clear=clear)
+
+    def answered(
+        self, command: Command, comment: Comment, person: Person, term: Delegation, to: Community
+    ) -> dict:
+        """The context of the confirmation or decline of `command`."""
+        return self.context(
+            _ANSWERED[command.verb][0],
             to,
-            False,
             decider={"name": person.name, "title": term.title, "since": term.since.isoformat()},
             date=self.now.date().isoformat(),
             reason=triage.sanitize(command.reason, REASON_LIMIT) or None,
             answer=comment.count,
         )
-        reason = f"{person.handle}, {term.title} of {to.slug}, {outcome} in comment {comment.count}"
-        whiteboard = edit_whiteboard(self.bug.whiteboard, add=add, remove=(AWAITING, STALE))
-        clear = bot_needinfo(self.bug, self.bot_login)
-        return self.decision(kind, reason, to.slug, outcome, context, whiteboard, clear=clear)
 
     def who_can_endorse(self, refused: Comment) -> Decision:
         command = parse_command(refused.text)
@@ -233,7 +241,9 @@ class _Case:
         slug = self.community.slug if self.community else None
         reason = f"/{command.verb} in comment {refused.count} is not by a current delegate"
         reason += f" of {slug}" if slug else " of exactly one community"
-        context = self.context(self.community, verb=command.verb, answer=refused.count)
+        context = self.context(
+            "who-can-endorse", self.community, verb=command.verb, answer=refused.count
+        )
         return self.decision("who-can-endorse", reason, slug, context=context)
 
     def retriage(self, answer: Comment) -> Decision | None:
@@ -278,30 +288,29 @@ class _Case:
         # Whom the bot is still waiting for: its open needinfo requests, by name. Nobody is asked
         # again: a request still open needs no second one, and one cleared must not come back.
         waiting = asked_names(self.bug, self.registry, self.bot_login)
-        context = self.context(self.community, days=age.days, waiting=waiting)
+        context = self.context("reminder", self.community, days=age.days, waiting=waiting)
         return self.decision("reminder", reason, slug, context=context, whiteboard=whiteboard)
 
 
 # -- samples, for checking templates when rules load ----------------------------------------------
 def sample_context(kind: str, rule_name: str, directory_url: str | None) -> dict[str, Any]:
-    """A realistic context for the `kind` template, every optional part filled in."""
-    registry = triage.sample_registry()
-    day = triage.SAMPLE_DAY
-    community = registry.communities["sample-b"]
-    base = {
-        "rule": rule_name,
-        "directory_url": directory_url,
-        "community": triage.community_view(community, registry.people, day),
-        "commands": COMMANDS,
-    }
-    if kind in ("confirmation", "decline"):
-        decider = {"name": "Dee D", "title": "Lead", "since": "2024-01-01"}
-        return {**base, "decider": decider, "date": day.isoformat(), "reason": "no", "answer": 2}
-    if kind == "who-can-endorse":
-        return {**base, "verb": "endorse", "answer": 2}
-    if kind == "reminder":
-        return {**base, "days": 15, "waiting": ("Dee D",)}
+    """A realistic context for the `kind` template, built by the same code as a real one, with
+    every optional part filled in."""
     if kind == "retriage":
         context = triage.sample_context("needs-endorsement", "delegates", rule_name, directory_url)
         return {**context, "body": "(the outcome's comment)", "answer": 2}
+    registry, now = triage.sample_registry(), datetime.combine(triage.SAMPLE_DAY, time(12))
+    rule = Rule(rule_name, Path(), "", (), directory_url, 0, {}, followup=Followup())
+    community = registry.communities["sample-b"]  # Dee D, its Lead, answers
+    bug, answer = Bug(0, "", "zed@example.org", now), Comment(2, 0, "dee@example.org", "", 2, now)
+    state = Asked(Comment(1, 0, "", "", 1, now), (), frozenset(), community.slug)
+    case = _Case(bug, rule, registry, now, None, state, community)
+    if kind in _DECIDED:
+        verb = next(verb for verb, answered in _ANSWERED.items() if answered[0] == kind)
+        dee = registry.people["dee"]
+        return case.answered(Command(verb, "no"), answer, dee, community.delegates[0], community)
+    if kind == "who-can-endorse":
+        return case.context(kind, community, verb="endorse", answer=2)
+    if kind == "reminder":
+        return case.context(kind, community, days=15, waiting=("Dee D",))
     raise ValueError(kind)
