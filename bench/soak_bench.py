@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from triagebot.demo import devserver  # noqa: E402
+from triagebot.demo import demo, devserver  # noqa: E402
 from triagebot.demo.devserver import FakeBugzilla  # noqa: E402
 from triagebot.files.validate import load_registry  # noqa: E402
 
@@ -129,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         tempfile.TemporaryDirectory(prefix="soak-") as tmp,
         FakeBugzilla(api_key=API_KEY, bot_login=BOT) as fake,
     ):
-        for person in registry.people.values():
-            for email in person.emails:
-                fake.add_user(email, person.name)
+        demo.add_accounts(fake, registry.people.values())
         workdir = Path(tmp)
         config = devserver.write_config(
             workdir,

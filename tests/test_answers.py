@@ -19,7 +19,7 @@ from triagebot.bugzilla.client import Client
 from triagebot.commands import jsonout
 from triagebot.core.bugstate import STALE
 from triagebot.core.registry import Registry
-from triagebot.demo import devserver
+from triagebot.demo import demo, devserver
 from triagebot.files.config import load_config
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service import views
@@ -53,9 +53,7 @@ def clock() -> Clock:
 @pytest.fixture
 def fake(clock: Clock, registry: Registry) -> Iterator[FaultyBugzilla]:
     with FaultyBugzilla(bot_login=BOT, clock=clock) as fake:
-        for person in registry.people.values():
-            for email in person.emails:
-                fake.add_user(email, person.name)
+        demo.add_accounts(fake, registry.people.values())
         yield fake
 
 

@@ -48,7 +48,7 @@ from standin import DROP, FaultyBugzilla, RequestInfo
 from triagebot.bugzilla.client import Client
 from triagebot.core.bugstate import SKIP as SKIP_TAG
 from triagebot.core.registry import Registry
-from triagebot.demo import devserver
+from triagebot.demo import demo, devserver
 from triagebot.files.config import load_config
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.poller import Poller, PollReport, PollSettings
@@ -294,10 +294,7 @@ def make_scenario(
     clock.now = T0
     scenario = Scenario(seed, fake, db_dir, page_size=rng.choice((1, 2, 3, 500)))
     absent = set(rng.sample(sorted(registry.people), k=3))
-    for person in registry.people.values():
-        if person.handle not in absent:
-            for email in person.emails:
-                fake.add_user(email, person.name)
+    demo.add_accounts(fake, (p for p in registry.people.values() if p.handle not in absent))
     created = T0 - timedelta(minutes=30)
     for _ in range(rng.randint(4, 8)):
         created += timedelta(seconds=rng.choice((0, 0, 1, 45)))
@@ -534,9 +531,7 @@ def test_a_crash_around_a_follow_up_write_never_posts_it_twice(
     answered, a re-triage) is a kill point; the restarted bot, with the same database or an
     empty one, ends with exactly one of each on the bugs."""
     fake, clock = server
-    for person in registry.people.values():
-        for email in person.emails:
-            fake.add_user(email, person.name)
+    demo.add_accounts(fake, registry.people.values())
     bugs = [
         fake.add_bug(summary, "Please.", reporter, creation_time=T0 - timedelta(minutes=30))
         for summary, reporter, *_ in ANSWERS
@@ -669,9 +664,7 @@ def test_a_bug_leaving_the_results_mid_paging_does_not_hide_the_next_one(
     server, registry, rules, tmp_path, tally
 ):
     fake, clock = server
-    for person in registry.people.values():
-        for email in person.emails:
-            fake.add_user(email, person.name)
+    demo.add_accounts(fake, registry.people.values())
     scenario = Scenario(0, fake, tmp_path, page_size=2)
     for n in range(5):
         bug_id = fake.add_bug(
@@ -736,10 +729,8 @@ class KillCase:
 
 def seed_for_cli(fake: FaultyBugzilla, registry: Registry, now: datetime) -> dict[int, bool]:
     """Seven bugs for the subprocess runs (real clock: the CLI uses the wall clock)."""
-    for person in registry.people.values():
-        if person.handle != "mateo":  # needinfo to mateo is refused: a second PUT
-            for email in person.emails:
-                fake.add_user(email, person.name)
+    # needinfo to mateo is refused: a second PUT
+    demo.add_accounts(fake, (p for p in registry.people.values() if p.handle != "mateo"))
     expected = {}
     bugs = (
         ("Mailing list for Mozilla Hispano translators", "lucia@example.org", ""),

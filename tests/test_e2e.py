@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from triagebot.demo import devserver
+from triagebot.demo import demo, devserver
 from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.validate import load_registry
 
@@ -82,9 +82,7 @@ def server(now: datetime):
     with FakeBugzilla(api_key=KEY, bot_login=BOT, clock=lambda: now) as fake:
         registry = load_registry(REPO / "data").registry
         assert registry is not None
-        for person in registry.people.values():  # delegates have Bugzilla accounts
-            for email in person.emails:
-                fake.add_user(email, person.name)
+        demo.add_accounts(fake, registry.people.values())  # delegates have Bugzilla accounts
         yield fake
 
 

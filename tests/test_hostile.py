@@ -44,6 +44,7 @@ from triagebot.core.registry import (
     Resource,
 )
 from triagebot.core.triage import decide
+from triagebot.demo import demo
 from triagebot.demo.devserver import MAX_COMMENT
 from triagebot.files.rules import Rule, load_rules
 from triagebot.service.run import load_registry_strict
@@ -440,9 +441,7 @@ def test_a_dry_run_sends_nothing_but_gets(registry, tmp_path, capsys, monkeypatc
         return None
 
     with FaultyBugzilla(api_key=key) as fake:
-        for person in registry.people.values():
-            for email in person.emails:
-                fake.add_user(email, person.name)
+        demo.add_accounts(fake, registry.people.values())
         for n, fragment in enumerate(FRAGMENTS[:20]):
             fake.add_bug(
                 f"Mozilla Hispano {fragment}",

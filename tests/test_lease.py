@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from standin import DROP, FaultyBugzilla, RequestInfo
 
-from triagebot.demo import devserver
+from triagebot.demo import demo, devserver
 from triagebot.files.validate import load_registry
 from triagebot.state import process
 
@@ -40,9 +40,7 @@ def server() -> Iterator[tuple[FaultyBugzilla, list[int]]]:
     with FaultyBugzilla(api_key=KEY, bot_login=BOT) as fake:
         registry = load_registry(ROOT / "data").registry
         assert registry is not None
-        for person in registry.people.values():
-            for email in person.emails:
-                fake.add_user(email, person.name)
+        demo.add_accounts(fake, registry.people.values())
         bugs = [
             fake.add_bug(
                 f"Mailing list number {n} for Mozilla Hispano translators",

@@ -15,6 +15,7 @@ import pytest
 from triagebot.commands.cli import main
 from triagebot.demo import demo
 from triagebot.demo.devserver import FakeBugzilla, write_config
+from triagebot.service.run import load_registry_strict
 from triagebot.tools.sync import fill_ids
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +44,7 @@ def fake(data: Path) -> Iterator[FakeBugzilla]:
     """The demo's accounts: every listed email is an account; a listed bugzilla_id is that
     person's first email (a second email is a second account of the same person)."""
     server = FakeBugzilla(api_key=demo.DEMO_KEY, bot_login=demo.BOT)
-    demo.add_accounts(server, data)
+    demo.add_accounts(server, load_registry_strict(data).people.values())
     server.start()
     yield server
     server.stop()

@@ -25,12 +25,13 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from triagebot import shipped
+from triagebot.core.registry import Person
 from triagebot.demo import devserver
 from triagebot.demo.devserver import FakeBugzilla
 from triagebot.files.validate import load_registry
@@ -138,15 +139,12 @@ DELEGATE_NAME = "Camille Berthelot"
 DELEGATE_ANSWER = "Yes, we need it renewed.\n/endorse"
 
 
-def add_accounts(server: FakeBugzilla, data: Path) -> None:
-    """Every login in the registry gets a Bugzilla account, as on a real tracker, so the
-    needinfo requests to delegates are accepted; a person's listed `bugzilla_id` is the id of
-    their first login (their other logins are accounts of their own), so `registry sync`
-    against the stand-in finds the registry and Bugzilla in agreement."""
-    registry = load_registry(data).registry
-    if registry is None:
-        return
-    people = list(registry.people.values())
+def add_accounts(server: FakeBugzilla, people: Iterable[Person]) -> None:
+    """Every login of `people` gets a Bugzilla account, as on a real tracker, so the needinfo
+    requests to delegates are accepted; a person's listed `bugzilla_id` is the id of their
+    first login (their other logins are accounts of their own), so `registry sync` against the
+    stand-in finds the registry and Bugzilla in agreement."""
+    people = list(people)
     for person in people:  # the listed ids first: the others are numbered after them
         if person.bugzilla_id is not None:
             server.add_user(person.emails[0], person.name, id=person.bugzilla_id)
@@ -157,7 +155,8 @@ def add_accounts(server: FakeBugzilla, data: Path) -> None:
 
 def seed(server: FakeBugzilla, now: datetime, data: Path) -> list[tuple[int, DemoBug]]:
     """Files the demo requests, after giving the registry's people their accounts."""
-    add_accounts(server, data)
+    registry = load_registry(data).registry
+    add_accounts(server, registry.people.values() if registry else ())
     filed = []
     for n, bug in enumerate(DEMO_BUGS):
         bug_id = server.add_bug(
