@@ -68,15 +68,6 @@ def _missing(function: str, name: str) -> ApiError:
     )
 
 
-def _no_user(name: str) -> ApiError:
-    return ApiError(
-        404,
-        51,
-        f"There is no user named '{name}'. Either you mis-typed the name or that user has not yet "
-        "registered for a Bugzilla account.",
-    )
-
-
 def _iso(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -260,13 +251,7 @@ class FakeBugzilla:
         """Somebody (the bot included, as another process would) comments; returns its id."""
         with self._lock:
             login = self.add_user(creator)["name"]
-            bug = self.bugs[bug_id]
-            now = _iso(when or self.clock())
-            comment = self._add_comment(bug, text, login, now)
-            bug["last_change_time"] = max(bug["last_change_time"], now)
-            self._changed()
-            self._emit("comment.create", bug, creator, now, comment=comment)
-            return comment["id"]
+            return self._comment(self.bugs[bug_id], text, login, _iso(when or self.clock()))["id"]
 
     def set_invisible(self, bug_id: int, invisible: bool = True) -> None:
         """The bug goes in (or out of) a group the bot is not in."""
@@ -550,12 +535,7 @@ class FakeBugzilla:
         if not isinstance(text, str) or not text.strip():
             raise ApiError(400, 54, "You must enter a comment.")
         self._check_comment(text)
-        now = _iso(self.clock())
-        comment = self._add_comment(bug, text, login, now)
-        bug["last_change_time"] = now
-        self._changed()
-        self._emit("comment.create", bug, login, now, comment=comment)
-        return {"id": comment["id"]}
+        return {"id": self._comment(bug, text, login, _iso(self.clock()))["id"]}
 
     def _update(self, ref: str, data: dict[str, Any], user: str | None) -> dict[str, Any]:
         """Validates the whole change first, then applies it: all or nothing, like Bugzilla."""
@@ -627,11 +607,7 @@ class FakeBugzilla:
         if status not in ("?", "+", "-", "X"):
             raise ApiError(400, 129, f"The flag status {status} is invalid.")
         requestee = flag.get("requestee")
-        if requestee:
-            if requestee.lower() not in self.users:
-                raise _no_user(requestee)
-            requestee = self.users[requestee.lower()]["name"]
-        return {**flag, "requestee": requestee}
+        return {**flag, "requestee": self._account(requestee)["name"] if requestee else requestee}
 
     def _apply_flag(
         self,
@@ -702,11 +678,7 @@ class FakeBugzilla:
         return {"products": products}
 
     def _user(self, query: dict[str, list[str]]) -> dict[str, Any]:
-        found = []
-        for name in query.get("names", []):
-            if name.lower() not in self.users:
-                raise _no_user(name)
-            found.append(dict(self.users[name.lower()]))
+        found = [dict(self._account(name)) for name in query.get("names", [])]
         # Like 5.0 (Bugzilla::User->new_from_list): an unknown id is left out, no error; a
         # user named and given by id is listed once.
         for value in query.get("ids", []):
@@ -718,6 +690,26 @@ class FakeBugzilla:
     # -- helpers -------------------------------------------------------------------------
     def _changed(self) -> None:
         self._version += 1
+
+    def _account(self, login: str) -> dict[str, Any]:
+        """A user's account, case aside; error 51 when there is none."""
+        account = self.users.get(login.lower())
+        if account is None:
+            raise ApiError(
+                404,
+                51,
+                f"There is no user named '{login}'. Either you mis-typed the name or that user has "
+                "not yet registered for a Bugzilla account.",
+            )
+        return account
+
+    def _comment(self, bug: dict[str, Any], text: str, login: str, now: str) -> dict[str, Any]:
+        """Somebody comments on `bug` (not the description): it changes, webhooks hear of it."""
+        comment = self._add_comment(bug, text, login, now)
+        bug["last_change_time"] = max(bug["last_change_time"], now)
+        self._changed()
+        self._emit("comment.create", bug, login, now, comment=comment)
+        return comment
 
     def _emit(
         self,
