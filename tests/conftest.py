@@ -110,6 +110,15 @@ def base(tmp_path: Path) -> Path:
     return tmp_path / "base"
 
 
+def cli_env() -> dict[str, str]:
+    """The environment of a `python -m triagebot` subprocess: this checkout first on the path,
+    none of the developer's TRIAGEBOT_ settings, no colour."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["NO_COLOR"] = "1"
+    return env
+
+
 def edit(path: Path, old: str, new: str) -> None:
     """Replace `old` once, and move the mtime on: a change, whatever the clock's tick."""
     text = path.read_text(encoding="utf-8")

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli_env
 from sqlalchemy.util import LRUCache
 from standin import DROP, FaultyBugzilla, RequestInfo
 
@@ -766,13 +767,6 @@ def write_cli_config(workdir: Path, url: str, start: datetime) -> Path:
         page_size=3,
         max_actions_per_run=100,
     )
-
-
-def cli_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["NO_COLOR"] = "1"
-    return env
 
 
 def launch(config: Path) -> subprocess.Popen[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import json
-import os
 import queue
 import re
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli_env
 
 from triagebot.commands.cli import main
 from triagebot.demo import demo
@@ -217,7 +217,7 @@ def test_colour_on_a_terminal_and_none_with_no_color(monkeypatch: pytest.MonkeyP
 
 
 def test_demo_as_a_command(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env = cli_env()
     env.pop("NO_COLOR", None)  # not a terminal is enough
     done = subprocess.run(
         [sys.executable, "-m", "triagebot", "demo"],
@@ -284,7 +284,7 @@ def test_keep_refuses_a_directory_it_did_not_write(
 def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env = cli_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "triagebot", "demo", "--serve"],
         cwd=ROOT,
@@ -366,7 +366,7 @@ def test_serve_prints_a_ready_config_and_stops_cleanly_on_sigint(
 
 
 def test_demo_into_head_ends_quietly() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env = cli_env()
     result = subprocess.run(
         f"'{sys.executable}' -m triagebot demo | head -n 2",
         shell=True,

@@ -6,7 +6,6 @@ second run must post nothing."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from conftest import cli_env
 
 from triagebot.demo import demo, devserver
 from triagebot.demo.devserver import FakeBugzilla
@@ -42,8 +42,7 @@ def write_config(tmp: Path, url: str, start: datetime) -> Path:
 
 
 def run_once(config: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["NO_COLOR"] = "1"
+    env = cli_env()
     return subprocess.run(
         [sys.executable, "-m", "triagebot", "--config", str(config), "once", "--live"],
         cwd=cwd,

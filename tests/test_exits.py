@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import responses
-from conftest import edit, load_recording
+from conftest import cli_env, edit, load_recording
 from standin import FaultyBugzilla, RequestInfo
 
 from triagebot.bugzilla.client import BugzillaError, Client, NotABugzilla
@@ -206,9 +206,7 @@ def test_a_server_error_exits_1(
 
 # -- signals: a real `run` / `once` process -----------------------------------------------------
 def cli(config: Path, *args: str) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["NO_COLOR"] = "1"
+    env = cli_env()
     return subprocess.Popen(
         [sys.executable, "-m", "triagebot", "--config", str(config), *args],
         cwd=ROOT,

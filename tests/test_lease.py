@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli_env
 from standin import DROP, FaultyBugzilla, RequestInfo
 
 from triagebot.demo import demo, devserver
@@ -67,8 +68,7 @@ def configure(fake: FaultyBugzilla, workdir: Path) -> Path:
 
 
 def once(config: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["NO_COLOR"] = "1"
+    env = cli_env()
     return subprocess.Popen(
         [sys.executable, "-m", "triagebot", "--config", str(config), "once", "--live"],
         cwd=config.parent,

@@ -6,7 +6,6 @@ key in none of them. Real `run` processes against the loopback stand-in."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -16,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_for
+from conftest import cli_env, wait_for
 from standin import FaultyBugzilla
 
 from triagebot.demo import demo
@@ -51,8 +50,7 @@ def run_until_second_poll(
 ) -> tuple[int, str]:
     """`triagebot [args] run --live`, stopped with SIGTERM once its second poll searched
     (`after` searches made before it started)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env = cli_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "triagebot", "--config", str(config), *args, "run", "--live"],
         env=env,
@@ -148,8 +146,7 @@ def test_json_log_every_line_is_one_object(config: Path, fake: FaultyBugzilla) -
 
 
 def test_json_log_start_up_errors_are_objects_too(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env = cli_env()
     missing = tmp_path / "nowhere.toml"
     done = subprocess.run(
         [
@@ -199,8 +196,7 @@ def test_a_log_format_the_bot_does_not_know_is_a_configuration_error(
 ) -> None:
     path = tmp_path / "triagebot.toml"
     path.write_text('[log]\nformat = "yaml"\n', encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env = cli_env()
     done = subprocess.run(
         [sys.executable, "-m", "triagebot", "--config", str(path), "run"],
         env=env,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import os
 import queue
 import signal
 import subprocess
@@ -20,7 +19,7 @@ from types import SimpleNamespace
 
 import pytest
 import requests
-from conftest import edit, wait_for
+from conftest import cli_env, edit, wait_for
 
 from triagebot.commands.cli import main
 from triagebot.demo import demo
@@ -286,7 +285,7 @@ def test_run_checks_edited_rules_against_bugzilla_before_using_them(
 
 
 def test_run_stops_cleanly_on_sigterm(config_path: Path, fake: FakeBugzilla) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+    env = cli_env()
     proc = subprocess.Popen(
         [sys.executable, "-m", "triagebot", "--config", str(config_path), "run", "--live"],
         env=env,

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli_env
 from standin import FaultyBugzilla, RequestInfo
 
 from triagebot.demo import demo
@@ -166,10 +167,9 @@ def test_run_says_ready_at_its_first_poll_pings_the_watchdog_and_says_stopping(
                     searched.set()
 
         fake.on_request(at_first_search)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TRIAGEBOT_")}
+        env = cli_env()
         env.update(NOTIFY_SOCKET=name, WATCHDOG_USEC="600000")  # a ping every 0.2 s
         env["CREDENTIALS_DIRECTORY"] = str(credentials)
-        env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
         proc = subprocess.Popen(
             [sys.executable, "-m", "triagebot", "--config", str(config), "run", "--live"],
             env=env,
